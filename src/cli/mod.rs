@@ -1,0 +1,50 @@
+//! The command-line interface: clap arguments, resolved once into validated configurations,
+//! and the mapping of outcomes to exit codes. Only this module (and the binary) prints.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[cfg(feature = "lab")]
+pub mod lab;
+pub mod validate;
+
+/// stsscan measures email transport security: MTA-STS (RFC 8461), TLS-RPT (RFC 8460) and
+/// SMTP STARTTLS, for one domain or for millions.
+#[derive(Debug, Parser)]
+#[command(name = "stsscan", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Lint MTA-STS / TLS-RPT records, policies, reports, MX patterns and domain names.
+    Validate(validate::Args),
+    /// Run or inspect the simulated internet used for tests and demos.
+    #[cfg(feature = "lab")]
+    Lab(lab::Args),
+}
+
+/// Parses the process arguments, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(args),
+        #[cfg(feature = "lab")]
+        Command::Lab(args) => lab::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            #[allow(clippy::print_stderr, reason = "the CLI reports its own failure")]
+            {
+                eprintln!("stsscan: error: {err:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The contract between a lab *world* (what exists: domains, records, hosts, scenarios) and the
+//! lab *servers* (how DNS, HTTPS and SMTP hosts behave on the wire).
+//!
+//! A world is a pure description: every method is a function of its arguments and the world's
+//! own parameters, so a generated ten-million-domain world needs no memory per domain. The
+//! servers in [`crate::lab::server`] call these methods on every query, request and connection.
+//!
+//! Names passed to and returned from a world are lowercase, without a trailing dot.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hickory_proto::rr::RecordType;
+
+/// Everything a lab server needs to know about the world it serves.
+pub trait World: Send + Sync + 'static {
+    /// The DNS answer for `qname` (lowercase, no trailing dot) and `qtype`.
+    fn dns(&self, qname: &str, qtype: RecordType) -> DnsReply;
+
+    /// The addresses the lab must listen on. Hosts whose address is *not* listed here refuse
+    /// connections for real (nothing listens there), which is how "policy host refuses 443"
+    /// is simulated. The lists are small (at most a few thousand addresses) whatever the
+    /// number of domains: generated worlds pool hosts on shared addresses.
+    fn listeners(&self) -> Listeners;
+
+    /// The certificate an HTTPS host at `addr` presents for the SNI name (None: no SNI sent).
+    fn https_cert(&self, addr: IpAddr, sni: Option<&str>) -> CertSpec;
+
+    /// How the HTTPS host at `addr` answers a request for `path` with the given SNI and
+    /// `Host` header.
+    fn https_response(
+        &self,
+        addr: IpAddr,
+        sni: Option<&str>,
+        host: Option<&str>,
+        path: &str,
+    ) -> HttpBehaviour;
+
+    /// How the SMTP host at `addr` behaves (decided per address: there is no SNI before the
+    /// greeting).
+    fn smtp_personality(&self, addr: IpAddr) -> SmtpPersonality;
+
+    /// The certificate the SMTP host at `addr` presents after STARTTLS for the SNI name.
+    fn smtp_cert(&self, addr: IpAddr, sni: Option<&str>) -> CertSpec;
+}
+
+/// Addresses the lab binds, per service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listeners {
+    /// HTTPS policy hosts.
+    pub https: Vec<IpAddr>,
+    /// SMTP MX hosts.
+    pub smtp: Vec<IpAddr>,
+}
+
+/// What the DNS server does with one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsReply {
+    /// The response (or lack of one).
+    pub outcome: DnsOutcome,
+    /// Latency injected before answering.
+    pub delay: Duration,
+}
+
+impl DnsReply {
+    /// An immediate reply with `outcome`.
+    pub fn now(outcome: DnsOutcome) -> Self {
+        DnsReply {
+            outcome,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// The response to one DNS query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsOutcome {
+    /// RCODE NOERROR with these answer records (empty: NODATA). A CNAME chain is given as the
+    /// CNAME records followed by the records of the final target, as a recursive resolver
+    /// would return them.
+    Answer {
+        /// Answer-section records, in order.
+        records: Vec<LabRecord>,
+        /// Over UDP, send an empty answer with the TC bit set so the client must retry over
+        /// TCP; over TCP, answer normally.
+        truncate_udp: bool,
+    },
+    /// RCODE NXDOMAIN.
+    NxDomain,
+    /// RCODE SERVFAIL.
+    ServFail,
+    /// RCODE REFUSED.
+    Refused,
+    /// No response at all (the client times out).
+    Drop,
+}
+
+/// One resource record in a lab answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabRecord {
+    /// Owner name (lowercase, no trailing dot).
+    pub name: String,
+    /// TTL in seconds.
+    pub ttl: u32,
+    /// The record data.
+    pub data: LabRData,
+}
+
+/// Record data the lab can serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabRData {
+    /// An IPv4 address.
+    A(Ipv4Addr),
+    /// An IPv6 address.
+    Aaaa(Ipv6Addr),
+    /// A mail exchanger; `exchange` is `""` for a null MX (RFC 7505, the root name `.`).
+    Mx {
+        /// Preference (lower is preferred).
+        preference: u16,
+        /// Target name, lowercase without trailing dot; `""` is the root.
+        exchange: String,
+    },
+    /// A TXT record made of one or more character-strings (each at most 255 bytes).
+    Txt(Vec<Vec<u8>>),
+    /// An alias to another name.
+    Cname(String),
+}
+
+/// Which certificate a TLS host presents.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertSpec {
+    /// DNS names in the subjectAltName extension (may include `*.example` wildcards). The
+    /// subject CN is the first name, or a fixed lab string if empty.
+    pub names: Vec<String>,
+    /// How the certificate is made and presented.
+    pub variant: CertVariant,
+}
+
+/// How a lab certificate is made and presented. Unless stated otherwise a leaf is issued by
+/// the lab's intermediate CA, which is issued by the lab root (the root's PEM is the file
+/// clients trust), and the server sends leaf + intermediate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CertVariant {
+    /// Currently valid.
+    Valid,
+    /// notAfter in the past.
+    Expired,
+    /// notBefore in the future.
+    NotYetValid,
+    /// Self-signed leaf (issuer = subject), not chaining to the lab root.
+    SelfSigned,
+    /// Issued by a CA that clients do not trust (a second, unpublished lab root).
+    UnknownCa,
+    /// Valid, but the server sends only the leaf, without the intermediate.
+    MissingIntermediate,
+    /// Valid but expiring in the given number of days (for monitoring scenarios).
+    ExpiresInDays(u16),
+}
+
+/// What an HTTPS host does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpBehaviour {
+    /// Send this response.
+    Respond(HttpResponse),
+    /// Read the request and then send nothing, holding the connection open (a tarpit); the
+    /// server drops it after a long bound (minutes) so tests end.
+    Stall,
+    /// Close the connection right after the TLS handshake, without a response.
+    Close,
+}
+
+/// An HTTP/1.1 response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// Status code, e.g. 200, 301, 404.
+    pub status: u16,
+    /// Header fields, in order (e.g. `Content-Type`, `Location`). `Content-Length` or
+    /// `Transfer-Encoding` are added by the server according to `framing`.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+    /// How the body is framed.
+    pub framing: BodyFraming,
+}
+
+/// How a response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// `Content-Length` header.
+    ContentLength,
+    /// `Transfer-Encoding: chunked` (no length announced).
+    Chunked,
+}
+
+/// How an SMTP host behaves. Each variant models a behaviour seen in the field (see
+/// `shared/scenarios.md`); where a variant says "normal", the dialog is: `220` greeting,
+/// `250-` EHLO reply advertising `PIPELINING`, `SIZE`, `STARTTLS`, `8BITMIME`, then `220`
+/// to STARTTLS, a TLS handshake with the certificate from [`World::smtp_cert`], a second
+/// EHLO (without STARTTLS), `221` to QUIT; any other command gets `502`; no mail is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SmtpPersonality {
+    /// The normal dialog (Postfix-like).
+    Normal,
+    /// EHLO does not advertise STARTTLS; STARTTLS gets `502`.
+    NoStarttls,
+    /// STARTTLS advertised but answered `454 4.7.0 TLS not available`.
+    StarttlsRefused,
+    /// `220` to STARTTLS, then the connection is closed instead of a TLS handshake.
+    HandshakeAbort,
+    /// Only TLS 1.0/1.1: answers the ClientHello with a TLS 1.0 ServerHello/alert that a
+    /// modern client rejects as a protocol-version failure.
+    LegacyTlsOnly,
+    /// A multi-line `220-` greeting (three lines).
+    MultilineGreeting,
+    /// The greeting is sent after a delay (postscreen-like).
+    SlowGreeting {
+        /// Delay before the greeting, in milliseconds.
+        delay_ms: u32,
+    },
+    /// Sends its greeting one byte at a time, one byte every `interval_ms`, forever (tarpit).
+    Tarpit {
+        /// Milliseconds between bytes.
+        interval_ms: u32,
+    },
+    /// Normal, but answers `421 4.7.0 Too many connections` and closes when more than
+    /// `limit` connections to this address are open at once.
+    ConnectionLimit {
+        /// Concurrent connections allowed.
+        limit: u16,
+    },
+    /// Greets with `554 5.7.1 No SMTP service here` and closes.
+    RejectGreeting,
+    /// Greets with `421 4.3.2 Service not available` and closes.
+    TempFailGreeting,
+    /// Sends binary garbage instead of a greeting, then closes.
+    Garbage,
+    /// Answers EHLO with an endless stream of `250-` continuation lines.
+    EndlessContinuation,
+    /// Sends extra plaintext bytes right after `220 Ready to start TLS` (the STARTTLS
+    /// command-injection class), then proceeds normally.
+    PipelinedAfterStarttls,
+    /// Closes the connection right after answering EHLO.
+    CloseAfterEhlo,
+    /// Answers EHLO with `502` (HELO-only server); HELO gets `250`.
+    HeloOnly,
+}

@@ -1,0 +1,1 @@
+//! Placeholder: the lab servers are being written.

@@ -1,0 +1,1 @@
+//! Placeholder: the lab worlds are being written.
