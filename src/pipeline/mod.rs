@@ -4,4 +4,6 @@
 //! It owns orchestration only: the protocols live in [`crate::dns`], [`crate::fetch`] and
 //! [`crate::smtp`], the verdicts in [`crate::assess`], the files in [`crate::output`].
 
+pub mod config;
 pub mod input;
+pub mod stats;
