@@ -96,17 +96,21 @@ pub struct ParsedStsTxt {
     pub findings: Vec<Finding>,
 }
 
-/// Pushes a finding unless the cap is reached (then one truncation note).
-pub(crate) fn push_finding(findings: &mut Vec<Finding>, f: Finding) {
+/// Pushes a finding unless the cap is reached (then one truncation note with `truncated_code`).
+pub(crate) fn push_capped(findings: &mut Vec<Finding>, f: Finding, truncated_code: &'static str) {
     if findings.len() < MAX_FINDINGS {
         findings.push(f);
     } else if findings.len() == MAX_FINDINGS {
         findings.push(Finding::new(
-            "sts-txt-findings-truncated",
+            truncated_code,
             Severity::Info,
             format!("more than {MAX_FINDINGS} findings; the rest are not shown"),
         ));
     }
+}
+
+fn push_finding(findings: &mut Vec<Finding>, f: Finding) {
+    push_capped(findings, f, "sts-txt-findings-truncated");
 }
 
 /// `WSP = SP / HTAB` (RFC 5234).
