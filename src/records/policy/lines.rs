@@ -194,14 +194,24 @@ fn field(line: &[u8], at: usize, out: &mut PolicyParse, f: &mut Fields) {
             f.mx_seen = true;
             match MxPattern::parse(value) {
                 Ok(p) => f.mx.push(p),
-                Err(e) => out.errors.push(ParseError::new(
-                    "policy-bad-mx",
-                    format!(
-                        "`{value}` is not a valid MX pattern: {} ({})",
-                        e.message, e.code
-                    ),
-                    vspan,
-                )),
+                Err(e) => {
+                    // Point at the offending part of the value when the pattern parser says
+                    // where it is; otherwise at the whole value.
+                    let inner = e.span.shifted(vspan.start);
+                    let span = if inner.end <= vspan.end && inner.start < inner.end {
+                        inner
+                    } else {
+                        vspan
+                    };
+                    out.errors.push(ParseError::new(
+                        "policy-bad-mx",
+                        format!(
+                            "`{value}` is not a valid MX pattern: {} ({})",
+                            e.message, e.code
+                        ),
+                        span,
+                    ));
+                }
             }
         }
         _ => extension(key, value, kspan, vspan, out, f),

@@ -75,11 +75,10 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::records::diag::{Finding, ParseError, Severity, Span};
-pub use mx_shim::MxPattern;
+pub use crate::records::mx::MxPattern;
 
 mod content_type;
 mod lines;
-mod mx_shim;
 #[cfg(test)]
 mod tests;
 
