@@ -10,22 +10,28 @@ pub(super) fn scan(body: &[u8], start: usize, out: &mut PolicyParse, fields: &mu
     let (mut crlf, mut lf) = (0usize, 0usize);
     let mut first_style: Option<bool> = None; // Some(true) = CRLF first
     let mut mixed_reported = false;
-    let mut bare_cr: Vec<usize> = Vec::new();
+    let (mut bare_cr_first, mut bare_cr_count) = (None::<usize>, 0usize);
     let mut pos = start;
     let mut ended_with_term = false;
     while pos < body.len() {
         let rest = &body[pos..];
-        let (line_len, term_len, is_crlf) = match rest.iter().position(|&b| b == b'\n') {
-            Some(i) if i > 0 && rest[i - 1] == b'\r' => (i - 1, 2, true),
-            Some(i) => (i, 1, false),
-            None => (rest.len(), 0, false),
-        };
+        // A bare CR is invalid, but it is split on like a terminator so that the rest of the
+        // body is still diagnosed line by line instead of as one garbled line.
+        let (line_len, term_len, is_crlf) =
+            match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => (i, 2, true),
+                Some(i) if rest[i] == b'\r' => {
+                    bare_cr_first.get_or_insert(pos + i);
+                    bare_cr_count += 1;
+                    field(&rest[..i], pos, out, fields);
+                    pos += i + 1;
+                    ended_with_term = true;
+                    continue;
+                }
+                Some(i) => (i, 1, false),
+                None => (rest.len(), 0, false),
+            };
         let line = &rest[..line_len];
-        for (i, &b) in line.iter().enumerate() {
-            if b == b'\r' {
-                bare_cr.push(pos + i);
-            }
-        }
         if term_len > 0 {
             if is_crlf {
                 crlf += 1;
@@ -54,13 +60,13 @@ pub(super) fn scan(body: &[u8], start: usize, out: &mut PolicyParse, fields: &mu
         pos += line_len + term_len;
         ended_with_term = term_len > 0;
     }
-    if let Some(&first) = bare_cr.first() {
+    if let Some(first) = bare_cr_first {
         out.errors.push(ParseError::new(
             "policy-bare-cr",
             format!(
                 "CR not followed by LF ({} in the body); the only line terminators are LF and \
                  CRLF",
-                bare_cr.len()
+                bare_cr_count
             ),
             Span::new(first, first + 1),
         ));
