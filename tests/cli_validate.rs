@@ -1,6 +1,8 @@
 //! `stsscan validate` end to end: run the built binary, check exit codes and the JSON output.
 //! No network: every input is an argument, a temporary file or standard input.
 
+#![allow(clippy::expect_used, reason = "test helpers fail loudly")]
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
