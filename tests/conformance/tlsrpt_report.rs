@@ -10,7 +10,7 @@ use stsscan::records::tlsrpt_report::{
 
 fn dataset(name: &str) -> Vec<u8> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/tlsrpt");
-    std::fs::read(dir.join(name)).unwrap()
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("dataset {name}: {e}"))
 }
 
 fn codes(p: &ReportParse) -> BTreeSet<&'static str> {
