@@ -119,7 +119,7 @@ impl Capabilities {
 pub struct SmtpProbe {
     /// The outcome (the ground-truth `smtp` value).
     pub status: SmtpStatus,
-    /// The phase in progress when the dialog ended (`done` after a complete dialog).
+    /// The phase in which the outcome was decided (`done` after a complete dialog).
     pub phase: SmtpPhase,
     /// The SNI name sent in the ClientHello (the MX name), when a handshake was attempted.
     pub sni: Option<String>,

@@ -93,7 +93,8 @@ impl fmt::Display for SmtpStatus {
     }
 }
 
-/// How far the dialog got: the phase in progress when it ended (or `done`).
+/// How far the dialog got: the phase in which the outcome was decided (the command whose
+/// reply, timeout or close ended the dialog), or `done` after a complete dialog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SmtpPhase {
     /// `connect`: opening the TCP connection.

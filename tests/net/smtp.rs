@@ -848,3 +848,93 @@ async fn per_address_rate_limit_spaces_connections() {
     // Lower bound only: three connections at one per 200 ms need at least 400 ms.
     assert!(start.elapsed() >= Duration::from_millis(390));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Robustness: whatever the server sends, the dialog ends with a consistent, capped result.
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fragment() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"220 mx ESMTP\r\n".to_vec()),
+            Just(b"220-mx\r\n".to_vec()),
+            Just(b"250-mx\r\n".to_vec()),
+            Just(b"250-STARTTLS\r\n".to_vec()),
+            Just(b"250-SIZE x\r\n".to_vec()),
+            Just(b"250 ok\r\n".to_vec()),
+            Just(b"250 STARTTLS\n".to_vec()),
+            Just(b"220 go ahead\r\n".to_vec()),
+            Just(b"421 4.7.0 bye\r\n".to_vec()),
+            Just(b"454 4.7.0 no TLS\r\n".to_vec()),
+            Just(b"502 5.5.2 what\r\n".to_vec()),
+            Just(b"554 no\r\n".to_vec()),
+            Just(vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]),
+            Just(tls10_server_hello()),
+            proptest::collection::vec(any::<u8>(), 0..300),
+            "[0-9]{3}[ -][ -~]{0,600}\r?\n".prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn dialog_never_panics_and_results_are_consistent(
+            greet in any::<bool>(),
+            ehlo in any::<bool>(),
+            frags in proptest::collection::vec(fragment(), 0..12)
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let p = rt.block_on(async {
+                let (client, mut server) = tokio::io::duplex(256 * 1024);
+                // Half the cases get past the greeting, a quarter past EHLO, to reach deeper.
+                let mut bytes = Vec::new();
+                if greet {
+                    bytes.extend_from_slice(b"220 mx ESMTP\r\n");
+                    if ehlo {
+                        bytes.extend_from_slice(b"250-mx\r\n250 STARTTLS\r\n");
+                    }
+                }
+                bytes.extend(frags.concat());
+                let srv = tokio::spawn(async move {
+                    let _ = server.write_all(&bytes).await;
+                    let _ = server.shutdown().await;
+                    let mut sink = [0u8; 1024];
+                    for _ in 0..1000 {
+                        if !matches!(server.read(&mut sink).await, Ok(n) if n > 0) {
+                            break;
+                        }
+                    }
+                });
+                let mut cfg = dialog_cfg();
+                cfg.phase_timeout = Duration::from_secs(2);
+                let p = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    run_dialog(client, MX, &cfg, Instant::now() + Duration::from_secs(5)),
+                )
+                .await
+                .expect("the dialog ends by itself");
+                srv.abort();
+                p
+            });
+            // No TLS server behind these bytes: never ok.
+            prop_assert!(!p.status.tls_established());
+            prop_assert!(p.chain.is_empty());
+            prop_assert!(p.greeting.as_ref().is_none_or(|g| g.len() <= stsscan::smtp::dialog::MAX_TEXT));
+            prop_assert!(p.ehlo_lines.len() <= stsscan::smtp::dialog::MAX_LINES);
+            prop_assert!(p.injected_bytes.len() <= stsscan::smtp::dialog::MAX_INJECTED);
+            prop_assert!(!p.starttls_injection || p.starttls_code == Some(220));
+            if p.status == SmtpStatus::StarttlsRefused {
+                prop_assert!(matches!(p.starttls_code, Some(400..=599)));
+            }
+            if p.status == SmtpStatus::GreetingRejected {
+                prop_assert!(matches!(p.greeting_code, Some(500..=599)));
+            }
+            if p.starttls_code.is_some() {
+                prop_assert_eq!(p.starttls_offered, Some(true));
+            }
+            prop_assert!(p.elapsed < Duration::from_secs(10));
+        }
+    }
+}
