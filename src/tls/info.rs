@@ -32,7 +32,7 @@ pub struct CertInfo {
     pub signature_algorithm: String,
     /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
-    /// Issuer DN equals subject DN (self-issued).
+    /// Issuer DN equals subject DN and the signature verifies with the certificate's own key.
     pub is_self_signed: bool,
 }
 
@@ -83,7 +83,7 @@ impl CertInfo {
             key_bits,
             signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
             sha256: hex::encode(Sha256::digest(der)),
-            is_self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+            is_self_signed: is_self_signed(&cert),
         })
     }
 
@@ -104,6 +104,24 @@ pub fn describe_chain(chain: &[CertificateDer<'_>]) -> Vec<Result<CertInfo, Cert
         .iter()
         .map(|c| CertInfo::from_der(c.as_ref()))
         .collect()
+}
+
+/// Whether `cert` is self-signed: issuer DN equals subject DN (byte for byte) and its
+/// signature verifies with its own public key under one of the ring provider's algorithms.
+/// A self-issued certificate whose signature does not verify (or uses an unsupported
+/// algorithm) is not self-signed.
+pub(crate) fn is_self_signed(cert: &X509Certificate<'_>) -> bool {
+    if cert.subject().as_raw() != cert.issuer().as_raw() {
+        return false;
+    }
+    let key = &cert.public_key().subject_public_key.data;
+    let message = cert.tbs_certificate.as_ref();
+    let signature = &cert.signature_value.data;
+    rustls::crypto::ring::default_provider()
+        .signature_verification_algorithms
+        .all
+        .iter()
+        .any(|alg| alg.verify_signature(key, message, signature).is_ok())
 }
 
 /// Bit length of a big-endian unsigned integer (leading zero bytes ignored).

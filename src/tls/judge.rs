@@ -4,9 +4,8 @@
 //! Classification order (the first that applies):
 //! 1. no certificate, or a leaf webpki cannot parse → `invalid`;
 //! 2. path validation to an anchor succeeds → `valid`;
-//! 3. the leaf is self-issued (issuer DN = subject DN, and when both key identifiers are
-//!    present they are equal) → `self-signed` (even if also expired: renewing would not fix
-//!    it);
+//! 3. the leaf is self-signed (issuer DN = subject DN and its signature verifies with its own
+//!    public key) → `self-signed` (even if also expired: renewing would not fix it);
 //! 4. webpki reports an expired / not-yet-valid certificate → `expired` / `not-yet-valid`
 //!    (webpki checks the leaf's validity period before looking for its issuer, so an expired
 //!    leaf from an unknown CA is `expired`);
@@ -22,6 +21,7 @@ use rustls::{CertificateError, Error};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::anchors::TrustAnchors;
+use super::info::is_self_signed;
 
 /// Verdict on a certificate chain (and, with [`verdict_for_name`], on the name), closed
 /// vocabulary shared with the lab's ground truth.
@@ -200,29 +200,10 @@ pub fn verdict_for_name(
     }
 }
 
-/// Issuer DN equals subject DN and, when both the authority and the subject key identifier
-/// are present, they are equal too.
 fn is_self_issued(der: &CertificateDer<'_>) -> bool {
-    let Ok((_, cert)) = X509Certificate::from_der(der.as_ref()) else {
-        return false;
-    };
-    if cert.subject().as_raw() != cert.issuer().as_raw() {
-        return false;
-    }
-    let mut ski = None;
-    let mut aki = None;
-    for ext in cert.extensions() {
-        match ext.parsed_extension() {
-            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0),
-            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
-                aki = a.key_identifier.as_ref().map(|k| k.0);
-            }
-            _ => {}
-        }
-    }
-    match (ski, aki) {
-        (Some(s), Some(a)) => s == a,
-        _ => true,
+    match X509Certificate::from_der(der.as_ref()) {
+        Ok((_, cert)) => is_self_signed(&cert),
+        Err(_) => false,
     }
 }
 
