@@ -38,6 +38,7 @@ use tokio_rustls::TlsConnector;
 
 use super::reply::{Reply, ReplyError, ReplyLimits, ReplyParser, cut};
 use super::status::{SmtpPhase, SmtpStatus};
+use crate::tls::TlsSession;
 
 /// Longest recorded text (greeting, STARTTLS reply, one EHLO line, detail), in bytes.
 pub const MAX_TEXT: usize = 512;
@@ -57,7 +58,8 @@ pub struct DialogConfig {
     pub ehlo_name: String,
     /// Longest wait for each reply (greeting, EHLO, STARTTLS, ...) and for the handshake.
     pub phase_timeout: Duration,
-    /// The TLS client configuration (a capturing verifier that lets the handshake finish).
+    /// The TLS client configuration: a capturing verifier that lets the handshake finish,
+    /// normally [`crate::tls::capturing_client_config`].
     pub tls: Arc<ClientConfig>,
     /// Reply framing caps.
     pub limits: ReplyLimits,
@@ -145,11 +147,13 @@ pub struct SmtpProbe {
     pub starttls_injection: bool,
     /// The injected bytes (at most [`MAX_INJECTED`]).
     pub injected_bytes: Vec<u8>,
-    /// Negotiated TLS version (`TLSv1.2`, `TLSv1.3`).
+    /// Negotiated TLS version (`TLSv1.2`, `TLSv1.3`; see [`TlsSession`]).
     pub tls_version: Option<String>,
-    /// Negotiated cipher suite (IANA name as rustls spells it).
+    /// Negotiated cipher suite (IANA name as rustls spells it, e.g.
+    /// `TLS13_AES_256_GCM_SHA384`).
     pub tls_cipher: Option<String>,
-    /// The certificate chain the server presented, leaf first.
+    /// The certificate chain the server presented, leaf first. Judge it per MX name with
+    /// [`crate::tls::verdict_for_name`]: with address dedup one probe serves many names.
     pub chain: Vec<CertificateDer<'static>>,
     /// The reply code to EHLO over TLS.
     pub ehlo_tls_code: Option<u16>,
@@ -305,17 +309,6 @@ fn lines_capped(r: &Reply) -> Vec<String> {
         .take(MAX_LINES)
         .map(|l| cut(l, MAX_TEXT))
         .collect()
-}
-
-/// The TLS version string recorded for a negotiated protocol version.
-pub fn tls_version_name(v: rustls::ProtocolVersion) -> String {
-    match v {
-        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
-        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
-        rustls::ProtocolVersion::TLSv1_1 => "TLSv1.1".to_owned(),
-        rustls::ProtocolVersion::TLSv1_0 => "TLSv1.0".to_owned(),
-        other => format!("{other:?}"),
-    }
 }
 
 /// Classifies a failed handshake: `tls-version-unsupported` when the server only offers a
@@ -561,17 +554,10 @@ async fn drive<S>(
         }
         Ok(Ok(tls)) => tls,
     };
-    {
-        let (_, conn) = tls.get_ref();
-        out.tls_version = conn.protocol_version().map(tls_version_name);
-        out.tls_cipher = conn
-            .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite()));
-        out.chain = conn
-            .peer_certificates()
-            .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
-            .unwrap_or_default();
-    }
+    let session = TlsSession::from_connection(tls.get_ref().1);
+    out.tls_version = session.version;
+    out.tls_cipher = session.cipher_suite;
+    out.chain = session.chain;
 
     // RFC 3207 §4.2: the client MUST discard any knowledge obtained from the server and
     // SHOULD send EHLO as the first command after a successful TLS negotiation.

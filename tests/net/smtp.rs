@@ -12,14 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::{ClientConfig, ServerConfig};
 use stsscan::smtp::{
     DialogConfig, ProbeConfig, ProbeDedup, ProbeSource, Prober, ProberConfig, ReplyLimits,
     SmtpPhase, SmtpProbe, SmtpStatus, probe, run_dialog,
 };
+use stsscan::tls::{CertVerdict, TrustAnchors, capturing_client_config, verdict_for_name};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
@@ -28,69 +27,41 @@ use tokio_rustls::TlsAcceptor;
 const MX: &str = "mx.example.test";
 
 // ---------------------------------------------------------------------------------------------
-// TLS material (test only: the real capturing verifier lives in `stsscan::tls`).
+// TLS material: a test CA, a leaf for MX signed by it, and the scanner's capturing client
+// configuration (it accepts any chain so the handshake finishes; the chain is judged after).
 
-fn provider() -> Arc<CryptoProvider> {
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Accepts any certificate so the handshake finishes; signatures are still checked.
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 fn client_tls() -> Arc<ClientConfig> {
-    let p = provider();
-    Arc::new(
-        ClientConfig::builder_with_provider(p.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(p)))
-            .with_no_client_auth(),
-    )
+    capturing_client_config(&TrustAnchors::empty()).unwrap()
 }
 
 struct ServerTls {
     config: Arc<ServerConfig>,
+    /// The leaf the server presents (its whole chain).
     cert: CertificateDer<'static>,
+    /// The CA that signed it (not sent).
+    ca: CertificateDer<'static>,
 }
 
 fn server_tls() -> ServerTls {
-    let ck = rcgen::generate_simple_self_signed(vec![MX.to_owned()]).unwrap();
-    let cert = ck.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "smtp test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![MX.to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let cert = leaf.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -100,6 +71,7 @@ fn server_tls() -> ServerTls {
     ServerTls {
         config: Arc::new(config),
         cert,
+        ca: ca.der().clone(),
     }
 }
 
@@ -665,12 +637,15 @@ struct Counters {
 
 /// Serves behaviour `b` on every accepted connection (at most `max_conns`), counting them.
 fn spawn_server(l: TcpListener, b: B, max_conns: usize) -> Arc<Counters> {
+    spawn_server_with(l, b, max_conns, server_tls())
+}
+
+fn spawn_server_with(l: TcpListener, b: B, max_conns: usize, st: ServerTls) -> Arc<Counters> {
     let c = Arc::new(Counters {
         accepts: AtomicUsize::new(0),
         open: AtomicUsize::new(0),
         max_open: AtomicUsize::new(0),
     });
-    let st = server_tls();
     let counters = c.clone();
     tokio::spawn(async move {
         for _ in 0..max_conns {
@@ -809,6 +784,33 @@ async fn per_address_connection_limit_holds() {
         let again = prober.probe(addr, "T0.MX.example.test.").await;
         assert_eq!(again.source, ProbeSource::Cached);
     }
+}
+
+/// RFC 8461 §4.1: the MX host's certificate must be valid for the MX host name (RFC 6125
+/// DNS-ID). One probe shared by two names (address dedup) is judged per name: valid for the
+/// name in the SAN, name-mismatch for a tenant name that shares the address.
+#[tokio::test]
+async fn shared_probe_is_judged_per_mx_name() {
+    let st = server_tls();
+    let mut anchors = TrustAnchors::empty();
+    anchors.add_der(st.ca.clone()).unwrap();
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    let c = spawn_server_with(l, B::Normal, 2, st);
+    let prober = prober(ProbeDedup::Address, 1);
+    let first = prober.probe(addr, MX).await;
+    let second = prober.probe(addr, "tenant.other.test").await;
+    assert_eq!(first.probe.status, SmtpStatus::Ok, "{:?}", first.probe);
+    assert_eq!(second.source, ProbeSource::Cached);
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 1);
+    let now = UnixTime::now();
+    let v = verdict_for_name(&second.probe.chain, &anchors, now, MX);
+    assert_eq!(v.verdict, CertVerdict::Valid, "{v:?}");
+    let v = verdict_for_name(&second.probe.chain, &anchors, now, "tenant.other.test");
+    assert_eq!(v.verdict, CertVerdict::NameMismatch);
+    // Without the CA as an anchor the leaf alone is an incomplete chain.
+    let v = verdict_for_name(&first.probe.chain, &TrustAnchors::empty(), now, MX);
+    assert_eq!(v.verdict, CertVerdict::IncompleteChain);
 }
 
 /// The bounded cache evicts finished results: a later request probes again.
