@@ -159,6 +159,10 @@ pub struct SmtpProbe {
     pub ehlo_tls_code: Option<u16>,
     /// The lines of the EHLO reply over TLS (capped).
     pub ehlo_tls_lines: Vec<String>,
+    /// Extensions from the `250` EHLO reply over TLS. RFC 3207 §4.2: "A server MUST NOT
+    /// return the STARTTLS extension in response to an EHLO command received after a TLS
+    /// handshake has completed" (see [`SmtpProbe::starttls_after_tls`]).
+    pub capabilities_tls: Option<Capabilities>,
     /// Some reply ended lines with a bare LF.
     pub bare_lf: bool,
     /// Some reply line exceeded 512 octets (RFC 5321 §4.5.3.1.5).
@@ -194,12 +198,25 @@ impl SmtpProbe {
             chain: Vec::new(),
             ehlo_tls_code: None,
             ehlo_tls_lines: Vec::new(),
+            capabilities_tls: None,
             bare_lf: false,
             long_line: false,
             timed_out: false,
             detail: detail.map(|d| cut(&d, MAX_TEXT)),
             elapsed: Duration::ZERO,
         }
+    }
+
+    /// The ground-truth `injection` value: whether plaintext followed the `220` to STARTTLS,
+    /// `None` when STARTTLS never got a `220`.
+    pub fn injection(&self) -> Option<bool> {
+        (self.starttls_code == Some(220)).then_some(self.starttls_injection)
+    }
+
+    /// The server advertised STARTTLS again in its EHLO reply over TLS (an RFC 3207 §4.2
+    /// violation); `None` when no `250` EHLO reply over TLS was received.
+    pub fn starttls_after_tls(&self) -> Option<bool> {
+        self.capabilities_tls.as_ref().map(|c| c.starttls)
     }
 
     fn note(&mut self, r: &Reply) {
@@ -225,6 +242,7 @@ enum ReadFail {
     Timeout,
     Closed { partial: bool },
     Io(io::Error),
+    Write(io::Error),
     Reply(ReplyError),
 }
 
@@ -235,6 +253,7 @@ impl ReadFail {
             Self::Closed { partial: true } => format!("connection closed in the middle of {what}"),
             Self::Closed { partial: false } => format!("connection closed before {what}"),
             Self::Io(e) => format!("read error waiting for {what}: {e}"),
+            Self::Write(e) => format!("write error before {what}: {e}"),
             Self::Reply(e) => format!("malformed {what}: {e}"),
         }
     }
@@ -275,7 +294,7 @@ async fn send<S: AsyncWrite + Unpin>(
     };
     match timeout_at(until, write).await {
         Err(_) => Err(ReadFail::Timeout),
-        Ok(Err(e)) => Err(ReadFail::Io(e)),
+        Ok(Err(e)) => Err(ReadFail::Write(e)),
         Ok(Ok(())) => Ok(()),
     }
 }
@@ -309,6 +328,22 @@ fn lines_capped(r: &Reply) -> Vec<String> {
         .take(MAX_LINES)
         .map(|l| cut(l, MAX_TEXT))
         .collect()
+}
+
+/// The EHLO/HELO argument actually sent: `name` without anything outside printable
+/// US-ASCII or spaces (no CR/LF command injection from a configuration value), `localhost`
+/// if nothing is left. RFC 5321 §4.1.1.1: `ehlo = "EHLO" SP ( Domain / address-literal ) CRLF`.
+pub fn sanitize_ehlo_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(255)
+        .collect();
+    if clean.is_empty() {
+        "localhost".to_owned()
+    } else {
+        clean
+    }
 }
 
 /// Classifies a failed handshake: `tls-version-unsupported` when the server only offers a
@@ -394,7 +429,8 @@ async fn drive<S>(
     }
 
     // EHLO, falling back to HELO after a 5xx.
-    let ehlo_cmd = format!("EHLO {}", cfg.ehlo_name);
+    let ehlo_name = sanitize_ehlo_name(&cfg.ehlo_name);
+    let ehlo_cmd = format!("EHLO {ehlo_name}");
     let ehlo = match command(&mut io, &mut parser, &ehlo_cmd, until()).await {
         Ok(r) => r,
         Err(f) => {
@@ -416,13 +452,7 @@ async fn drive<S>(
         out.capabilities = Some(caps);
     } else if ehlo.is_permanent() {
         out.used_helo = true;
-        let helo = match command(
-            &mut io,
-            &mut parser,
-            &format!("HELO {}", cfg.ehlo_name),
-            until(),
-        )
-        .await
+        let helo = match command(&mut io, &mut parser, &format!("HELO {ehlo_name}"), until()).await
         {
             Ok(r) => r,
             Err(f) => {
@@ -576,6 +606,9 @@ async fn drive<S>(
     out.note(&ehlo);
     out.ehlo_tls_code = Some(ehlo.code);
     out.ehlo_tls_lines = lines_capped(&ehlo);
+    if ehlo.code == 250 {
+        out.capabilities_tls = Some(Capabilities::from_ehlo(&ehlo.lines));
+    }
     if ehlo.code != 250 {
         return out.end(
             SmtpStatus::PostTlsError,
@@ -588,4 +621,102 @@ async fn drive<S>(
     out.detail = None;
     quit(&mut tls, &mut parser, cfg, deadline).await;
     out.phase = SmtpPhase::Done;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 5321 §2.4: "Verbs and argument values (e.g., "TO:" or "to:" in the RCPT command
+    /// and extension name keywords) are not case sensitive". §4.1.1.1: the first line of the
+    /// EHLO reply is the server's domain, each further line one `ehlo-line`.
+    #[test]
+    fn capabilities_are_case_insensitive_and_skip_the_domain_line() {
+        let lines: Vec<String> = [
+            "STARTTLS.example greets you",
+            "pipelining",
+            "Size 1000",
+            "StartTLS",
+            "8bitmime",
+            "SMTPUTF8",
+            "CHUNKING",
+            "ENHANCEDSTATUSCODES",
+            "REQUIRETLS",
+            "X-FOO bar baz",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
+        let c = Capabilities::from_ehlo(&lines);
+        assert!(c.starttls && c.pipelining && c.eightbitmime && c.smtputf8);
+        assert!(c.chunking && c.enhancedstatuscodes && c.requiretls);
+        assert_eq!(c.size, Some(Some(1000)));
+        assert_eq!(c.keywords.first().map(String::as_str), Some("PIPELINING"));
+        assert!(c.keywords.contains(&"X-FOO".to_owned()));
+        // The domain line alone advertises nothing, even if it spells a keyword.
+        let c = Capabilities::from_ehlo(&lines[..1]);
+        assert_eq!(c, Capabilities::default());
+        // SIZE without a number (RFC 1870 allows it) or with junk.
+        let c = Capabilities::from_ehlo(&["d".into(), "SIZE".into()]);
+        assert_eq!(c.size, Some(None));
+        let c = Capabilities::from_ehlo(&["d".into(), "SIZE lots".into()]);
+        assert_eq!(c.size, Some(None));
+        // Capped.
+        let many: Vec<String> = (0..500).map(|i| format!("X{i}")).collect();
+        assert_eq!(Capabilities::from_ehlo(&many).keywords.len(), MAX_LINES);
+    }
+
+    #[test]
+    fn ehlo_name_cannot_inject_commands() {
+        assert_eq!(
+            sanitize_ehlo_name("scanner.example.net"),
+            "scanner.example.net"
+        );
+        assert_eq!(sanitize_ehlo_name("[192.0.2.1]"), "[192.0.2.1]");
+        assert_eq!(sanitize_ehlo_name("a\r\nMAIL FROM:<x>"), "aMAILFROM:<x>");
+        assert_eq!(sanitize_ehlo_name(" \r\n"), "localhost");
+        assert_eq!(sanitize_ehlo_name(&"a".repeat(1000)).len(), 255);
+    }
+
+    #[test]
+    fn handshake_errors_are_classified() {
+        let wrap = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+        let version = [
+            wrap(PeerIncompatible::ServerDoesNotSupportTls12Or13.into()),
+            wrap(PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig.into()),
+            wrap(rustls::Error::AlertReceived(
+                AlertDescription::ProtocolVersion,
+            )),
+        ];
+        for e in &version {
+            assert_eq!(
+                classify_handshake_error(e),
+                SmtpStatus::TlsVersionUnsupported
+            );
+        }
+        let other = [
+            wrap(PeerIncompatible::NoCipherSuitesInCommon.into()),
+            wrap(rustls::Error::AlertReceived(
+                AlertDescription::HandshakeFailure,
+            )),
+            io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake eof"),
+            io::Error::other("boom"),
+        ];
+        for e in &other {
+            assert_eq!(classify_handshake_error(e), SmtpStatus::HandshakeFailed);
+        }
+    }
+
+    #[test]
+    fn injection_is_null_without_a_220() {
+        let mut p = SmtpProbe::bare(SmtpStatus::StarttlsRefused, SmtpPhase::Starttls, None);
+        assert_eq!(p.injection(), None);
+        p.starttls_code = Some(454);
+        assert_eq!(p.injection(), None);
+        p.starttls_code = Some(220);
+        assert_eq!(p.injection(), Some(false));
+        p.starttls_injection = true;
+        assert_eq!(p.injection(), Some(true));
+        assert_eq!(p.starttls_after_tls(), None);
+    }
 }

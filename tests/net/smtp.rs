@@ -110,6 +110,8 @@ enum B {
     PostTlsReject,
     /// Normal, but holds every reply this long (the prober tests).
     Hold(Duration),
+    /// Advertises STARTTLS again in the EHLO reply over TLS.
+    StarttlsAfterTls,
 }
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -181,6 +183,7 @@ async fn commands<S: AsyncRead + AsyncWrite + Unpin>(
                 b"502 5.5.2 Error: command not recognized\r\n".to_vec()
             }
             ("EHLO", B::PostTlsReject) if tls => b"554 5.7.0 go away\r\n".to_vec(),
+            ("EHLO", B::StarttlsAfterTls) if tls => b"250-mx\r\n250 STARTTLS\r\n".to_vec(),
             ("EHLO", _) if tls => b"250-mx.example.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n".to_vec(),
             ("EHLO", B::NoStarttls) => {
                 b"250-mx.example.test\r\n250-PIPELINING\r\n250 SIZE 10240000\r\n".to_vec()
@@ -376,6 +379,28 @@ async fn normal_dialog_reaches_ok_and_captures_tls() {
         ]
     );
     assert!(!p.timed_out && p.detail.is_none());
+    assert_eq!(p.injection(), Some(false));
+    assert_eq!(p.starttls_after_tls(), Some(false));
+}
+
+/// RFC 3207 §4.2: "A server MUST NOT return the STARTTLS extension in response to an EHLO
+/// command received after a TLS handshake has completed." Recorded, not fatal.
+#[tokio::test]
+async fn starttls_advertised_again_after_tls_is_recorded() {
+    let (p, _, _) = mem(B::StarttlsAfterTls).await;
+    assert_eq!(p.status, SmtpStatus::Ok);
+    assert_eq!(p.starttls_after_tls(), Some(true));
+}
+
+/// RFC 5321 §4.1.1.1: `ehlo = "EHLO" SP ( Domain / address-literal ) CRLF`. A configured
+/// name with CR LF cannot smuggle a second command.
+#[tokio::test]
+async fn ehlo_name_with_crlf_sends_one_command() {
+    let mut cfg = dialog_cfg();
+    cfg.ehlo_name = "scanner.example.net\r\nMAIL FROM:<x@y>".to_owned();
+    let (p, log, _) = mem_with(B::NoStarttls, cfg, Duration::from_secs(60)).await;
+    assert_eq!(p.status, SmtpStatus::StarttlsNotOffered);
+    assert_eq!(log, vec!["EHLO scanner.example.netMAILFROM:<x@y>", "QUIT"]);
 }
 
 /// RFC 5321 §4.2.1: "The format for multiline replies requires that every line, except the
@@ -558,6 +583,7 @@ async fn helo_only_server() {
 async fn pipelined_bytes_after_220_are_injection() {
     let (p, log, _) = mem(B::Inject(b"250 injected\r\n")).await;
     assert!(p.starttls_injection);
+    assert_eq!(p.injection(), Some(true));
     assert_eq!(p.injected_bytes, b"250 injected\r\n");
     assert_eq!(p.status, SmtpStatus::Ok, "{p:?}");
     assert!(log.iter().any(|l| l == "tls:EHLO scanner.example.net"));
