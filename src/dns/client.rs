@@ -1,8 +1,9 @@
 //! [`Dns`]: TXT, MX and address lookups returning [`Lookup`] values, never `Err`.
 //!
-//! Each lookup sends one query for a fully-qualified name through hickory-resolver's
-//! `NameServerPool` (UDP; the pool re-sends over TCP when an answer comes back with TC=1),
-//! then interprets the raw response itself: the RCODE, the CNAME chain in the answer section
+//! Each lookup sends one query for a fully-qualified name through the configured
+//! [`Transport`]: hickory-resolver's `NameServerPool` (UDP; the pool re-sends over TCP when
+//! an answer comes back with TC=1) or the multiplexed UDP sockets of `dns::mux` (same TCP
+//! rule), then interprets the raw response itself: the RCODE, the CNAME chain in the answer section
 //! (RFC 1034 §3.6.2; an incomplete chain is followed with a new query for its target), the
 //! records of the queried type at the end of the chain, and the TTL. `timeout` and `servfail`
 //! are retried up to `attempts` tries in total; nothing else is. hickory's response cache is
@@ -14,6 +15,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -26,11 +28,12 @@ use hickory_resolver::config::{NameServerConfig, ResolverOpts, ServerOrderingStr
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::xfer::{DnsHandle, FirstAnswer};
 use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::{DnsRequestOptions, DnsResponse, Query, ResponseCode};
+use hickory_resolver::proto::op::{DnsRequestOptions, DnsResponse, Message, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 
 use super::cache::{CacheStats, SingleFlight};
-use super::{AddressLookup, DnsConfig, DnsStatus, IpVersion, Lookup, combine_status};
+use super::mux::UdpMux;
+use super::{AddressLookup, DnsConfig, DnsStatus, IpVersion, Lookup, Transport, combine_status};
 
 /// The longest CNAME chain followed; a longer one is `cname-loop`.
 pub const MAX_CNAME_CHAIN: usize = 8;
@@ -45,8 +48,14 @@ pub struct Dns {
     cache: Arc<SingleFlight<(String, IpVersion), Arc<AddressLookup>>>,
 }
 
+enum Wire {
+    Hickory(NameServerPool<TokioRuntimeProvider>),
+    Mux(UdpMux),
+}
+
 struct Core {
-    pool: NameServerPool<TokioRuntimeProvider>,
+    wire: Wire,
+    next_server: AtomicUsize,
     cfg: DnsConfig,
     resolvers: Vec<SocketAddr>,
     limiter: Option<DefaultDirectRateLimiter>,
@@ -100,16 +109,28 @@ impl Dns {
             }
             ns
         });
-        let tls = TlsConfig::new().context("DNS transport configuration")?;
-        let cx = Arc::new(PoolContext::new(opts, tls));
-        let pool = NameServerPool::from_config(servers, cx, TokioRuntimeProvider::default());
+        let wire = match cfg.transport {
+            Transport::Hickory => {
+                let tls = TlsConfig::new().context("DNS transport configuration")?;
+                let cx = Arc::new(PoolContext::new(opts, tls));
+                Wire::Hickory(NameServerPool::from_config(
+                    servers,
+                    cx,
+                    TokioRuntimeProvider::default(),
+                ))
+            }
+            Transport::Multiplexed { sockets } => Wire::Mux(
+                UdpMux::new(&resolvers, sockets).context("binding the DNS client sockets")?,
+            ),
+        };
         let limiter = cfg
             .rate_per_sec
             .map(|r| RateLimiter::direct(Quota::per_second(r)));
         Ok(Dns {
             cache: Arc::new(SingleFlight::new(cfg.cache_capacity)),
             core: Arc::new(Core {
-                pool,
+                wire,
+                next_server: AtomicUsize::new(0),
                 cfg,
                 resolvers,
                 limiter,
@@ -409,17 +430,37 @@ impl Core {
     }
 
     async fn query_once(&self, qname: &Name, rtype: RecordType, chain: &[Name]) -> Step {
-        let mut options = DnsRequestOptions::default();
-        options.recursion_desired = true;
-        let query = Query::query(qname.clone(), rtype);
-        // The pool enforces `timeout` itself; the outer timeout is a safety net so a lookup
-        // can never hang.
+        // Each transport enforces `timeout` itself; the outer timeout is a safety net so a
+        // lookup can never hang.
         let guard = self.cfg.timeout.saturating_mul(2) + Duration::from_secs(1);
-        let res = tokio::time::timeout(guard, self.pool.lookup(query, options).first_answer())
-            .await
-            .unwrap_or(Err(NetError::Timeout));
+        let res = match &self.wire {
+            Wire::Hickory(pool) => {
+                let mut options = DnsRequestOptions::default();
+                options.recursion_desired = true;
+                let query = Query::query(qname.clone(), rtype);
+                tokio::time::timeout(guard, pool.lookup(query, options).first_answer())
+                    .await
+                    .unwrap_or(Err(NetError::Timeout))
+                    .map(DnsResponse::into_message)
+            }
+            Wire::Mux(mux) => {
+                let i = self.next_server.fetch_add(1, Ordering::Relaxed) % self.resolvers.len();
+                let server = self.resolvers[i];
+                tokio::time::timeout(guard, mux.exchange(server, qname, rtype, self.cfg.timeout))
+                    .await
+                    .unwrap_or(Err(NetError::Timeout))
+            }
+        };
         interpret(qname, rtype, chain, res)
     }
+}
+
+/// RFC 2308 §5: the negative TTL is the minimum of the SOA record's TTL and its MINIMUM.
+fn negative_ttl(m: &Message) -> Option<u32> {
+    m.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+        _ => None,
+    })
 }
 
 fn with_detail(step: Step, d: String) -> Step {
@@ -481,7 +522,7 @@ fn interpret(
     qname: &Name,
     rtype: RecordType,
     chain: &[Name],
-    res: Result<DnsResponse, NetError>,
+    res: Result<Message, NetError>,
 ) -> Step {
     let chain = chain.to_vec();
     let response = match res {
@@ -517,7 +558,7 @@ fn interpret(
             );
         }
     };
-    let code = response.response_code;
+    let code = response.metadata.response_code;
     if !matches!(code, ResponseCode::NoError | ResponseCode::NXDomain) {
         return done(
             rcode_status(code),
@@ -534,7 +575,7 @@ fn follow_answers(
     qname: &Name,
     rtype: RecordType,
     mut chain: Vec<Name>,
-    response: &DnsResponse,
+    response: &Message,
 ) -> Step {
     let answers: &[Record] = &response.answers;
     let mut target = qname.clone();
@@ -588,8 +629,8 @@ fn follow_answers(
             detail: None,
         };
     }
-    let negative_ttl = response.negative_ttl();
-    if response.response_code == ResponseCode::NXDomain {
+    let negative_ttl = negative_ttl(response);
+    if response.metadata.response_code == ResponseCode::NXDomain {
         return done(DnsStatus::NxDomain, chain, negative_ttl, None);
     }
     // NOERROR without data at the end of the chain. With an SOA (or without a chain) this is
@@ -607,14 +648,14 @@ fn follow_answers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_resolver::proto::op::{Message, OpCode};
+    use hickory_resolver::proto::op::OpCode;
     use hickory_resolver::proto::rr::rdata::{A, CNAME, SOA};
 
     fn n(s: &str) -> Name {
         Name::from_ascii(s).unwrap()
     }
 
-    fn resp(code: ResponseCode, answers: Vec<Record>, soa: bool) -> DnsResponse {
+    fn resp(code: ResponseCode, answers: Vec<Record>, soa: bool) -> Message {
         let mut m = Message::response(1, OpCode::Query);
         m.metadata.response_code = code;
         m.answers = answers;
@@ -625,7 +666,7 @@ mod tests {
                 RData::SOA(SOA::new(n("ns.example."), n("h.example."), 1, 1, 1, 1, 60)),
             ));
         }
-        DnsResponse::from_message(m).unwrap()
+        m
     }
 
     fn cname(from: &str, to: &str, ttl: u32) -> Record {

@@ -18,7 +18,7 @@ use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use stsscan::dns::reqwest::{ResolveError, ScanResolver};
-use stsscan::dns::{AddressPolicy, Dns, DnsConfig, DnsStatus, IpVersion, Refusal};
+use stsscan::dns::{AddressPolicy, Dns, DnsConfig, DnsStatus, IpVersion, Refusal, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -406,15 +406,48 @@ async fn respond(req: &Message, tcp: bool, counts: &Counts) -> Option<Vec<u8>> {
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn dns_for(server: &TestServer, attempts: usize, timeout_ms: u64) -> Dns {
+fn dns_for(server: &TestServer, transport: Transport, attempts: usize, timeout_ms: u64) -> Dns {
     Dns::new(DnsConfig {
         resolvers: vec![server.addr],
         timeout: Duration::from_millis(timeout_ms),
         attempts,
+        transport,
         ..DnsConfig::default()
     })
     .unwrap()
 }
+
+const MUX: Transport = Transport::Multiplexed { sockets: 2 };
+
+/// Runs each scenario over both transports: `dns::hickory::NAME` and `dns::mux::NAME`.
+macro_rules! over_both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod hickory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(stsscan::dns::Transport::Hickory).await
+            })*
+        }
+        mod mux {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::MUX).await
+            })*
+        }
+    };
+}
+
+over_both_transports!(
+    statuses_are_exact_and_kept_apart,
+    retries_only_transient_failures,
+    slow_answer_within_timeout,
+    truncated_udp_answer_is_retried_over_tcp,
+    txt_keeps_strings_and_bytes,
+    mx_records_and_null_mx,
+    cname_chains_are_followed_and_recorded,
+    both_families_are_combined_and_kept,
+    concurrent_address_lookups_are_single_flight
+);
 
 fn v4(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -427,10 +460,9 @@ fn v4(s: &str) -> IpAddr {
 /// RFC 2308 §2.2: "NODATA is indicated by an answer with the RCODE set to NOERROR and no
 /// relevant answers in the answer section." §2.1: "NXDOMAIN ... the RCODE being set to
 /// NXDOMAIN." §5: the negative TTL is "the minimum of the SOA.MINIMUM field and SOA's TTL".
-#[tokio::test]
-async fn statuses_are_exact_and_kept_apart() {
+async fn statuses_are_exact_and_kept_apart(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 2, 300);
+    let dns = dns_for(&server, t, 2, 300);
 
     let l = dns
         .addresses_uncached("data.test", IpVersion::V4)
@@ -466,10 +498,9 @@ async fn statuses_are_exact_and_kept_apart() {
 
 /// Only transient failures are retried: SERVFAIL and timeouts `attempts` times in total,
 /// NXDOMAIN, REFUSED and NODATA once (they are answers, asking again changes nothing).
-#[tokio::test]
-async fn retries_only_transient_failures() {
+async fn retries_only_transient_failures(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 3, 250);
+    let dns = dns_for(&server, t, 3, 250);
     let l = dns.txt("servfail.test").await;
     assert_eq!((l.status, l.queries), (DnsStatus::ServFail, 3));
     assert_eq!(server.total("servfail.test", RecordType::TXT), 3);
@@ -499,16 +530,15 @@ async fn retries_only_transient_failures() {
     assert_eq!(l.records, vec![v4("192.0.2.9")]);
 
     // attempts = 1: no retry at all
-    let once = dns_for(&server, 1, 250);
+    let once = dns_for(&server, t, 1, 250);
     assert_eq!(once.txt("servfail.test").await.queries, 1);
     assert_eq!(server.total("servfail.test", RecordType::TXT), 4);
 }
 
 /// A slow answer within the timeout is an answer.
-#[tokio::test]
-async fn slow_answer_within_timeout() {
+async fn slow_answer_within_timeout(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 2000);
+    let dns = dns_for(&server, t, 1, 2000);
     let l = dns
         .addresses_uncached("slow.test", IpVersion::V4)
         .await
@@ -520,10 +550,9 @@ async fn slow_answer_within_timeout() {
 /// RFC 2181 §9: "When a DNS client receives a reply with TC set, it should ignore that
 /// response, and query again, using a mechanism, such as a TCP connection, that will permit
 /// larger replies."
-#[tokio::test]
-async fn truncated_udp_answer_is_retried_over_tcp() {
+async fn truncated_udp_answer_is_retried_over_tcp(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 2, 1000);
+    let dns = dns_for(&server, t, 2, 1000);
     let l = dns.txt("big.test").await;
     assert_eq!(l.status, DnsStatus::NoError);
     assert_eq!(l.records.len(), 30);
@@ -541,10 +570,9 @@ async fn truncated_udp_answer_is_retried_over_tcp() {
 
 /// RFC 1035 §3.3.14: "TXT-DATA  One or more <character-string>s." Each RR keeps its strings
 /// apart and as raw bytes; the RRs keep their order.
-#[tokio::test]
-async fn txt_keeps_strings_and_bytes() {
+async fn txt_keeps_strings_and_bytes(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 1000);
+    let dns = dns_for(&server, t, 1, 1000);
     let l = dns.txt("multi.test").await;
     assert_eq!(l.status, DnsStatus::NoError);
     assert_eq!(
@@ -560,10 +588,9 @@ async fn txt_keeps_strings_and_bytes() {
 /// RFC 7505 §3: "The null MX RR is an ordinary MX record with an RDATA section consisting of
 /// preference number 0 and a zero-length label, written in master files as ".", as the
 /// exchange domain". MX exchanges come back lowercase without the trailing dot.
-#[tokio::test]
-async fn mx_records_and_null_mx() {
+async fn mx_records_and_null_mx(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 1000);
+    let dns = dns_for(&server, t, 1, 1000);
     let l = dns.mx("data.test").await;
     assert_eq!(l.status, DnsStatus::NoError);
     assert_eq!(
@@ -581,10 +608,9 @@ async fn mx_records_and_null_mx() {
 /// RFC 1034 §4.3.2 step 3a: "If the data at the node is a CNAME, and QTYPE doesn't match
 /// CNAME, copy the CNAME RR into the answer section of the response, change QNAME to the
 /// canonical name in the CNAME RR, and go back to step 1."
-#[tokio::test]
-async fn cname_chains_are_followed_and_recorded() {
+async fn cname_chains_are_followed_and_recorded(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 1000);
+    let dns = dns_for(&server, t, 1, 1000);
 
     let l = dns
         .addresses_uncached("cname.test", IpVersion::V4)
@@ -624,10 +650,9 @@ async fn cname_chains_are_followed_and_recorded() {
 // Addresses and the cache
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn both_families_are_combined_and_kept() {
+async fn both_families_are_combined_and_kept(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 1000);
+    let dns = dns_for(&server, t, 1, 1000);
 
     let r = dns.addresses("data.test", IpVersion::Both).await;
     assert_eq!(r.lookup.status, DnsStatus::NoError);
@@ -666,10 +691,9 @@ async fn both_families_are_combined_and_kept() {
 
 /// Many domains share one MX host: N concurrent lookups send one query per family, and later
 /// lookups are served from the cache.
-#[tokio::test]
-async fn concurrent_address_lookups_are_single_flight() {
+async fn concurrent_address_lookups_are_single_flight(t: Transport) {
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 2000);
+    let dns = dns_for(&server, t, 1, 2000);
     let mut tasks = Vec::new();
     for i in 0..64 {
         let dns = dns.clone();
@@ -735,7 +759,7 @@ async fn cache_stays_bounded() {
 #[tokio::test]
 async fn resolver_drops_refused_addresses() {
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 1000);
+    let dns = dns_for(&server, Transport::Hickory, 1, 1000);
     let public = ScanResolver::new(
         dns.clone(),
         Arc::new(AddressPolicy::public()),
@@ -793,7 +817,7 @@ fn tls_config() -> rustls::ClientConfig {
 #[tokio::test]
 async fn reqwest_uses_the_scan_resolver() {
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 1000);
+    let dns = dns_for(&server, Transport::Hickory, 1, 1000);
     // a one-shot HTTP server on the DNS server's address, another port
     let http = TcpListener::bind((server.addr.ip(), 0)).await.unwrap();
     let port = http.local_addr().unwrap().port();
@@ -879,10 +903,16 @@ async fn reqwest_uses_the_scan_resolver() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement; run explicitly with --ignored --nocapture"]
 async fn measure_lookup_throughput() {
+    measure_one(Transport::Hickory).await;
+    measure_one(Transport::Multiplexed { sockets: 4 }).await;
+}
+
+#[allow(clippy::print_stdout)] // printing the report is the point of the measurement
+async fn measure_one(transport: Transport) {
     const N: usize = 20_000;
     const CONCURRENCY: usize = 64;
     let server = TestServer::start();
-    let dns = dns_for(&server, 1, 2000);
+    let dns = dns_for(&server, transport, 1, 2000);
     // warm-up
     for i in 0..100 {
         dns.addresses_uncached(&format!("benchw{i}.test"), IpVersion::V4)
@@ -906,6 +936,7 @@ async fn measure_lookup_throughput() {
                     .await
                     .lookup;
                 ok += usize::from(l.status == DnsStatus::NoError);
+                assert_eq!(l.status, DnsStatus::NoError, "bench{i}: {:?}", l.detail);
             }
         }));
     }
@@ -939,7 +970,7 @@ async fn measure_lookup_throughput() {
 
     let per = |d: Duration| d.as_secs_f64() * 1e6 / N as f64;
     println!(
-        "dns lookups: {N} ({ok} noerror), {CONCURRENCY} in flight, wall {:.2} s → {:.0} lookups/s; \
+        "dns lookups over {transport:?}: {N} ({ok} noerror), {CONCURRENCY} in flight, wall {:.2} s → {:.0} lookups/s; \
          CPU: process {:.1} µs/lookup, server thread {:.1}, client {:.1}; \
          message encode+decode alone {:.1} µs/lookup",
         wall.as_secs_f64(),
