@@ -175,6 +175,8 @@ impl Dns {
     /// Address lookup through the shared single-flight cache: concurrent lookups of the same
     /// `(host, version)` send one set of queries; completed answers are reused until their
     /// TTL (at most `cache_max_ttl`; failures `cache_failure_ttl`) while the cache has room.
+    /// A shared or cached result carries the `elapsed` and `queries` of the lookup that
+    /// produced it.
     pub async fn addresses(&self, host: &str, version: IpVersion) -> Arc<AddressLookup> {
         let key = (normalize(host), version);
         let core = self.core.clone();
@@ -771,6 +773,16 @@ mod tests {
         assert_eq!(parse_name("Example.COM.").unwrap(), n("example.com."));
         assert_eq!(name_to_string(&n("MX.Example.com.")), "mx.example.com");
         assert_eq!(name_to_string(&Name::root()), "");
+    }
+
+    #[tokio::test]
+    async fn config_errors_are_errors() {
+        let cfg = DnsConfig {
+            resolvers: vec!["127.0.0.1:53".parse().unwrap()],
+            attempts: 0,
+            ..DnsConfig::default()
+        };
+        assert!(Dns::new(cfg).is_err());
     }
 
     #[test]

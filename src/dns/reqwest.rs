@@ -39,6 +39,28 @@ pub enum ResolveError {
     },
 }
 
+impl ResolveError {
+    /// The host has no address at all (`nxdomain` or `nodata` for every family asked): the
+    /// fetch outcome `host-not-found`; other DNS statuses are `dns-error`.
+    pub fn is_host_not_found(&self) -> bool {
+        matches!(self, ResolveError::Dns { status, .. } if status.is_negative())
+    }
+
+    /// Finds a `ResolveError` in an error's `source()` chain (e.g. a `reqwest::Error`).
+    pub fn find_in<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a ResolveError> {
+        let mut cur = Some(err);
+        // bounded: error chains are short; 32 links is far beyond any real one
+        for _ in 0..32 {
+            let e = cur?;
+            if let Some(r) = e.downcast_ref::<ResolveError>() {
+                return Some(r);
+            }
+            cur = e.source();
+        }
+        None
+    }
+}
+
 impl fmt::Display for ResolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

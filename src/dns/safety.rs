@@ -122,6 +122,21 @@ impl AddressPolicy {
     }
 }
 
+impl AddressPolicy {
+    /// Splits addresses into those allowed (in order) and those refused with the reason.
+    pub fn partition(&self, ips: &[IpAddr]) -> (Vec<IpAddr>, Vec<(IpAddr, Refusal)>) {
+        let mut allowed = Vec::with_capacity(ips.len());
+        let mut refused = Vec::new();
+        for ip in ips {
+            match self.check(*ip) {
+                Ok(()) => allowed.push(*ip),
+                Err(r) => refused.push((*ip, r)),
+            }
+        }
+        (allowed, refused)
+    }
+}
+
 /// The IPv4 address an IPv6 address stands for (IPv4-mapped), else the address itself.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -386,6 +401,14 @@ mod tests {
         assert_eq!(p.check(ip("8.8.8.8")), Err(Refusal::Blocklisted));
         assert_eq!(p.check(ip("8.8.4.4")), Ok(()));
         assert_eq!(p.check(ip("2001:4860::1")), Err(Refusal::Blocklisted));
+    }
+
+    #[test]
+    fn partition_keeps_order_and_reasons() {
+        let p = AddressPolicy::public();
+        let (ok, refused) = p.partition(&[ip("8.8.8.8"), ip("127.0.0.1"), ip("1.1.1.1")]);
+        assert_eq!(ok, vec![ip("8.8.8.8"), ip("1.1.1.1")]);
+        assert_eq!(refused, vec![(ip("127.0.0.1"), Refusal::Loopback)]);
     }
 
     #[test]

@@ -265,6 +265,11 @@ fn behaviour(qname: &str, qt: RecordType, tcp: bool, seen: u32) -> (Reply, u64) 
             RData::TXT(TXT::new(vec!["v=STSv1; id=1".into()])),
         )]),
         ("data.test", _) => nodata(),
+        ("_mta-sts.data.test" | "_smtp._tls.data.test", T::TXT) => noerror(vec![rec(
+            &fq,
+            300,
+            RData::TXT(TXT::new(vec![format!("for {qname}")])),
+        )]),
         ("nodata.test", _) => nodata(),
         ("nx.test", _) => (Msg(ResponseCode::NXDomain, vec![], true), 0),
         ("servfail.test", _) => (Msg(ResponseCode::ServFail, vec![], false), 0),
@@ -481,6 +486,15 @@ async fn statuses_are_exact_and_kept_apart(t: Transport) {
     );
     let l = dns.txt("data.test.").await; // trailing dot accepted
     assert_eq!(l.status, DnsStatus::NoError);
+    // RFC 8461 §3.1 and RFC 8460 §3 names: underscore labels are ordinary labels
+    // (RFC 2181 §11: "any binary string whatever can be used as the label of any resource
+    // record")
+    for name in ["_mta-sts.data.test", "_smtp._tls.DATA.test"] {
+        let l = dns.txt(name).await;
+        assert_eq!(l.status, DnsStatus::NoError, "{name}");
+        let want = format!("for {}", name.to_ascii_lowercase());
+        assert_eq!(l.records, vec![vec![want.into_bytes()]]);
+    }
     let l = dns.mx("nx.test").await;
     assert_eq!((l.status, l.ttl), (DnsStatus::NxDomain, Some(60)));
     assert_eq!(dns.txt("servfail.test").await.status, DnsStatus::ServFail);
@@ -775,7 +789,20 @@ async fn resolver_drops_refused_addresses() {
         })
     );
     match public.resolve_host("nx.test").await {
-        Err(ResolveError::Dns { status, .. }) => assert_eq!(status, DnsStatus::NxDomain),
+        Err(e @ ResolveError::Dns { status, .. }) => {
+            assert_eq!(status, DnsStatus::NxDomain);
+            assert!(e.is_host_not_found());
+        }
+        other => panic!("{other:?}"),
+    }
+    match public.resolve_host("servfail.test").await {
+        Err(e @ ResolveError::Dns { status, .. }) => {
+            assert_eq!(status, DnsStatus::ServFail);
+            assert!(
+                !e.is_host_not_found(),
+                "a failure is a dns-error, not host-not-found"
+            );
+        }
         other => panic!("{other:?}"),
     }
     match public.resolve_host("nodata.test").await {
@@ -866,18 +893,8 @@ async fn reqwest_uses_the_scan_resolver() {
 
     let public = client(AddressPolicy::public());
     let err = public.get(&url).send().await.unwrap_err();
-    let mut found = None;
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-    for _ in 0..16 {
-        let Some(e) = src else { break };
-        if let Some(r) = e.downcast_ref::<ResolveError>() {
-            found = Some(r.clone());
-            break;
-        }
-        src = e.source();
-    }
     assert_eq!(
-        found,
+        ResolveError::find_in(&err).cloned(),
         Some(ResolveError::Refused {
             addr: IpAddr::V4(ip),
             refusal: Refusal::Loopback
