@@ -115,7 +115,9 @@ impl DnsServer {
                 _ => return,
             }
             let len = usize::from(u16::from_be_bytes(len));
-            let Some(msg) = buf.get_mut(..len) else { return };
+            let Some(msg) = buf.get_mut(..len) else {
+                return;
+            };
             match tokio::time::timeout(TCP_IDLE, stream.read_exact(msg)).await {
                 Ok(Ok(_)) => {}
                 _ => return,
@@ -126,7 +128,9 @@ impl DnsServer {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let Ok(rlen) = u16::try_from(resp.len()) else { return };
+            let Ok(rlen) = u16::try_from(resp.len()) else {
+                return;
+            };
             let mut out = Vec::with_capacity(resp.len() + 2);
             out.extend_from_slice(&rlen.to_be_bytes());
             out.extend_from_slice(&resp);

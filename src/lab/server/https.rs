@@ -118,9 +118,12 @@ impl HttpsHost {
                 }
             }
             self.counters.https_request(sni.as_deref(), &req.path);
-            let behaviour =
-                self.world
-                    .https_response(self.addr, sni.as_deref(), req.host.as_deref(), &req.path);
+            let behaviour = self.world.https_response(
+                self.addr,
+                sni.as_deref(),
+                req.host.as_deref(),
+                &req.path,
+            );
             match behaviour {
                 HttpBehaviour::Close => return,
                 HttpBehaviour::Stall => {
@@ -177,7 +180,10 @@ async fn read_head<R: AsyncRead + Unpin>(
 
 /// (end of head, length of the terminator) for `\r\n\r\n` or a bare `\n\n`.
 fn find_head_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4));
+    let crlf = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, 4));
     let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
     match (crlf, lf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),

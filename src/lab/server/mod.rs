@@ -372,9 +372,7 @@ impl Lab {
     /// [`SHUTDOWN_GRACE`] and then aborted.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        let drain = async {
-            while self.tasks.join_next().await.is_some() {}
-        };
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
         self.tasks.abort_all();
     }

@@ -55,7 +55,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
-            self.counters.add_in(buf.filled().len().saturating_sub(before));
+            self.counters
+                .add_in(buf.filled().len().saturating_sub(before));
         }
         r
     }

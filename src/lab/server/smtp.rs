@@ -50,7 +50,9 @@ pub const GARBAGE: &[u8] = b"\x16\x03\x01\x00\xff\x00\xfe\x80\x81\xc3\x28\xa0\xa
 /// (version 3.1, TLS_RSA_WITH_AES_128_CBC_SHA, no extensions).
 pub const TLS10_SERVER_HELLO: [u8; 47] = {
     let mut b = [0u8; 47];
-    let head = [0x16, 0x03, 0x01, 0x00, 0x2a, 0x02, 0x00, 0x00, 0x26, 0x03, 0x01];
+    let head = [
+        0x16, 0x03, 0x01, 0x00, 0x2a, 0x02, 0x00, 0x00, 0x26, 0x03, 0x01,
+    ];
     let mut i = 0;
     while i < head.len() {
         b[i] = head[i];
@@ -117,7 +119,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             match tokio::time::timeout(IDLE, self.io.read(&mut chunk)).await {
                 Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Line::Eof,
-                Ok(Ok(n)) => self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Ok(Ok(n)) => self
+                    .buf
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default()),
             }
         }
     }
@@ -288,7 +292,10 @@ async fn dialog<S: AsyncRead + AsyncWrite + Unpin>(
                 c.send(format!("250 {HOSTNAME}\r\n").as_bytes()).await
             }
             "STARTTLS" if in_tls => c.send(b"502 5.5.1 Already in TLS\r\n").await,
-            "STARTTLS" if has_args => c.send(b"501 5.5.4 Syntax error (no parameters allowed)\r\n").await,
+            "STARTTLS" if has_args => {
+                c.send(b"501 5.5.4 Syntax error (no parameters allowed)\r\n")
+                    .await
+            }
             "STARTTLS" => match p {
                 SmtpPersonality::NoStarttls | SmtpPersonality::HeloOnly => {
                     c.send(b"502 5.5.1 Command not implemented\r\n").await
