@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::counters::{Counters, OpenGuard};
-use super::net::{Counted, Shutdown};
+use super::net::{Counted, Shutdown, linger_close};
 use crate::lab::model::{SmtpPersonality, World};
 
 /// Longest command line accepted, CRLF included (RFC 5321 §4.5.3.1.4 allows 512).
@@ -260,7 +260,9 @@ async fn dialog<S: AsyncRead + AsyncWrite + Unpin>(
         let line = match c.line().await {
             Line::Text(t) => t,
             Line::TooLong => {
-                let _ = c.send(b"500 5.5.2 Line too long\r\n").await;
+                if c.send(b"500 5.5.2 Line too long\r\n").await.is_ok() {
+                    linger_close(&mut c.io).await;
+                }
                 return End::Close;
             }
             Line::Eof => return End::Close,

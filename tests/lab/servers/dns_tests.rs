@@ -278,6 +278,8 @@ async fn dns_with_hickory_resolver() {
     );
     builder.options_mut().timeout = Duration::from_millis(500);
     builder.options_mut().attempts = 1;
+    builder.options_mut().cache_size = 0;
+    builder.options_mut().use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
     let resolver = builder.build().unwrap();
 
     // TC over UDP: the resolver retries over TCP and gets the answer.
