@@ -1,0 +1,1 @@
+//! Real tools against the lab (filled in below).
