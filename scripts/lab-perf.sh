@@ -6,6 +6,7 @@
 #
 #   scripts/lab-perf.sh            # SECS=10
 #   SECS=5 scripts/lab-perf.sh
+#   WORKERS=1 scripts/lab-perf.sh  # one UDP DNS worker task (default 2)
 #
 # Needs: dnsperf (Debian package dnsperf), openssl.
 set -euo pipefail
@@ -22,7 +23,7 @@ trap cleanup EXIT
 
 echo "building the lab test binary..." >&2
 cargo test --test lab --no-run -q 2>/dev/null || cargo test --test lab --no-run
-STSSCAN_LAB_PERF_INFO="$info" STSSCAN_LAB_PERF_SECONDS=$((4 * SECS + 60)) \
+STSSCAN_LAB_PERF_WORKERS=${WORKERS:-2} STSSCAN_LAB_PERF_INFO="$info" STSSCAN_LAB_PERF_SECONDS=$((4 * SECS + 60)) \
   cargo test -q --test lab servers::perf::serve_lab_for_perf -- --ignored --exact --nocapture \
   >"$work/lab.log" 2>&1 &
 pid=$!
