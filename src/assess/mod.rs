@@ -5,4 +5,5 @@
 //! Pure: no async, no sockets, no files, no clock — every input is passed in, so every verdict
 //! is reproducible from the row that records its inputs.
 
+pub mod domain;
 pub mod verdict;

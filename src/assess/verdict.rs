@@ -3,6 +3,8 @@
 //! explains a failure. Pure functions of already-classified values; the classification of raw
 //! observations happens in [`super::domain`].
 
+use crate::records::diag::{Finding, Severity};
+
 /// Certificate verdict string for a good certificate (docs/ground-truth.md).
 pub const CERT_VALID: &str = "valid";
 /// SMTP outcome string for a completed STARTTLS session.
@@ -28,6 +30,8 @@ pub struct AddressFacts {
     pub starttls: Option<bool>,
     /// Certificate verdict for the host name, when a handshake completed.
     pub cert: Option<String>,
+    /// Plaintext was pipelined after `220` to STARTTLS.
+    pub injection: Option<bool>,
 }
 
 impl AddressFacts {
@@ -101,6 +105,82 @@ pub fn address_failure(a: &AddressFacts) -> &'static str {
         },
         _ => "validation-failure",
     }
+}
+
+/// Findings about one MX host (codes documented in `docs/schema.md`):
+///
+/// | code | severity | meaning |
+/// |---|---|---|
+/// | `mx-is-cname` | warning | the MX target is an alias (RFC 2181 §10.3: it MUST NOT be) |
+/// | `mx-not-covered` | error under `enforce`, else warning | the host matches no pattern of the policy: senders will not deliver to it |
+/// | `mx-starttls-missing` | warning | an address of the host does not offer STARTTLS |
+/// | `mx-cert-invalid` | warning | an address presented a certificate not valid for the host name |
+/// | `starttls-injection` | warning | the server sent plaintext after `220` to STARTTLS (the command-injection class) |
+pub fn host_findings(h: &MxHostFacts, is_cname: bool, mode: Option<&str>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if is_cname {
+        out.push(Finding::new(
+            "mx-is-cname",
+            Severity::Warning,
+            format!(
+                "MX host {} is an alias (CNAME); RFC 2181 §10.3 forbids it",
+                h.host
+            ),
+        ));
+    }
+    if h.policy_match == Some(false) {
+        let sev = if mode == Some("enforce") {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        out.push(Finding::new(
+            "mx-not-covered",
+            sev,
+            format!("MX host {} matches no mx pattern of the policy", h.host),
+        ));
+    }
+    if h.addresses.iter().any(|a| {
+        matches!(
+            a.smtp.as_deref(),
+            Some("starttls-not-offered") | Some("starttls-refused")
+        )
+    }) {
+        out.push(Finding::new(
+            "mx-starttls-missing",
+            Severity::Warning,
+            format!(
+                "MX host {} does not offer STARTTLS on every address",
+                h.host
+            ),
+        ));
+    }
+    if let Some(bad) = h
+        .addresses
+        .iter()
+        .filter_map(|a| a.cert.as_deref())
+        .find(|c| *c != CERT_VALID)
+    {
+        out.push(Finding::new(
+            "mx-cert-invalid",
+            Severity::Warning,
+            format!(
+                "MX host {} presents a certificate that is not valid for it ({bad})",
+                h.host
+            ),
+        ));
+    }
+    if h.addresses.iter().any(|a| a.injection == Some(true)) {
+        out.push(Finding::new(
+            "starttls-injection",
+            Severity::Warning,
+            format!(
+                "MX host {} sent plaintext after 220 to STARTTLS (STARTTLS command injection)",
+                h.host
+            ),
+        ));
+    }
+    out
 }
 
 /// Summary verdicts over all MX hosts of a domain.
@@ -181,6 +261,7 @@ mod tests {
                 smtp: Some(smtp.into()),
                 starttls: Some(smtp != "starttls-not-offered"),
                 cert: cert.map(str::to_owned),
+                injection: None,
             }],
         }
     }
@@ -215,6 +296,7 @@ mod tests {
                 smtp: Some(smtp.into()),
                 starttls: None,
                 cert: cert.map(str::to_owned),
+                injection: None,
             })
         };
         assert_eq!(f("starttls-not-offered", None), "starttls-not-supported");

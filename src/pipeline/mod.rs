@@ -6,4 +6,6 @@
 
 pub mod config;
 pub mod input;
+pub mod run;
+pub mod scanner;
 pub mod stats;

@@ -23,6 +23,9 @@ pub struct ScanStats {
     pub resumed: AtomicU64,
     /// STARTTLS probes run (not shared).
     pub probes: AtomicU64,
+    /// Of those, probes repeated with the MX name as SNI because the address-shared result had
+    /// a certificate for another name.
+    pub sni_reprobes: AtomicU64,
     /// Policy fetches made.
     pub fetches: AtomicU64,
     tallies: Mutex<BTreeMap<(&'static str, String), u64>>,
@@ -39,6 +42,7 @@ impl Default for ScanStats {
             errors: AtomicU64::new(0),
             resumed: AtomicU64::new(0),
             probes: AtomicU64::new(0),
+            sni_reprobes: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
             tallies: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
