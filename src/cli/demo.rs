@@ -118,6 +118,7 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
         scan_id: run::new_scan_id(),
         resume: false,
         tap: Some(tap),
+        part_rows: None,
     };
     let (summary, stats) = scan::execute(cfg, opts, args.progress, "demo").await?;
     lab.shutdown().await;

@@ -43,6 +43,9 @@ pub struct Args {
     /// The id of a new scan (default: UTC time and a random suffix).
     #[arg(long, value_name = "ID", conflicts_with = "resume")]
     pub scan_id: Option<String>,
+    /// Domain rows per Parquet part file; a crash loses at most the open part.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub part_rows: u64,
     /// Progress display on stderr.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressMode,
@@ -67,6 +70,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(run::new_scan_id),
         resume: args.resume.is_some(),
         tap: None,
+        part_rows: Some(args.part_rows),
     };
     let mode = if args.quiet {
         ProgressMode::Quiet

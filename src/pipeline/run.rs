@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Called with every row before it is written.
     pub tap: Option<RowTap>,
+    /// Domain rows per Parquet part (None: the writer's default, 1 000 000).
+    pub part_rows: Option<u64>,
 }
 
 /// What a finished run reports.
@@ -113,6 +115,9 @@ pub async fn run(
     let scanner = Arc::new(Scanner::new(cfg.clone(), stats.clone())?);
     let mut wc = WriterConfig::new(cfg.out.clone(), opts.scan_id.clone(), started_at, config);
     wc.resolvers = scanner.resolvers();
+    if let Some(n) = opts.part_rows {
+        wc.part_rows = n.max(1);
+    }
     let writer = OutputWriter::start(wc)?;
 
     // The input on its own thread.
