@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod check;
 #[cfg(feature = "lab")]
 pub mod demo;
 #[cfg(feature = "lab")]
@@ -31,6 +32,8 @@ pub enum Command {
     /// ground truth. No network access needed.
     #[cfg(feature = "lab")]
     Demo(demo::Args),
+    /// Check one domain and explain in plain words what is wrong and how to fix it.
+    Check(Box<check::Args>),
     /// Scan domain lists into a Parquet dataset.
     Scan(Box<scan::Args>),
     /// Lint MTA-STS / TLS-RPT records, policies, reports, MX patterns and domain names.
@@ -46,6 +49,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Check(args) => check::run(args),
         #[cfg(feature = "lab")]
         Command::Demo(args) => demo::run(args),
         #[cfg(feature = "lab")]
