@@ -178,7 +178,7 @@ impl LineEndings {
 }
 
 /// A valid MTA-STS policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
     /// The `version` field (always `STSv1`).
     pub version: Version,
@@ -211,7 +211,8 @@ impl fmt::Display for Policy {
 }
 
 /// The outcome of [`parse`]: a policy when valid, otherwise errors; findings either way.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializes to JSON for `stsscan validate --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyParse {
     /// The policy, present only when `errors` is empty.
     pub policy: Option<Policy>,

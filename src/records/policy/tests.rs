@@ -269,3 +269,14 @@ fn caret_points_at_the_problem() {
     let out = crate::records::diag::render_caret(body, p.errors[0].span, "unknown mode");
     assert_eq!(out, "2 | mode: enforcing\n  |       ^^^^^^^^^ unknown mode");
 }
+
+#[test]
+fn serializes_for_json_output() {
+    let v = serde_json::to_value(parse(EXAMPLE.as_bytes())).unwrap();
+    assert_eq!(v["policy"]["mode"], "enforce");
+    assert_eq!(v["policy"]["version"], "STSv1");
+    assert_eq!(v["line_endings"], "crlf");
+    let v = serde_json::to_value(parse(b"mode: bogus\n")).unwrap();
+    assert_eq!(v["errors"][0]["code"], "policy-bad-mode");
+    assert!(v["policy"].is_null());
+}
