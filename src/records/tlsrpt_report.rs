@@ -6,7 +6,10 @@
 //! tolerant parser that turns the variants seen in the field into findings. It does no I/O and
 //! never panics. Memory is bounded: JSON input is capped at [`MAX_REPORT_BYTES`], gzip output
 //! at [`MAX_INFLATED_BYTES`] (checked while inflating), JSON nesting by serde_json's recursion
-//! limit (128), and findings at [`MAX_DIAGNOSTICS`].
+//! limit (128), and findings at [`MAX_DIAGNOSTICS`]. The JSON is first read into a
+//! `serde_json::Value` tree (simple, depth-safe); its worst case is roughly 20× the input for
+//! adversarial arrays of tiny values, i.e. a few hundred MiB at the 16 MiB cap — callers that
+//! parse many reports at once should bound their concurrency accordingly.
 //!
 //! # Decisions
 //!
