@@ -664,19 +664,6 @@ mod tests {
     }
 
     #[test]
-    fn tlsrpt_record_examples() {
-        let p = ok("v=TLSRPTv1;rua=mailto:reports@example.com");
-        assert_eq!(p.record.rua[0].scheme, RuaScheme::Mailto);
-        assert!(p.findings.is_empty());
-        let p = ok("v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt");
-        assert_eq!(p.record.rua[0].scheme, RuaScheme::Https);
-        assert_eq!(
-            ok("v=TLSRPTv1; rua=mailto:a@b.example;").record.rua.len(),
-            1
-        );
-    }
-
-    #[test]
     fn tlsrpt_version() {
         assert_eq!(
             err("v=tlsrptv1; rua=mailto:a@b").code,
