@@ -859,6 +859,62 @@ async fn cache_is_bounded() {
     assert_eq!(prober.stats().evictions, 2);
 }
 
+/// Eviction is second chance: an entry used since it was last passed over stays.
+#[tokio::test]
+async fn cache_keeps_recently_used_entries() {
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    let c = spawn_server(l, B::Normal, 4);
+    let mut cfg = ProberConfig::new(probe_cfg());
+    cfg.dedup = ProbeDedup::AddressAndName;
+    cfg.cache_capacity = 2;
+    cfg.per_address_rate = None;
+    let prober = Prober::new(cfg);
+    let a = prober.probe(addr, "a.example.test").await;
+    prober.probe(addr, "b.example.test").await;
+    assert_eq!(
+        prober.probe(addr, "a.example.test").await.source,
+        ProbeSource::Cached
+    );
+    prober.probe(addr, "c.example.test").await; // evicts b, not the recently used a
+    let a2 = prober.probe(addr, "a.example.test").await;
+    assert_eq!((a2.source, a2.probe_id), (ProbeSource::Cached, a.probe_id));
+    assert_eq!(
+        prober.probe(addr, "b.example.test").await.source,
+        ProbeSource::Ran
+    );
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 4);
+}
+
+/// A caller cancelled while running the shared probe does not strand the callers waiting on
+/// it: one of them runs the probe instead.
+#[tokio::test]
+async fn cancelled_runner_hands_over_to_a_waiter() {
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    let c = spawn_server(l, B::Hold(Duration::from_millis(300)), 2);
+    let prober = Arc::new(prober(ProbeDedup::Address, 2));
+    let runner = tokio::spawn({
+        let p = prober.clone();
+        async move { p.probe(addr, MX).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiter = tokio::spawn({
+        let p = prober.clone();
+        async move { p.probe(addr, MX).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    runner.abort();
+    let r = tokio::time::timeout(Duration::from_secs(15), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.source, ProbeSource::Ran);
+    assert_eq!(r.probe.status, SmtpStatus::Ok);
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 2);
+    assert_eq!(prober.stats().probes_run, 2);
+}
+
 /// The governor rate limit spaces new connections to one address.
 #[tokio::test]
 async fn per_address_rate_limit_spaces_connections() {
