@@ -415,8 +415,9 @@ async fn multiline_greeting() {
     );
 }
 
-/// RFC 5321 §3.1: "the SMTP client ... waits for the server's greeting (220)"; §4.3.1: the
-/// greeting must be received before the client sends anything. The client stays silent.
+/// RFC 5321 §3.2: "Once the server has sent the greeting (welcoming) message and the client
+/// has received it, the client normally sends the EHLO command to the server". The client
+/// stays silent until the greeting arrived, however late (postscreen-style delays).
 #[tokio::test]
 async fn slow_greeting_is_awaited_without_speaking_first() {
     let (p, log, _) = mem(B::SlowGreeting(Duration::from_millis(500))).await;
@@ -475,8 +476,9 @@ async fn session_deadline_bounds_the_whole_dialog() {
     assert!(p.elapsed >= deadline && p.elapsed < Duration::from_secs(20));
 }
 
-/// RFC 5321 §3.1: "the SMTP server may ... reject a connection with a 554 response"; and
-/// §4.2.1: a 4yz is a transient negative completion (421 service not available).
+/// RFC 5321 §3.1: "a 554 response MAY be given in the initial connection opening message
+/// instead of the 220."; §4.2.3 lists "421 <domain> Service not available, closing
+/// transmission channel".
 #[tokio::test]
 async fn rejected_and_tempfail_greetings() {
     let (p, log, _) = mem(B::Greeting("554 5.7.1 No SMTP service here\r\n")).await;
@@ -552,9 +554,11 @@ async fn close_after_ehlo_is_protocol_error() {
     assert!(!p.timed_out);
 }
 
-/// RFC 5321 §3.2: "If the EHLO command is not acceptable to the SMTP server, 501, 500, 502,
-/// or 550 failure replies MUST be returned as appropriate. The SMTP client MUST be able to
-/// fall back to HELO" — and HELO carries no service extensions, so no STARTTLS.
+/// RFC 5321 §4.1.1.1: "If the EHLO command is not acceptable to the SMTP server, 501, 500,
+/// 502, or 550 failure replies MUST be returned as appropriate." §2.2.1: "However, for
+/// compatibility with older conforming implementations, SMTP clients and servers MUST support
+/// the original HELO mechanisms as a fallback." HELO carries no service extensions, so no
+/// STARTTLS.
 #[tokio::test]
 async fn helo_only_server() {
     let (p, log, _) = mem(B::HeloOnly).await;
@@ -602,7 +606,8 @@ async fn handshake_abort_is_handshake_failed() {
     assert!(p.chain.is_empty() && p.tls_version.is_none());
 }
 
-/// RFC 8996 deprecates TLS 1.0 and 1.1; rustls only speaks TLS 1.2/1.3, so a server whose
+/// RFC 8996: "This document formally deprecates Transport Layer Security (TLS) versions 1.0
+/// (RFC 2246) and 1.1 (RFC 4346)." rustls only speaks TLS 1.2/1.3, so a server whose
 /// ServerHello selects TLS 1.0 is tls-version-unsupported, not a generic handshake failure.
 #[tokio::test]
 async fn tls10_server_hello_is_version_unsupported() {
@@ -612,8 +617,8 @@ async fn tls10_server_hello_is_version_unsupported() {
     assert!(p.detail.unwrap().contains("ServerDoesNotSupportTls12Or13"));
 }
 
-/// RFC 5246 §7.2.2 / RFC 8446 §6.2: a `protocol_version` alert means the server does not
-/// support the offered versions.
+/// RFC 8446 §6.2: "protocol_version: The protocol version the peer has attempted to
+/// negotiate is recognized but not supported".
 #[tokio::test]
 async fn protocol_version_alert_is_version_unsupported() {
     let (p, _, _) = mem(B::ProtocolVersionAlert).await;
@@ -812,9 +817,10 @@ async fn per_address_connection_limit_holds() {
     }
 }
 
-/// RFC 8461 §4.1: the MX host's certificate must be valid for the MX host name (RFC 6125
-/// DNS-ID). One probe shared by two names (address dedup) is judged per name: valid for the
-/// name in the SAN, name-mismatch for a tenant name that shares the address.
+/// RFC 8461 §4.2: "The certificate MUST have a subject alternative name (SAN) [RFC5280] with
+/// a DNS-ID ([RFC6125], Section 3.1) matching the host name". One probe shared by two names
+/// (address dedup) is judged per name: valid for the name in the SAN, name-mismatch for a
+/// tenant name that shares the address.
 #[tokio::test]
 async fn shared_probe_is_judged_per_mx_name() {
     let st = server_tls();
