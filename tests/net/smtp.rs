@@ -112,6 +112,8 @@ enum B {
     Hold(Duration),
     /// Advertises STARTTLS again in the EHLO reply over TLS.
     StarttlsAfterTls,
+    /// Normal, but the greeting ends in a bare LF and is longer than 512 octets.
+    SloppyGreeting,
 }
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -260,6 +262,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, b: B, tls: Arc<Serv
                 .await;
             let _ = io.shutdown().await;
             return;
+        }
+        B::SloppyGreeting => {
+            let g = format!("220 mx.example.test {}\n", "x".repeat(600));
+            let _ = io.write_all(g.as_bytes()).await;
         }
         B::MultilineGreeting => {
             let _ = io
@@ -413,6 +419,19 @@ async fn multiline_greeting() {
         p.greeting.as_deref(),
         Some("220 mx.example.test ESMTP | no UCE | welcome")
     );
+}
+
+/// RFC 5321 §4.5.3.1.5: "The maximum total length of a reply line including the reply code
+/// and the <CRLF> is 512 octets." A longer line, or one ended by a bare LF, is tolerated and
+/// recorded.
+#[tokio::test]
+async fn sloppy_greeting_is_tolerated_and_flagged() {
+    let (p, _, _) = mem(B::SloppyGreeting).await;
+    assert_eq!(p.status, SmtpStatus::Ok, "{p:?}");
+    assert!(p.bare_lf && p.long_line);
+    assert_eq!(p.greeting.unwrap().len(), stsscan::smtp::dialog::MAX_TEXT);
+    let (p, _, _) = mem(B::Normal).await;
+    assert!(!p.bare_lf && !p.long_line);
 }
 
 /// RFC 5321 §3.2: "Once the server has sent the greeting (welcoming) message and the client
