@@ -227,3 +227,60 @@ fn ca_file_loading() {
     assert_eq!(verdict(&leaf.chain, &only), CertVerdict::Valid);
     assert_eq!(verdict(&leaf.chain, &with_defaults), CertVerdict::Valid);
 }
+
+mod garbage {
+    //! Untrusted certificates never panic the judge or the describer.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn sample() -> (Vec<u8>, Vec<u8>) {
+        static SAMPLE: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+        SAMPLE
+            .get_or_init(|| {
+                let pki = Pki::new("garbage");
+                let leaf = pki.leaf(&[NAME, "*.example.com"], CURRENT);
+                (leaf.chain[0].to_vec(), leaf.chain[1].to_vec())
+            })
+            .clone()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn mutated_certificates_never_panic(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let (leaf, inter) = sample();
+            let mut der = leaf.clone();
+            for (i, x) in flips {
+                let i = i.index(der.len());
+                der[i] ^= x | 1;
+            }
+            if truncate {
+                der.truncate(cut.index(der.len()));
+            }
+            let chain = vec![CertificateDer::from(der.clone()), CertificateDer::from(inter)];
+            let anchors = TrustAnchors::empty();
+            let v = verdict_for_name(&chain, &anchors, now(), NAME);
+            // No anchor: never valid, whatever the bytes.
+            prop_assert_ne!(v.verdict, CertVerdict::Valid);
+            let _ = name_matches(&chain[0], NAME);
+            let _ = describe_chain(&chain);
+            let _ = CertInfo::from_der(&der);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let chain = vec![CertificateDer::from(bytes.clone())];
+            let v = judge_chain(&chain, &TrustAnchors::mozilla(), now());
+            prop_assert_eq!(v.verdict, CertVerdict::Invalid);
+            prop_assert!(!name_matches(&chain[0], NAME));
+            prop_assert!(CertInfo::from_der(&bytes).is_err());
+        }
+    }
+}
