@@ -3,7 +3,7 @@
 
 use rustls::pki_types::CertificateDer;
 use stsscan::tls::{
-    CertInfo, CertVerdict, TrustAnchors, describe_chain, judge_chain, name_matches,
+    CertInfo, CertVerdict, TrustAnchors, describe_chain, judge_chain, name_matches, name_verdict,
     verdict_for_name,
 };
 
@@ -132,6 +132,27 @@ fn chain_problem_takes_precedence_over_name_mismatch() {
         verdict_for_name(&self_wrong.chain, &a, now(), NAME).verdict,
         CertVerdict::SelfSigned
     );
+}
+
+#[test]
+fn name_verdict_equals_verdict_for_name() {
+    let pki = Pki::new("combine");
+    let a = pki.anchors();
+    let chains = [
+        pki.leaf(&[NAME], CURRENT).chain,
+        pki.leaf(&["*.example.com"], CURRENT).chain,
+        pki.leaf(&[NAME], EXPIRED).chain,
+        self_signed(&[NAME], CURRENT).chain,
+    ];
+    for chain in &chains {
+        let judged = judge_chain(chain, &a, now());
+        for name in [NAME, "mx.example.com", "example.com", "other.example.net"] {
+            assert_eq!(
+                name_verdict(&judged, chain, name),
+                verdict_for_name(chain, &a, now(), name)
+            );
+        }
+    }
 }
 
 #[test]
