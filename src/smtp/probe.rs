@@ -311,10 +311,22 @@ impl Prober {
     /// The probe result for `addr` with SNI `mx_name`: from the cache, by joining a probe in
     /// flight for the same key, or by running one.
     pub async fn probe(&self, addr: SocketAddr, mx_name: &str) -> SharedProbe {
+        self.probe_keyed(addr, mx_name, self.cfg.dedup).await
+    }
+
+    /// Like [`Prober::probe`] with the cache key chosen by the caller, e.g. `address+name` for
+    /// a server whose address-shared result carried a certificate for another SNI name. The
+    /// politeness limits are shared with every other probe of the address.
+    pub async fn probe_keyed(
+        &self,
+        addr: SocketAddr,
+        mx_name: &str,
+        dedup: ProbeDedup,
+    ) -> SharedProbe {
         let name = normalize_name(mx_name);
         let key = Key {
             addr,
-            name: match self.cfg.dedup {
+            name: match dedup {
                 ProbeDedup::Address => None,
                 ProbeDedup::AddressAndName => Some(name.clone()),
             },

@@ -864,6 +864,34 @@ async fn shared_probe_is_judged_per_mx_name() {
     assert_eq!(v.verdict, CertVerdict::IncompleteChain);
 }
 
+/// `probe_keyed` lets a caller re-probe one address with its own SNI after an address-shared
+/// result carried another name's certificate; the two results live side by side.
+#[tokio::test]
+async fn probe_keyed_reprobes_with_own_sni() {
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    let c = spawn_server(l, B::Normal, 2);
+    let prober = prober(ProbeDedup::Address, 1);
+    let shared = prober.probe(addr, MX).await;
+    let own = prober
+        .probe_keyed(addr, "tenant.other.test", ProbeDedup::AddressAndName)
+        .await;
+    assert_eq!(own.source, ProbeSource::Ran);
+    assert_ne!(own.probe_id, shared.probe_id);
+    assert_eq!(own.probe.sni.as_deref(), Some("tenant.other.test"));
+    assert_eq!(shared.probe.sni.as_deref(), Some(MX));
+    // Both stay cached under their own keys.
+    assert_eq!(prober.probe(addr, "x.test").await.probe_id, shared.probe_id);
+    let again = prober
+        .probe_keyed(addr, "Tenant.Other.Test.", ProbeDedup::AddressAndName)
+        .await;
+    assert_eq!(
+        (again.source, again.probe_id),
+        (ProbeSource::Cached, own.probe_id)
+    );
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 2);
+}
+
 /// The bounded cache evicts finished results: a later request probes again.
 #[tokio::test]
 async fn cache_is_bounded() {
