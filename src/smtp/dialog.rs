@@ -5,7 +5,7 @@
 //! before it), `EHLO` (falling back to `HELO` after a 5xx), `STARTTLS`, the TLS handshake with
 //! SNI = the MX name, `EHLO` again over TLS, `QUIT`. It records what it saw in an
 //! [`SmtpProbe`] whose [`SmtpStatus`] is the ground-truth outcome. It does not open sockets
-//! (see [`super::probe`]) and does not judge certificates: the TLS client configuration it is
+//! (see [`super::probe`](mod@super::probe)) and does not judge certificates: the TLS client configuration it is
 //! given must let the handshake finish (a capturing verifier); the chain is returned raw.
 //!
 //! Bounds: every reply is framed by [`ReplyParser`] with [`ReplyLimits`]; every phase has

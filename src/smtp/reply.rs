@@ -26,7 +26,7 @@
 use std::fmt;
 
 /// RFC 5321 §4.5.3.1.5: "The maximum total length of a reply line including the reply code
-/// and the <CRLF> is 512 octets."
+/// and the `<CRLF>` is 512 octets."
 pub const RFC_MAX_REPLY_LINE: usize = 512;
 
 /// Caps applied while framing replies from an untrusted server.
