@@ -23,6 +23,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 /// At most this many addresses of the policy host are tried.
 pub const MAX_ADDRESSES: usize = 8;
 
+/// Slack after the total deadline before the outer guard cancels an exchange.
+const GUARD_GRACE: Duration = Duration::from_millis(250);
+
 /// Longest header value (Content-Type, Location) kept, in bytes.
 const MAX_HEADER_VALUE: usize = 1024;
 
@@ -322,7 +325,10 @@ impl PolicyFetcher {
             }
         };
         let exchange = self.exchange(&client, url, out);
-        match tokio::time::timeout_at(deadline.into(), exchange).await {
+        // reqwest's own timeouts (set from the same deadline) classify first; this guard
+        // only bounds the exchange should they not fire.
+        let guard = deadline + GUARD_GRACE;
+        match tokio::time::timeout_at(guard.into(), exchange).await {
             Ok(()) => {}
             Err(_) => {
                 // The response head may have arrived: keep its facts, drop any partial body.

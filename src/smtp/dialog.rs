@@ -5,8 +5,9 @@
 //! before it), `EHLO` (falling back to `HELO` after a 5xx), `STARTTLS`, the TLS handshake with
 //! SNI = the MX name, `EHLO` again over TLS, `QUIT`. It records what it saw in an
 //! [`SmtpProbe`] whose [`SmtpStatus`] is the ground-truth outcome. It does not open sockets
-//! (see [`super::probe`]) and does not judge certificates: the TLS client configuration it is
-//! given must let the handshake finish (a capturing verifier); the chain is returned raw.
+//! (see [`super::probe`](mod@super::probe)) and does not judge certificates: the TLS client
+//! configuration it is given must let the handshake finish (a capturing verifier); the chain
+//! is returned raw.
 //!
 //! Bounds: every reply is framed by [`ReplyParser`] with [`ReplyLimits`]; every phase has
 //! [`DialogConfig::phase_timeout`]; the caller's `deadline` bounds the whole session, so a
@@ -16,11 +17,18 @@
 //! Decisions:
 //! * A timeout or close before the STARTTLS reply is `protocol-error`, except before the
 //!   greeting completed, which is `greeting-timeout` (timeout) or `protocol-error` (close).
+//! * A 5xx to EHLO falls back to HELO (`starttls-not-offered` if HELO is accepted,
+//!   `ehlo-rejected` if not); a 4xx to EHLO is `ehlo-rejected` without trying HELO.
+//! * A timeout or close in the handshake is `handshake-failed`; after the handshake, any
+//!   failure of the second EHLO is `post-tls-error`. `QUIT` is best effort (at most 2 s) and
+//!   never changes the status.
 //! * `starttls_offered` is `Some` once EHLO was answered at all (`Some(false)` for a HELO-only
 //!   server), `None` if EHLO never got a reply.
 //! * Bytes the server sends after its `220` to STARTTLS and before our ClientHello are the
 //!   STARTTLS injection class: recorded (`starttls_injection`, capped bytes) and discarded, as
 //!   RFC 3207 §4.2 requires discarding pre-TLS knowledge; the handshake then proceeds.
+//!   Detection sees what arrived with or before the `220` line plus what is readable
+//!   without waiting; bytes arriving later reach rustls and fail the handshake instead.
 //! * A server speaking only TLS 1.0/1.1 (rustls: `PeerIncompatible::ServerDoesNotSupportTls12Or13`
 //!   or a `protocol_version` alert received) is `tls-version-unsupported`; every other
 //!   handshake failure, including a close, is `handshake-failed`.

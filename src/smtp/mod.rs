@@ -3,7 +3,7 @@
 //! This module owns everything between "here is an MX address and its name" and an
 //! [`SmtpProbe`] value: reply framing ([`reply`], sans-I/O), the dialog over any byte stream
 //! ([`dialog`]), the TCP probe and the per-scan single-flight cache with politeness limits
-//! ([`probe`]), and the outcome vocabulary ([`status`], the SMTP outcomes of
+//! ([`probe`](mod@probe)), and the outcome vocabulary ([`status`], the SMTP outcomes of
 //! `docs/ground-truth.md`). It must not judge certificates (the raw chain is returned for
 //! [`crate::tls`]), decide which addresses may be probed, or send mail: the dialog ends with
 //! `QUIT` after the EHLO over TLS.

@@ -17,14 +17,16 @@
 //! * The cache key is the socket address ([`ProbeDedup::Address`], default: certificates that
 //!   depend on SNI are then seen only for the first name) or the socket address plus the
 //!   SNI name ([`ProbeDedup::AddressAndName`]). Concurrent requests for one key share one
-//!   probe; finished results stay cached up to `cache_capacity` keys (oldest evicted first,
-//!   in-flight entries are never evicted).
+//!   probe; finished results stay cached up to `cache_capacity` keys, evicted by second
+//!   chance (approximate LRU: shared provider addresses that keep being asked for stay);
+//!   in-flight entries are never evicted. If the caller running a probe is cancelled, a
+//!   caller waiting on the same key runs it instead (nobody waits forever).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -154,7 +156,8 @@ pub struct ProberConfig {
     pub probe: ProbeConfig,
     /// Cache key.
     pub dedup: ProbeDedup,
-    /// Most keys kept in the cache (default 100 000).
+    /// Most keys kept in the cache (default 50 000). Each finished entry holds one
+    /// [`SmtpProbe`], mostly its certificate chain (typically 2–6 KiB).
     pub cache_capacity: usize,
     /// Most simultaneous connections to one IP address (default 1).
     pub per_address_connections: NonZeroUsize,
@@ -165,13 +168,13 @@ pub struct ProberConfig {
 }
 
 impl ProberConfig {
-    /// Defaults around `probe`: dedup by address, 100 000 cached keys, one connection per
+    /// Defaults around `probe`: dedup by address, 50 000 cached keys, one connection per
     /// address at once, at most 2 new connections per second per address.
     pub fn new(probe: ProbeConfig) -> Self {
         Self {
             probe,
             dedup: ProbeDedup::Address,
-            cache_capacity: 100_000,
+            cache_capacity: 50_000,
             per_address_connections: NonZeroUsize::MIN,
             per_address_rate: std::num::NonZeroU32::new(2).map(Quota::per_second),
             address_capacity: 65_536,
@@ -236,7 +239,14 @@ struct Key {
     name: Option<String>,
 }
 
-type Cell = Arc<OnceCell<(u64, Arc<SmtpProbe>)>>;
+/// One cache slot: the single-flight cell and a "recently used" bit for second-chance eviction.
+#[derive(Debug, Default)]
+struct Slot {
+    cell: OnceCell<(u64, Arc<SmtpProbe>)>,
+    referenced: AtomicBool,
+}
+
+type Cell = Arc<Slot>;
 
 #[derive(Debug, Default)]
 struct Cache {
@@ -322,7 +332,8 @@ impl Prober {
             },
         };
         let cell = self.cell(key);
-        if let Some((id, p)) = cell.get() {
+        if let Some((id, p)) = cell.cell.get() {
+            cell.referenced.store(true, Ordering::Relaxed);
             self.cache_hits.fetch_add(1, Ordering::Relaxed);
             return SharedProbe {
                 probe_id: *id,
@@ -332,6 +343,7 @@ impl Prober {
         }
         let mut ran = false;
         let (id, p) = cell
+            .cell
             .get_or_init(|| {
                 ran = true;
                 self.run(addr, name)
@@ -358,15 +370,18 @@ impl Prober {
         let cell = Cell::default();
         cache.map.insert(key.clone(), cell.clone());
         cache.order.push_back(key);
-        // Evict the oldest finished entries; in-flight ones go to the back of the queue.
-        let mut budget = cache.order.len();
+        // Second-chance (CLOCK) eviction: the oldest finished entry not used since it was last
+        // passed over goes; in-flight and recently used ones go to the back of the queue.
+        let mut budget = 2 * cache.order.len();
         while cache.map.len() > self.cfg.cache_capacity.max(1) && budget > 0 {
             budget -= 1;
             let Some(old) = cache.order.pop_front() else {
                 break;
             };
-            let finished = cache.map.get(&old).is_some_and(|c| c.initialized());
-            if finished {
+            let evictable = cache.map.get(&old).is_some_and(|c| {
+                c.cell.initialized() && !c.referenced.swap(false, Ordering::Relaxed)
+            });
+            if evictable {
                 cache.map.remove(&old);
                 self.evictions.fetch_add(1, Ordering::Relaxed);
             } else {

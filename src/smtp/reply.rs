@@ -26,7 +26,7 @@
 use std::fmt;
 
 /// RFC 5321 §4.5.3.1.5: "The maximum total length of a reply line including the reply code
-/// and the <CRLF> is 512 octets."
+/// and the `<CRLF>` is 512 octets."
 pub const RFC_MAX_REPLY_LINE: usize = 512;
 
 /// Caps applied while framing replies from an untrusted server.
@@ -163,6 +163,9 @@ impl std::error::Error for ReplyError {}
 pub struct ReplyParser {
     limits: ReplyLimits,
     buf: Vec<u8>,
+    /// Leading bytes of `buf` already searched for a line end (none found): a server that
+    /// trickles a line byte by byte costs linear, not quadratic, time.
+    searched: usize,
     partial: Option<Reply>,
     failed: Option<ReplyError>,
 }
@@ -179,6 +182,7 @@ impl ReplyParser {
         Self {
             limits,
             buf: Vec::new(),
+            searched: 0,
             partial: None,
             failed: None,
         }
@@ -228,12 +232,19 @@ impl ReplyParser {
         let mut consumed = 0usize;
         let result = loop {
             let rest = &self.buf[consumed..];
-            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            let skip = if consumed == 0 { self.searched } else { 0 };
+            let found = rest
+                .get(skip..)
+                .and_then(|r| r.iter().position(|&b| b == b'\n'));
+            let Some(nl) = found.map(|i| i + skip) else {
                 // Unfinished line: bounded by the line cap.
                 if rest.len() > self.limits.max_line {
                     break Err(ReplyError::LineTooLong);
                 }
-                break Ok(None);
+                let unfinished = rest.len();
+                self.buf.drain(..consumed);
+                self.searched = unfinished;
+                return Ok(None);
             };
             let wire = nl + 1;
             if wire > self.limits.max_line {
@@ -274,6 +285,7 @@ impl ReplyParser {
             }
         };
         self.buf.drain(..consumed);
+        self.searched = 0;
         result
     }
 }

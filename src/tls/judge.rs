@@ -187,12 +187,22 @@ pub fn verdict_for_name(
     now: UnixTime,
     name: &str,
 ) -> ChainVerdict {
-    let verdict = judge_chain(chain, anchors, now);
-    if !verdict.is_valid() {
-        return verdict;
+    name_verdict(&judge_chain(chain, anchors, now), chain, name)
+}
+
+/// Combines an already computed chain verdict (from [`judge_chain`] on `chain`) with the
+/// name check for `name` — the same result as [`verdict_for_name`] without validating the
+/// chain again (one STARTTLS probe of an address serves many MX names).
+pub fn name_verdict(
+    chain_verdict: &ChainVerdict,
+    chain: &[CertificateDer<'_>],
+    name: &str,
+) -> ChainVerdict {
+    if !chain_verdict.is_valid() {
+        return chain_verdict.clone();
     }
     match chain.first() {
-        Some(leaf) if name_matches(leaf, name) => verdict,
+        Some(leaf) if name_matches(leaf, name) => chain_verdict.clone(),
         _ => ChainVerdict::new(
             CertVerdict::NameMismatch,
             format!("certificate is not valid for {name}"),

@@ -10,8 +10,9 @@
 //!   verifier **accepts any chain** so the handshake completes and the scanner can record bad
 //!   certificates instead of aborting. Handshake signatures are still verified with the
 //!   provider's algorithms, so the peer must own the key of the certificate it presented.
-//! * [`judge_chain`], [`name_matches`], [`verdict_for_name`] — pure judging (given a time) of a
-//!   captured chain into the closed [`CertVerdict`] vocabulary of `docs/ground-truth.md`.
+//! * [`judge_chain`], [`name_matches`], [`verdict_for_name`], [`name_verdict`] — pure
+//!   judging (given a time) of a captured chain into the closed [`CertVerdict`] vocabulary of
+//!   `docs/ground-truth.md`.
 //! * [`CertInfo`] / [`describe_chain`] — descriptive facts about each certificate, parsed with
 //!   x509-parser; garbage DER gives an error value, never a panic.
 //! * [`TlsSession`] — negotiated version, cipher suite and chain of a finished handshake.
@@ -29,7 +30,9 @@ mod verifier;
 
 pub use anchors::{AnchorError, TrustAnchors};
 pub use info::{CertInfo, CertInfoError, describe_chain};
-pub use judge::{CertVerdict, ChainVerdict, judge_chain, name_matches, verdict_for_name};
+pub use judge::{
+    CertVerdict, ChainVerdict, judge_chain, name_matches, name_verdict, verdict_for_name,
+};
 pub use session::TlsSession;
 pub use verifier::{
     Captured, CapturingVerifier, ChainSlot, capturing_client_config,
