@@ -115,6 +115,21 @@ impl DomainAssessment {
         self.policy.as_ref().and_then(|p| p.policy.as_ref())
     }
 
+    /// The RFC 8460 §4.3.1 result type of a policy that a sender found (valid TXT record) but
+    /// cannot use: `sts-policy-fetch-error`, `sts-webpki-invalid` or `sts-policy-invalid`.
+    pub fn policy_failure(&self) -> Option<&'static str> {
+        if self.sts_txt != "valid" || self.policy_usable {
+            return None;
+        }
+        if self.policy_fetch != "ok" {
+            Some("sts-policy-fetch-error")
+        } else if self.policy_cert.as_deref() != Some("valid") {
+            Some("sts-webpki-invalid")
+        } else {
+            Some("sts-policy-invalid")
+        }
+    }
+
     /// Whether `host` matches a pattern of the valid policy (`None` without one).
     pub fn policy_match(&self, host: &str) -> Option<bool> {
         self.valid_policy()
@@ -592,6 +607,7 @@ mod tests {
         assert_eq!(a.policy.as_ref().map(PolicyParse::is_valid), Some(true));
         assert!(!a.policy_usable);
         assert!(a.findings.iter().any(|f| f.code == "policy-cert-invalid"));
+        assert_eq!(a.policy_failure(), Some("sts-webpki-invalid"));
         assert!(
             a.findings
                 .iter()

@@ -357,7 +357,10 @@ impl Scanner {
         row.all_mx_covered = summary.all_covered;
         row.all_mx_starttls = summary.all_starttls;
         row.all_mx_cert_valid = summary.all_cert_valid;
-        row.rfc8460_result = summary.rfc8460_result.map(str::to_owned);
+        row.rfc8460_result = a
+            .policy_failure()
+            .or(summary.rfc8460_result)
+            .map(str::to_owned);
         row.max_severity = findings
             .iter()
             .map(|f| f.severity)
