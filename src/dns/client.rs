@@ -775,6 +775,56 @@ mod tests {
         assert_eq!(name_to_string(&Name::root()), "");
     }
 
+    proptest::proptest! {
+        /// Untrusted answers never panic the interpreter, and what it reports is consistent:
+        /// `noerror` carries records of the queried type only, chains are bounded and never
+        /// repeat a name unless the status says `cname-loop`.
+        #[test]
+        fn interpreting_arbitrary_answers_is_total(
+            rcode in 0u16..6,
+            soa in proptest::bool::ANY,
+            want_txt in proptest::bool::ANY,
+            recs in proptest::collection::vec((0usize..4, 0u8..3, 0usize..4, proptest::num::u32::ANY), 0..12),
+        ) {
+            let names = ["a.t.", "b.t.", "c.t.", "d.t."];
+            let rtype = if want_txt { RecordType::TXT } else { RecordType::A };
+            let answers = recs
+                .iter()
+                .map(|(owner, kind, target, x)| {
+                    let data = match kind {
+                        0 => RData::CNAME(CNAME(n(names[*target]))),
+                        1 => RData::A(A::from(std::net::Ipv4Addr::from(*x))),
+                        _ => RData::TXT(hickory_resolver::proto::rr::rdata::TXT::new(vec![x.to_string()])),
+                    };
+                    Record::from_rdata(n(names[*owner]), *x % 1000, data)
+                })
+                .collect();
+            let m = resp(ResponseCode::from_low(rcode as u8), answers, soa);
+            let step = interpret(&n("a.t."), rtype, &[], Ok(m));
+            match step {
+                Step::Done { status, records, chain, .. } => {
+                    proptest::prop_assert!(chain.len() <= MAX_CNAME_CHAIN + 1);
+                    if status == DnsStatus::NoError {
+                        proptest::prop_assert!(!records.is_empty());
+                        proptest::prop_assert!(records.iter().all(|r| r.record_type() == rtype));
+                    } else {
+                        proptest::prop_assert!(records.is_empty());
+                    }
+                    if status != DnsStatus::CnameLoop {
+                        let mut seen = chain.clone();
+                        seen.sort();
+                        seen.dedup();
+                        proptest::prop_assert_eq!(seen.len(), chain.len());
+                        proptest::prop_assert!(!chain.contains(&n("a.t.")));
+                    }
+                }
+                Step::Follow { chain, .. } => {
+                    proptest::prop_assert!(!chain.is_empty() && chain.len() <= MAX_CNAME_CHAIN);
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn config_errors_are_errors() {
         let cfg = DnsConfig {

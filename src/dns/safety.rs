@@ -403,6 +403,30 @@ mod tests {
         assert_eq!(p.check(ip("2001:4860::1")), Err(Refusal::Blocklisted));
     }
 
+    proptest::proptest! {
+        /// RFC 4291 §2.5.5.2: an IPv4-mapped IPv6 address "is used to represent the addresses
+        /// of IPv4 nodes as IPv6 addresses" — it must be judged exactly like the IPv4 address.
+        #[test]
+        fn mapped_addresses_are_judged_as_ipv4(x in proptest::num::u32::ANY, allow in proptest::bool::ANY) {
+            let v4 = Ipv4Addr::from(x);
+            let p = AddressPolicy { allow_private: allow, blocklist: vec!["203.0.113.0/24".parse().unwrap()] };
+            proptest::prop_assert_eq!(p.check(IpAddr::V4(v4)), p.check(IpAddr::V6(v4.to_ipv6_mapped())));
+        }
+
+        /// Everything std calls loopback, private, link-local, multicast, broadcast,
+        /// documentation or unspecified is refused on a public scan.
+        #[test]
+        fn std_special_ipv4_is_refused(x in proptest::num::u32::ANY) {
+            let v4 = Ipv4Addr::from(x);
+            let special = v4.is_loopback() || v4.is_private() || v4.is_link_local()
+                || v4.is_multicast() || v4.is_broadcast() || v4.is_documentation()
+                || v4.is_unspecified();
+            if special {
+                proptest::prop_assert!(AddressPolicy::public().check(IpAddr::V4(v4)).is_err());
+            }
+        }
+    }
+
     #[test]
     fn partition_keeps_order_and_reasons() {
         let p = AddressPolicy::public();
