@@ -29,6 +29,7 @@
 //!   [`AddressPolicy`] itself except in the reqwest resolver; callers apply it to every
 //!   address before connecting.
 
+mod answer;
 pub mod cache;
 pub mod client;
 mod mux;
