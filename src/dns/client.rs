@@ -68,10 +68,14 @@ impl std::fmt::Debug for Dns {
 
 impl Dns {
     /// Builds a client. `Err` when no resolver is configured (empty `resolvers` and no usable
-    /// `/etc/resolv.conf`) or `attempts` is 0. Must be called within a Tokio runtime.
+    /// `/etc/resolv.conf`), `attempts` or `timeout` is 0, or (multiplexed transport) the
+    /// sockets cannot be bound. Must be called within a Tokio runtime.
     pub fn new(cfg: DnsConfig) -> anyhow::Result<Dns> {
         if cfg.attempts == 0 {
             bail!("DNS attempts must be at least 1");
+        }
+        if cfg.timeout.is_zero() {
+            bail!("DNS timeout must not be zero");
         }
         let resolvers = if cfg.resolvers.is_empty() {
             let (sys, _) = hickory_resolver::system_conf::read_system_conf()
@@ -433,6 +437,12 @@ mod tests {
             resolvers: vec!["127.0.0.1:53".parse().unwrap()],
             attempts: 0,
             ..DnsConfig::default()
+        };
+        assert!(Dns::new(cfg.clone()).is_err());
+        let cfg = DnsConfig {
+            attempts: 1,
+            timeout: Duration::ZERO,
+            ..cfg
         };
         assert!(Dns::new(cfg).is_err());
     }

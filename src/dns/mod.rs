@@ -52,9 +52,11 @@ pub struct DnsConfig {
     /// Resolvers to ask (UDP, TCP on truncation). Empty: the system configuration
     /// (`/etc/resolv.conf`).
     pub resolvers: Vec<SocketAddr>,
-    /// Timeout of one attempt.
+    /// Timeout of one attempt (non-zero).
     pub timeout: Duration,
-    /// Tries in total for a transient failure (`timeout`, `servfail`); at least 1.
+    /// Tries in total for a transient failure (`timeout`, `servfail`); at least 1. (Within
+    /// one try, [`Transport::Hickory`] re-sends the UDP datagram every ≥ 333 ms until
+    /// `timeout`; [`Transport::Multiplexed`] sends it once.)
     pub attempts: usize,
     /// Queries per second to the resolvers, all lookups together (`None`: unlimited).
     pub rate_per_sec: Option<NonZeroU32>,

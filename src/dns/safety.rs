@@ -289,6 +289,9 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// Registry rows marked "Globally Reachable: True" inside special blocks stay allowed:
+    /// 192.0.0.9/32 (PCP anycast), 192.31.196.0/24 (AS112-v4), 2001:4:112::/48 (AS112-v6);
+    /// and the edges just outside 100.64.0.0/10 and 172.16.0.0/12.
     #[test]
     fn public_addresses_pass() {
         let p = AddressPolicy::public();
@@ -311,6 +314,14 @@ mod tests {
         }
     }
 
+    /// One case per block of the IANA IPv4 / IPv6 Special-Purpose Address Registries (RFC 6890,
+    /// "Globally Reachable: False" rows), e.g. RFC 1918 §3: "The Internet Assigned Numbers
+    /// Authority (IANA) has reserved the following three blocks of the IP address space for
+    /// private internets: 10.0.0.0 - 10.255.255.255 (10/8 prefix) 172.16.0.0 -
+    /// 172.31.255.255 (172.16/12 prefix) 192.168.0.0 - 192.168.255.255 (192.168/16 prefix)";
+    /// RFC 6598 §7: "The Shared Address Space address range is 100.64.0.0/10."; RFC 5737 §3:
+    /// "The blocks 192.0.2.0/24 (TEST-NET-1), 198.51.100.0/24 (TEST-NET-2), and 203.0.113.0/24
+    /// (TEST-NET-3) are provided for use in documentation."
     #[test]
     fn special_purpose_addresses_refused() {
         let p = AddressPolicy::public();
