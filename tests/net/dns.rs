@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, OpCode};
 use hickory_proto::rr::RecordType;
-use server::{TestServer, a, n, process_cpu_ns, thread_cpu_ns};
+use server::{TestServer, a, bind_pair, n, process_cpu_ns, thread_cpu_ns};
 use stsscan::dns::reqwest::{ResolveError, ScanResolver};
 use stsscan::dns::{AddressPolicy, Dns, DnsConfig, DnsStatus, IpVersion, Refusal, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,7 +65,8 @@ over_both_transports!(
     mx_records_and_null_mx,
     cname_chains_are_followed_and_recorded,
     both_families_are_combined_and_kept,
-    concurrent_address_lookups_are_single_flight
+    concurrent_address_lookups_are_single_flight,
+    a_dead_resolver_is_skipped_on_retry,
 );
 
 fn v4(s: &str) -> IpAddr {
@@ -190,6 +191,53 @@ async fn truncated_udp_answer_is_retried_over_tcp(t: Transport) {
     );
     assert_eq!(server.count("big.test", RecordType::TXT, "udp"), 1);
     assert_eq!(server.count("big.test", RecordType::TXT, "tcp"), 1);
+}
+
+/// With two resolvers, one silent, a retry reaches the live one.
+async fn a_dead_resolver_is_skipped_on_retry(t: Transport) {
+    let server = TestServer::start();
+    let (dead, _dead_tcp) = bind_pair().await; // bound, never read
+    let dns = Dns::new(DnsConfig {
+        resolvers: vec![dead.local_addr().unwrap(), server.addr],
+        timeout: Duration::from_millis(250),
+        attempts: 3,
+        transport: t,
+        ..DnsConfig::default()
+    })
+    .unwrap();
+    for _ in 0..3 {
+        let l = dns
+            .addresses_uncached("data.test", IpVersion::V4)
+            .await
+            .lookup;
+        assert_eq!(l.status, DnsStatus::NoError, "{:?}", l.detail);
+    }
+}
+
+/// The rate limit applies to every query: 60 queries at 50/s (burst 50) cannot finish before
+/// the limiter has released the last 10, i.e. 200 ms (a lower bound, not a performance
+/// assertion).
+#[tokio::test]
+async fn rate_limit_applies_to_queries() {
+    let server = TestServer::start();
+    let dns = Dns::new(DnsConfig {
+        resolvers: vec![server.addr],
+        timeout: Duration::from_millis(1000),
+        attempts: 1,
+        rate_per_sec: std::num::NonZeroU32::new(50),
+        ..DnsConfig::default()
+    })
+    .unwrap();
+    let t0 = Instant::now();
+    for _ in 0..60 {
+        assert_eq!(dns.txt("data.test").await.status, DnsStatus::NoError);
+    }
+    assert!(
+        t0.elapsed() >= Duration::from_millis(180),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(server.total("data.test", RecordType::TXT), 60);
 }
 
 // ---------------------------------------------------------------------------------------------
