@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 #[cfg(feature = "lab")]
 pub mod lab;
+pub mod progress;
+pub mod scan_args;
 pub mod validate;
 
 /// stsscan measures email transport security: MTA-STS (RFC 8461), TLS-RPT (RFC 8460) and
