@@ -6,6 +6,7 @@
 // Test helpers outside `#[test]` functions may unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod lab;
 mod server;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
