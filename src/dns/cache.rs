@@ -275,16 +275,39 @@ mod tests {
     async fn a_cancelled_caller_does_not_cancel_the_others() {
         let cache = Arc::new(SingleFlight::<u32, u32>::new(10));
         let calls = Arc::new(AtomicUsize::new(0));
+        // the computation finishes only when the test says so: no timing involved
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let ttl = |_: &u32| Duration::from_secs(60);
-        let (c1, k1) = (cache.clone(), calls.clone());
+        let gated = |calls: &Arc<AtomicUsize>, gate: &Arc<tokio::sync::Semaphore>, v: u32| {
+            let (calls, gate) = (calls.clone(), gate.clone());
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let _permit = gate.acquire().await;
+                v
+            }
+            .boxed()
+        };
+        let (c1, k1, g1) = (cache.clone(), calls.clone(), gate.clone());
         let first =
-            tokio::spawn(async move { c1.get_or_compute(1, || counted(&k1, 5, 100), ttl).await });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let (c2, k2) = (cache.clone(), calls.clone());
+            tokio::spawn(async move { c1.get_or_compute(1, || gated(&k1, &g1, 5), ttl).await });
+        for _ in 0..100_000 {
+            if calls.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let (c2, k2, g2) = (cache.clone(), calls.clone(), gate.clone());
         let second =
-            tokio::spawn(async move { c2.get_or_compute(1, || counted(&k2, 6, 0), ttl).await });
-        tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::spawn(async move { c2.get_or_compute(1, || gated(&k2, &g2, 6), ttl).await });
+        for _ in 0..100_000 {
+            if cache.stats().joins > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         first.abort();
+        let _ = first.await;
+        gate.add_permits(1);
         assert_eq!(second.await.unwrap(), 5, "joined the first computation");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(cache.stats().joins, 1);

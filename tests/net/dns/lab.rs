@@ -35,7 +35,7 @@ async fn grade(transport: Transport) {
     let world = g.build(lab.block().octet, 2);
     let dns = Dns::new(DnsConfig {
         resolvers: vec![lab.dns_addr()],
-        timeout: Duration::from_millis(400),
+        timeout: Duration::from_millis(1000),
         attempts: 2,
         transport,
         ..DnsConfig::default()
