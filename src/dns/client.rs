@@ -416,11 +416,18 @@ impl Core {
                     .map(DnsResponse::into_message)
             }
             Wire::Mux(mux) => {
-                let i = self.next_server.fetch_add(1, Ordering::Relaxed) % self.resolvers.len();
-                let server = self.resolvers[i];
-                tokio::time::timeout(guard, mux.exchange(server, qname, rtype, self.cfg.timeout))
+                // round robin per attempt, so a retry goes to the next resolver
+                let n = self.resolvers.len().max(1);
+                let i = self.next_server.fetch_add(1, Ordering::Relaxed) % n;
+                match self.resolvers.get(i) {
+                    Some(&server) => tokio::time::timeout(
+                        guard,
+                        mux.exchange(server, qname, rtype, self.cfg.timeout),
+                    )
                     .await
-                    .unwrap_or(Err(NetError::Timeout))
+                    .unwrap_or(Err(NetError::Timeout)),
+                    None => Err(NetError::NoConnections),
+                }
             }
         };
         interpret(qname, rtype, chain, res)
