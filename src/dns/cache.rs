@@ -4,8 +4,9 @@
 //! lookup of the same key while it is in flight waits for it and gets the same value
 //! (a *join*), and the completed value is reused until it expires (a *hit*). The number of
 //! completed entries is bounded by a CLOCK (second-chance) ring so memory stays flat on huge
-//! scans; in-flight entries are never evicted (their number is bounded by the caller's
-//! concurrency). The cache owns no I/O: the caller passes the future that computes a value.
+//! scans; in-flight entries are evicted only when every caller waiting for them was
+//! cancelled (otherwise their number is bounded by the caller's concurrency). A cancelled
+//! caller does not cancel the computation for the others: any waiter drives it. The cache owns no I/O: the caller passes the future that computes a value.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -157,6 +158,11 @@ where
                     st.map.remove(&k);
                     self.evictions.fetch_add(1, Ordering::Relaxed);
                 }
+                // abandoned: every caller was cancelled, only the map holds the future
+                Some(Slot::Pending(_, f)) if f.strong_count() == Some(1) => {
+                    st.map.remove(&k);
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                }
                 Some(Slot::Pending(..)) => st.ring.push_back(k),
                 None => {}
             }
@@ -263,6 +269,69 @@ mod tests {
         assert_eq!(v, 2);
         assert_eq!(c3.stats().misses, 2);
         assert_eq!(c3.stats().entries, 1);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_caller_does_not_cancel_the_others() {
+        let cache = Arc::new(SingleFlight::<u32, u32>::new(10));
+        let calls = Arc::new(AtomicUsize::new(0));
+        // the computation finishes only when the test says so: no timing involved
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let ttl = |_: &u32| Duration::from_secs(60);
+        let gated = |calls: &Arc<AtomicUsize>, gate: &Arc<tokio::sync::Semaphore>, v: u32| {
+            let (calls, gate) = (calls.clone(), gate.clone());
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let _permit = gate.acquire().await;
+                v
+            }
+            .boxed()
+        };
+        let (c1, k1, g1) = (cache.clone(), calls.clone(), gate.clone());
+        let first =
+            tokio::spawn(async move { c1.get_or_compute(1, || gated(&k1, &g1, 5), ttl).await });
+        for _ in 0..100_000 {
+            if calls.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let (c2, k2, g2) = (cache.clone(), calls.clone(), gate.clone());
+        let second =
+            tokio::spawn(async move { c2.get_or_compute(1, || gated(&k2, &g2, 6), ttl).await });
+        for _ in 0..100_000 {
+            if cache.stats().joins > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        first.abort();
+        let _ = first.await;
+        gate.add_permits(1);
+        assert_eq!(second.await.unwrap(), 5, "joined the first computation");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.stats().joins, 1);
+    }
+
+    #[tokio::test]
+    async fn abandoned_computations_do_not_pin_memory() {
+        let cache = Arc::new(SingleFlight::<u32, u32>::new(2));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let ttl = |_: &u32| Duration::from_secs(60);
+        for i in 0..5 {
+            let (c, k) = (cache.clone(), calls.clone());
+            let t =
+                tokio::spawn(
+                    async move { c.get_or_compute(i, || counted(&k, i, 10_000), ttl).await },
+                );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            t.abort();
+            let _ = t.await;
+        }
+        for i in 10..14 {
+            cache.get_or_compute(i, || counted(&calls, i, 0), ttl).await;
+        }
+        assert!(cache.stats().entries <= 2, "{:?}", cache.stats());
     }
 
     #[tokio::test]

@@ -25,21 +25,17 @@ use hickory_resolver::NameServerPool;
 use hickory_resolver::PoolContext;
 use hickory_resolver::TlsConfig;
 use hickory_resolver::config::{NameServerConfig, ResolverOpts, ServerOrderingStrategy};
+use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::xfer::{DnsHandle, FirstAnswer};
-use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::{DnsRequestOptions, DnsResponse, Message, Query, ResponseCode};
-use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::proto::op::{DnsRequestOptions, DnsResponse, Query};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
+pub use super::answer::MAX_CNAME_CHAIN;
+use super::answer::{Step, cut, interpret, name_to_string, parse_name, with_detail};
 use super::cache::{CacheStats, SingleFlight};
 use super::mux::UdpMux;
 use super::{AddressLookup, DnsConfig, DnsStatus, IpVersion, Lookup, Transport, combine_status};
-
-/// The longest CNAME chain followed; a longer one is `cname-loop`.
-pub const MAX_CNAME_CHAIN: usize = 8;
-
-/// Detail strings are cut to this many bytes.
-const MAX_DETAIL: usize = 200;
 
 /// The DNS client. Cheap to clone (all clones share the pool, limiter and address cache).
 #[derive(Clone)]
@@ -72,10 +68,14 @@ impl std::fmt::Debug for Dns {
 
 impl Dns {
     /// Builds a client. `Err` when no resolver is configured (empty `resolvers` and no usable
-    /// `/etc/resolv.conf`) or `attempts` is 0. Must be called within a Tokio runtime.
+    /// `/etc/resolv.conf`), `attempts` or `timeout` is 0, or (multiplexed transport) the
+    /// sockets cannot be bound. Must be called within a Tokio runtime.
     pub fn new(cfg: DnsConfig) -> anyhow::Result<Dns> {
         if cfg.attempts == 0 {
             bail!("DNS attempts must be at least 1");
+        }
+        if cfg.timeout.is_zero() {
+            bail!("DNS timeout must not be zero");
         }
         let resolvers = if cfg.resolvers.is_empty() {
             let (sys, _) = hickory_resolver::system_conf::read_system_conf()
@@ -218,22 +218,6 @@ fn normalize(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-fn name_to_string(name: &Name) -> String {
-    let s = name.to_lowercase().to_ascii();
-    s.strip_suffix('.').unwrap_or(&s).to_string()
-}
-
-fn cut(mut s: String) -> String {
-    if s.len() > MAX_DETAIL {
-        let mut end = MAX_DETAIL;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
-}
-
 impl Lookup<RData> {
     fn map_records<T>(self, f: impl Fn(RData) -> Option<T>) -> Lookup<T> {
         Lookup {
@@ -246,20 +230,6 @@ impl Lookup<RData> {
             queries: self.queries,
         }
     }
-}
-
-/// What one response (after retries) says about one name.
-enum Step {
-    /// A final status with the records found at the end of the chain.
-    Done {
-        status: DnsStatus,
-        records: Vec<RData>,
-        chain: Vec<Name>,
-        ttl: Option<u32>,
-        detail: Option<String>,
-    },
-    /// The chain ends in a name the response says nothing about: ask again for it.
-    Follow { chain: Vec<Name>, ttl: Option<u32> },
 }
 
 impl Core {
@@ -446,334 +416,27 @@ impl Core {
                     .map(DnsResponse::into_message)
             }
             Wire::Mux(mux) => {
-                let i = self.next_server.fetch_add(1, Ordering::Relaxed) % self.resolvers.len();
-                let server = self.resolvers[i];
-                tokio::time::timeout(guard, mux.exchange(server, qname, rtype, self.cfg.timeout))
+                // round robin per attempt, so a retry goes to the next resolver
+                let n = self.resolvers.len().max(1);
+                let i = self.next_server.fetch_add(1, Ordering::Relaxed) % n;
+                match self.resolvers.get(i) {
+                    Some(&server) => tokio::time::timeout(
+                        guard,
+                        mux.exchange(server, qname, rtype, self.cfg.timeout),
+                    )
                     .await
-                    .unwrap_or(Err(NetError::Timeout))
+                    .unwrap_or(Err(NetError::Timeout)),
+                    None => Err(NetError::NoConnections),
+                }
             }
         };
         interpret(qname, rtype, chain, res)
     }
 }
 
-/// RFC 2308 §5: the negative TTL is the minimum of the SOA record's TTL and its MINIMUM.
-fn negative_ttl(m: &Message) -> Option<u32> {
-    m.authorities.iter().find_map(|r| match &r.data {
-        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
-        _ => None,
-    })
-}
-
-fn with_detail(step: Step, d: String) -> Step {
-    match step {
-        Step::Done {
-            status,
-            records,
-            chain,
-            ttl,
-            ..
-        } => Step::Done {
-            status,
-            records,
-            chain,
-            ttl,
-            detail: Some(cut(d)),
-        },
-        other => other,
-    }
-}
-
-fn parse_name(name: &str) -> Result<Name, String> {
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
-    if trimmed.is_empty() {
-        return Err("empty name".into());
-    }
-    if !trimmed.is_ascii() {
-        return Err(cut(format!("not an A-label name: {name:?}")));
-    }
-    let mut n = Name::from_ascii(trimmed).map_err(|e| cut(format!("{name:?}: {e}")))?;
-    n.set_fqdn(true);
-    Ok(n)
-}
-
-fn done(status: DnsStatus, chain: Vec<Name>, ttl: Option<u32>, detail: Option<String>) -> Step {
-    Step::Done {
-        status,
-        records: Vec::new(),
-        chain,
-        ttl,
-        detail,
-    }
-}
-
-fn rcode_status(code: ResponseCode) -> DnsStatus {
-    match code {
-        ResponseCode::NoError => DnsStatus::NoData,
-        ResponseCode::NXDomain => DnsStatus::NxDomain,
-        ResponseCode::ServFail => DnsStatus::ServFail,
-        ResponseCode::Refused => DnsStatus::Refused,
-        ResponseCode::FormErr => DnsStatus::FormErr,
-        ResponseCode::NotImp => DnsStatus::NotImp,
-        _ => DnsStatus::OtherRcode,
-    }
-}
-
-/// Maps one transport result to a step. `chain` is the chain followed so far.
-fn interpret(
-    qname: &Name,
-    rtype: RecordType,
-    chain: &[Name],
-    res: Result<Message, NetError>,
-) -> Step {
-    let chain = chain.to_vec();
-    let response = match res {
-        Ok(r) => r,
-        Err(NetError::Dns(DnsError::NoRecordsFound(nr))) => {
-            let status = rcode_status(nr.response_code);
-            let detail = status
-                .is_failure()
-                .then(|| format!("RCODE {}", nr.response_code));
-            return done(status, chain, nr.negative_ttl, detail);
-        }
-        Err(NetError::Dns(DnsError::ResponseCode(code))) => {
-            let status = rcode_status(code);
-            return done(status, chain, None, Some(format!("RCODE {code}")));
-        }
-        Err(NetError::Timeout) => {
-            return done(DnsStatus::Timeout, chain, None, Some("no answer".into()));
-        }
-        Err(NetError::Truncated) => {
-            return done(
-                DnsStatus::Truncated,
-                chain,
-                None,
-                Some("TC=1 over TCP".into()),
-            );
-        }
-        Err(e) => {
-            return done(
-                DnsStatus::NetworkError,
-                chain,
-                None,
-                Some(cut(e.to_string())),
-            );
-        }
-    };
-    let code = response.metadata.response_code;
-    if !matches!(code, ResponseCode::NoError | ResponseCode::NXDomain) {
-        return done(
-            rcode_status(code),
-            chain,
-            None,
-            Some(format!("RCODE {code}")),
-        );
-    }
-    follow_answers(qname, rtype, chain, &response)
-}
-
-/// Walks the answer section from `qname` along CNAMEs and collects the records of `rtype`.
-fn follow_answers(
-    qname: &Name,
-    rtype: RecordType,
-    mut chain: Vec<Name>,
-    response: &Message,
-) -> Step {
-    let answers: &[Record] = &response.answers;
-    let mut target = qname.clone();
-    let mut ttl: Option<u32> = None;
-    let min = |ttl: Option<u32>, t: u32| Some(ttl.map_or(t, |x| x.min(t)));
-    let mut followed_here = false;
-    if rtype != RecordType::CNAME {
-        // at most one hop per answer record: bounded by the answer count
-        for _ in 0..answers.len() {
-            let next = answers.iter().find_map(|r| match &r.data {
-                RData::CNAME(c) if r.name == target => Some((c.0.clone(), r.ttl)),
-                _ => None,
-            });
-            let Some((next, t)) = next else { break };
-            if next == *qname || chain.contains(&next) {
-                chain.push(next);
-                return done(
-                    DnsStatus::CnameLoop,
-                    chain,
-                    None,
-                    Some("CNAME chain loops".into()),
-                );
-            }
-            chain.push(next.clone());
-            if chain.len() > MAX_CNAME_CHAIN {
-                return done(
-                    DnsStatus::CnameLoop,
-                    chain,
-                    None,
-                    Some(format!("CNAME chain longer than {MAX_CNAME_CHAIN}")),
-                );
-            }
-            ttl = min(ttl, t);
-            target = next;
-            followed_here = true;
-        }
-    }
-    let mut records = Vec::new();
-    for r in answers {
-        if r.name == target && r.record_type() == rtype {
-            ttl = min(ttl, r.ttl);
-            records.push(r.data.clone());
-        }
-    }
-    if !records.is_empty() {
-        return Step::Done {
-            status: DnsStatus::NoError,
-            records,
-            chain,
-            ttl,
-            detail: None,
-        };
-    }
-    let negative_ttl = negative_ttl(response);
-    if response.metadata.response_code == ResponseCode::NXDomain {
-        return done(DnsStatus::NxDomain, chain, negative_ttl, None);
-    }
-    // NOERROR without data at the end of the chain. With an SOA (or without a chain) this is
-    // NODATA; a chain that stops at a name with nothing said about it is followed.
-    let has_soa = response
-        .authorities
-        .iter()
-        .any(|r| r.record_type() == RecordType::SOA);
-    if followed_here && !has_soa {
-        return Step::Follow { chain, ttl };
-    }
-    done(DnsStatus::NoData, chain, negative_ttl, None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_resolver::proto::op::OpCode;
-    use hickory_resolver::proto::rr::rdata::{A, CNAME, SOA};
-
-    fn n(s: &str) -> Name {
-        Name::from_ascii(s).unwrap()
-    }
-
-    fn resp(code: ResponseCode, answers: Vec<Record>, soa: bool) -> Message {
-        let mut m = Message::response(1, OpCode::Query);
-        m.metadata.response_code = code;
-        m.answers = answers;
-        if soa {
-            m.authorities.push(Record::from_rdata(
-                n("example."),
-                300,
-                RData::SOA(SOA::new(n("ns.example."), n("h.example."), 1, 1, 1, 1, 60)),
-            ));
-        }
-        m
-    }
-
-    fn cname(from: &str, to: &str, ttl: u32) -> Record {
-        Record::from_rdata(n(from), ttl, RData::CNAME(CNAME(n(to))))
-    }
-
-    fn a(name: &str, ip: [u8; 4], ttl: u32) -> Record {
-        Record::from_rdata(
-            n(name),
-            ttl,
-            RData::A(A::from(std::net::Ipv4Addr::from(ip))),
-        )
-    }
-
-    #[test]
-    fn chain_in_one_answer() {
-        let r = resp(
-            ResponseCode::NoError,
-            vec![
-                cname("a.example.", "b.example.", 50),
-                cname("b.example.", "c.example.", 40),
-                a("c.example.", [192, 0, 2, 1], 100),
-            ],
-            false,
-        );
-        match follow_answers(&n("A.example."), RecordType::A, vec![], &r) {
-            Step::Done {
-                status,
-                records,
-                chain,
-                ttl,
-                ..
-            } => {
-                assert_eq!(status, DnsStatus::NoError);
-                assert_eq!(records.len(), 1);
-                assert_eq!(chain, vec![n("b.example."), n("c.example.")]);
-                assert_eq!(ttl, Some(40));
-            }
-            Step::Follow { .. } => panic!("should be done"),
-        }
-    }
-
-    #[test]
-    fn incomplete_chain_is_followed_and_loops_detected() {
-        let r = resp(
-            ResponseCode::NoError,
-            vec![cname("a.example.", "b.other.", 50)],
-            false,
-        );
-        assert!(matches!(
-            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
-            Step::Follow { .. }
-        ));
-        let r = resp(
-            ResponseCode::NoError,
-            vec![cname("a.example.", "b.other.", 50)],
-            true,
-        );
-        assert!(matches!(
-            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
-            Step::Done {
-                status: DnsStatus::NoData,
-                ttl: Some(60),
-                ..
-            }
-        ));
-        let r = resp(
-            ResponseCode::NoError,
-            vec![
-                cname("a.example.", "b.example.", 50),
-                cname("b.example.", "a.example.", 50),
-            ],
-            false,
-        );
-        assert!(matches!(
-            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
-            Step::Done {
-                status: DnsStatus::CnameLoop,
-                ..
-            }
-        ));
-        let r = resp(
-            ResponseCode::NXDomain,
-            vec![cname("a.example.", "gone.example.", 50)],
-            true,
-        );
-        assert!(matches!(
-            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
-            Step::Done {
-                status: DnsStatus::NxDomain,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn names_are_validated_before_sending() {
-        assert!(parse_name("").is_err());
-        assert!(parse_name(".").is_err());
-        assert!(parse_name(&format!("{}.example", "a".repeat(64))).is_err());
-        assert!(parse_name("bücher.example").is_err());
-        assert_eq!(parse_name("Example.COM.").unwrap(), n("example.com."));
-        assert_eq!(name_to_string(&n("MX.Example.com.")), "mx.example.com");
-        assert_eq!(name_to_string(&Name::root()), "");
-    }
 
     #[tokio::test]
     async fn config_errors_are_errors() {
@@ -781,6 +444,12 @@ mod tests {
             resolvers: vec!["127.0.0.1:53".parse().unwrap()],
             attempts: 0,
             ..DnsConfig::default()
+        };
+        assert!(Dns::new(cfg.clone()).is_err());
+        let cfg = DnsConfig {
+            attempts: 1,
+            timeout: Duration::ZERO,
+            ..cfg
         };
         assert!(Dns::new(cfg).is_err());
     }

@@ -4,7 +4,9 @@
 //! | module | what it owns |
 //! |---|---|
 //! | [`status`] | [`DnsStatus`], the closed vocabulary (`noerror`, `nodata`, `nxdomain`, …) |
-//! | [`client`] | [`Dns`]: TXT, MX and A/AAAA lookups over hickory-resolver's name-server pool |
+//! | [`client`] | [`Dns`]: TXT, MX and A/AAAA lookups, retries, rate limit, the transports |
+//! | `answer` (private) | one response → status, CNAME chain, records, TTL (pure) |
+//! | `mux` (private) | the opt-in multiplexed UDP transport |
 //! | [`cache`] | the bounded single-flight cache of address lookups and its counters |
 //! | [`safety`] | [`AddressPolicy`]: which addresses may be connected to, the blocklist file |
 //! | [`reqwest`] | [`reqwest::ScanResolver`]: `reqwest::dns::Resolve` over the same [`Dns`] |
@@ -27,8 +29,28 @@
 //!   MX answers are per domain and never cached, so a scan sees the DNS as it is.
 //! * This layer never connects anywhere but the configured resolvers and never applies the
 //!   [`AddressPolicy`] itself except in the reqwest resolver; callers apply it to every
-//!   address before connecting.
+//!   address before connecting ([`AddressPolicy::check`] / [`AddressPolicy::partition`]).
+//!
+//! # Use
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use stsscan::dns::{AddressPolicy, Dns, DnsConfig, DnsStatus, IpVersion};
+//! let dns = Dns::new(DnsConfig {
+//!     resolvers: vec!["127.0.0.53:53".parse()?],
+//!     ..DnsConfig::default()
+//! })?;
+//! let txt = dns.txt("_mta-sts.example.com").await; // Lookup<Vec<Vec<u8>>>
+//! if txt.status == DnsStatus::NoError { /* join each record's strings, parse */ }
+//! let mx = dns.mx("example.com").await; // Lookup<(u16, String)>, "" = null MX
+//! for (_, host) in &mx.records {
+//!     let addrs = dns.addresses(host, IpVersion::Both).await; // cached, single-flight
+//!     let (ok, _refused) = AddressPolicy::public().partition(&addrs.lookup.records);
+//!     # let _ = ok;
+//! }
+//! # Ok(()) }
+//! ```
 
+mod answer;
 pub mod cache;
 pub mod client;
 mod mux;
@@ -51,9 +73,11 @@ pub struct DnsConfig {
     /// Resolvers to ask (UDP, TCP on truncation). Empty: the system configuration
     /// (`/etc/resolv.conf`).
     pub resolvers: Vec<SocketAddr>,
-    /// Timeout of one attempt.
+    /// Timeout of one attempt (non-zero).
     pub timeout: Duration,
-    /// Tries in total for a transient failure (`timeout`, `servfail`); at least 1.
+    /// Tries in total for a transient failure (`timeout`, `servfail`); at least 1. (Within
+    /// one try, [`Transport::Hickory`] re-sends the UDP datagram every ≥ 333 ms until
+    /// `timeout`; [`Transport::Multiplexed`] sends it once.)
     pub attempts: usize,
     /// Queries per second to the resolvers, all lookups together (`None`: unlimited).
     pub rate_per_sec: Option<NonZeroU32>,

@@ -289,6 +289,9 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// Registry rows marked "Globally Reachable: True" inside special blocks stay allowed:
+    /// 192.0.0.9/32 (PCP anycast), 192.31.196.0/24 (AS112-v4), 2001:4:112::/48 (AS112-v6);
+    /// and the edges just outside 100.64.0.0/10 and 172.16.0.0/12.
     #[test]
     fn public_addresses_pass() {
         let p = AddressPolicy::public();
@@ -311,6 +314,14 @@ mod tests {
         }
     }
 
+    /// One case per block of the IANA IPv4 / IPv6 Special-Purpose Address Registries (RFC 6890,
+    /// "Globally Reachable: False" rows), e.g. RFC 1918 §3: "The Internet Assigned Numbers
+    /// Authority (IANA) has reserved the following three blocks of the IP address space for
+    /// private internets: 10.0.0.0 - 10.255.255.255 (10/8 prefix) 172.16.0.0 -
+    /// 172.31.255.255 (172.16/12 prefix) 192.168.0.0 - 192.168.255.255 (192.168/16 prefix)";
+    /// RFC 6598 §7: "The Shared Address Space address range is 100.64.0.0/10."; RFC 5737 §3:
+    /// "The blocks 192.0.2.0/24 (TEST-NET-1), 198.51.100.0/24 (TEST-NET-2), and 203.0.113.0/24
+    /// (TEST-NET-3) are provided for use in documentation."
     #[test]
     fn special_purpose_addresses_refused() {
         let p = AddressPolicy::public();
@@ -401,6 +412,30 @@ mod tests {
         assert_eq!(p.check(ip("8.8.8.8")), Err(Refusal::Blocklisted));
         assert_eq!(p.check(ip("8.8.4.4")), Ok(()));
         assert_eq!(p.check(ip("2001:4860::1")), Err(Refusal::Blocklisted));
+    }
+
+    proptest::proptest! {
+        /// RFC 4291 §2.5.5.2: an IPv4-mapped IPv6 address "is used to represent the addresses
+        /// of IPv4 nodes as IPv6 addresses" — it must be judged exactly like the IPv4 address.
+        #[test]
+        fn mapped_addresses_are_judged_as_ipv4(x in proptest::num::u32::ANY, allow in proptest::bool::ANY) {
+            let v4 = Ipv4Addr::from(x);
+            let p = AddressPolicy { allow_private: allow, blocklist: vec!["203.0.113.0/24".parse().unwrap()] };
+            proptest::prop_assert_eq!(p.check(IpAddr::V4(v4)), p.check(IpAddr::V6(v4.to_ipv6_mapped())));
+        }
+
+        /// Everything std calls loopback, private, link-local, multicast, broadcast,
+        /// documentation or unspecified is refused on a public scan.
+        #[test]
+        fn std_special_ipv4_is_refused(x in proptest::num::u32::ANY) {
+            let v4 = Ipv4Addr::from(x);
+            let special = v4.is_loopback() || v4.is_private() || v4.is_link_local()
+                || v4.is_multicast() || v4.is_broadcast() || v4.is_documentation()
+                || v4.is_unspecified();
+            if special {
+                proptest::prop_assert!(AddressPolicy::public().check(IpAddr::V4(v4)).is_err());
+            }
+        }
     }
 
     #[test]

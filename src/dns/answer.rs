@@ -1,0 +1,415 @@
+//! Interpretation of one DNS response: RCODE → [`DnsStatus`], the CNAME chain in the answer
+//! section (RFC 1034 §4.3.2), the records of the queried type at its end, the TTL (RFC 2308
+//! §5 for negative answers). Pure: no I/O, no clock; every answer it is given is untrusted and
+//! bounded (a message is at most 65 535 octets, a chain at most [`MAX_CNAME_CHAIN`] names).
+
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::{Message, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+
+use super::DnsStatus;
+
+/// The longest CNAME chain followed; a longer one is `cname-loop`.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// Detail strings are cut to this many bytes.
+const MAX_DETAIL: usize = 200;
+
+pub(super) fn name_to_string(name: &Name) -> String {
+    let s = name.to_lowercase().to_ascii();
+    s.strip_suffix('.').unwrap_or(&s).to_string()
+}
+
+pub(super) fn cut(mut s: String) -> String {
+    if s.len() > MAX_DETAIL {
+        let mut end = MAX_DETAIL;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// What one response (after retries) says about one name.
+pub(super) enum Step {
+    /// A final status with the records found at the end of the chain.
+    Done {
+        status: DnsStatus,
+        records: Vec<RData>,
+        chain: Vec<Name>,
+        ttl: Option<u32>,
+        detail: Option<String>,
+    },
+    /// The chain ends in a name the response says nothing about: ask again for it.
+    Follow { chain: Vec<Name>, ttl: Option<u32> },
+}
+
+/// RFC 2308 §5: the negative TTL is the minimum of the SOA record's TTL and its MINIMUM.
+fn negative_ttl(m: &Message) -> Option<u32> {
+    m.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+        _ => None,
+    })
+}
+
+pub(super) fn with_detail(step: Step, d: String) -> Step {
+    match step {
+        Step::Done {
+            status,
+            records,
+            chain,
+            ttl,
+            ..
+        } => Step::Done {
+            status,
+            records,
+            chain,
+            ttl,
+            detail: Some(cut(d)),
+        },
+        other => other,
+    }
+}
+
+pub(super) fn parse_name(name: &str) -> Result<Name, String> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.is_empty() {
+        return Err("empty name".into());
+    }
+    if !trimmed.is_ascii() {
+        return Err(cut(format!("not an A-label name: {name:?}")));
+    }
+    let mut n = Name::from_ascii(trimmed).map_err(|e| cut(format!("{name:?}: {e}")))?;
+    n.set_fqdn(true);
+    Ok(n)
+}
+
+fn done(status: DnsStatus, chain: Vec<Name>, ttl: Option<u32>, detail: Option<String>) -> Step {
+    Step::Done {
+        status,
+        records: Vec::new(),
+        chain,
+        ttl,
+        detail,
+    }
+}
+
+fn rcode_status(code: ResponseCode) -> DnsStatus {
+    match code {
+        ResponseCode::NoError => DnsStatus::NoData,
+        ResponseCode::NXDomain => DnsStatus::NxDomain,
+        ResponseCode::ServFail => DnsStatus::ServFail,
+        ResponseCode::Refused => DnsStatus::Refused,
+        ResponseCode::FormErr => DnsStatus::FormErr,
+        ResponseCode::NotImp => DnsStatus::NotImp,
+        _ => DnsStatus::OtherRcode,
+    }
+}
+
+/// Maps one transport result to a step. `chain` is the chain followed so far.
+pub(super) fn interpret(
+    qname: &Name,
+    rtype: RecordType,
+    chain: &[Name],
+    res: Result<Message, NetError>,
+) -> Step {
+    let chain = chain.to_vec();
+    let response = match res {
+        Ok(r) => r,
+        Err(NetError::Dns(DnsError::NoRecordsFound(nr))) => {
+            let status = rcode_status(nr.response_code);
+            let detail = status
+                .is_failure()
+                .then(|| format!("RCODE {}", nr.response_code));
+            return done(status, chain, nr.negative_ttl, detail);
+        }
+        Err(NetError::Dns(DnsError::ResponseCode(code))) => {
+            let status = rcode_status(code);
+            return done(status, chain, None, Some(format!("RCODE {code}")));
+        }
+        Err(NetError::Timeout) => {
+            return done(DnsStatus::Timeout, chain, None, Some("no answer".into()));
+        }
+        Err(NetError::Truncated) => {
+            return done(
+                DnsStatus::Truncated,
+                chain,
+                None,
+                Some("TC=1 over TCP".into()),
+            );
+        }
+        Err(e) => {
+            return done(
+                DnsStatus::NetworkError,
+                chain,
+                None,
+                Some(cut(e.to_string())),
+            );
+        }
+    };
+    let code = response.metadata.response_code;
+    if !matches!(code, ResponseCode::NoError | ResponseCode::NXDomain) {
+        return done(
+            rcode_status(code),
+            chain,
+            None,
+            Some(format!("RCODE {code}")),
+        );
+    }
+    follow_answers(qname, rtype, chain, &response)
+}
+
+/// Walks the answer section from `qname` along CNAMEs and collects the records of `rtype`.
+fn follow_answers(
+    qname: &Name,
+    rtype: RecordType,
+    mut chain: Vec<Name>,
+    response: &Message,
+) -> Step {
+    let answers: &[Record] = &response.answers;
+    let mut target = qname.clone();
+    let mut ttl: Option<u32> = None;
+    let min = |ttl: Option<u32>, t: u32| Some(ttl.map_or(t, |x| x.min(t)));
+    let mut followed_here = false;
+    if rtype != RecordType::CNAME {
+        // at most one hop per answer record: bounded by the answer count
+        for _ in 0..answers.len() {
+            let next = answers.iter().find_map(|r| match &r.data {
+                RData::CNAME(c) if r.name == target => Some((c.0.clone(), r.ttl)),
+                _ => None,
+            });
+            let Some((next, t)) = next else { break };
+            if next == *qname || chain.contains(&next) {
+                chain.push(next);
+                return done(
+                    DnsStatus::CnameLoop,
+                    chain,
+                    None,
+                    Some("CNAME chain loops".into()),
+                );
+            }
+            chain.push(next.clone());
+            if chain.len() > MAX_CNAME_CHAIN {
+                return done(
+                    DnsStatus::CnameLoop,
+                    chain,
+                    None,
+                    Some(format!("CNAME chain longer than {MAX_CNAME_CHAIN}")),
+                );
+            }
+            ttl = min(ttl, t);
+            target = next;
+            followed_here = true;
+        }
+    }
+    let mut records = Vec::new();
+    for r in answers {
+        if r.name == target && r.record_type() == rtype {
+            ttl = min(ttl, r.ttl);
+            records.push(r.data.clone());
+        }
+    }
+    if !records.is_empty() {
+        return Step::Done {
+            status: DnsStatus::NoError,
+            records,
+            chain,
+            ttl,
+            detail: None,
+        };
+    }
+    let negative_ttl = negative_ttl(response);
+    if response.metadata.response_code == ResponseCode::NXDomain {
+        return done(DnsStatus::NxDomain, chain, negative_ttl, None);
+    }
+    // NOERROR without data at the end of the chain. With an SOA (or without a chain) this is
+    // NODATA; a chain that stops at a name with nothing said about it is followed.
+    let has_soa = response
+        .authorities
+        .iter()
+        .any(|r| r.record_type() == RecordType::SOA);
+    if followed_here && !has_soa {
+        return Step::Follow { chain, ttl };
+    }
+    done(DnsStatus::NoData, chain, negative_ttl, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::op::OpCode;
+    use hickory_resolver::proto::rr::rdata::{A, CNAME, SOA};
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn resp(code: ResponseCode, answers: Vec<Record>, soa: bool) -> Message {
+        let mut m = Message::response(1, OpCode::Query);
+        m.metadata.response_code = code;
+        m.answers = answers;
+        if soa {
+            m.authorities.push(Record::from_rdata(
+                n("example."),
+                300,
+                RData::SOA(SOA::new(n("ns.example."), n("h.example."), 1, 1, 1, 1, 60)),
+            ));
+        }
+        m
+    }
+
+    fn cname(from: &str, to: &str, ttl: u32) -> Record {
+        Record::from_rdata(n(from), ttl, RData::CNAME(CNAME(n(to))))
+    }
+
+    fn a(name: &str, ip: [u8; 4], ttl: u32) -> Record {
+        Record::from_rdata(
+            n(name),
+            ttl,
+            RData::A(A::from(std::net::Ipv4Addr::from(ip))),
+        )
+    }
+
+    #[test]
+    fn chain_in_one_answer() {
+        let r = resp(
+            ResponseCode::NoError,
+            vec![
+                cname("a.example.", "b.example.", 50),
+                cname("b.example.", "c.example.", 40),
+                a("c.example.", [192, 0, 2, 1], 100),
+            ],
+            false,
+        );
+        match follow_answers(&n("A.example."), RecordType::A, vec![], &r) {
+            Step::Done {
+                status,
+                records,
+                chain,
+                ttl,
+                ..
+            } => {
+                assert_eq!(status, DnsStatus::NoError);
+                assert_eq!(records.len(), 1);
+                assert_eq!(chain, vec![n("b.example."), n("c.example.")]);
+                assert_eq!(ttl, Some(40));
+            }
+            Step::Follow { .. } => panic!("should be done"),
+        }
+    }
+
+    #[test]
+    fn incomplete_chain_is_followed_and_loops_detected() {
+        let r = resp(
+            ResponseCode::NoError,
+            vec![cname("a.example.", "b.other.", 50)],
+            false,
+        );
+        assert!(matches!(
+            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
+            Step::Follow { .. }
+        ));
+        let r = resp(
+            ResponseCode::NoError,
+            vec![cname("a.example.", "b.other.", 50)],
+            true,
+        );
+        assert!(matches!(
+            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
+            Step::Done {
+                status: DnsStatus::NoData,
+                ttl: Some(60),
+                ..
+            }
+        ));
+        let r = resp(
+            ResponseCode::NoError,
+            vec![
+                cname("a.example.", "b.example.", 50),
+                cname("b.example.", "a.example.", 50),
+            ],
+            false,
+        );
+        assert!(matches!(
+            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
+            Step::Done {
+                status: DnsStatus::CnameLoop,
+                ..
+            }
+        ));
+        let r = resp(
+            ResponseCode::NXDomain,
+            vec![cname("a.example.", "gone.example.", 50)],
+            true,
+        );
+        assert!(matches!(
+            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
+            Step::Done {
+                status: DnsStatus::NxDomain,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn names_are_validated_before_sending() {
+        assert!(parse_name("").is_err());
+        assert!(parse_name(".").is_err());
+        assert!(parse_name(&format!("{}.example", "a".repeat(64))).is_err());
+        assert!(parse_name("bücher.example").is_err());
+        assert_eq!(parse_name("Example.COM.").unwrap(), n("example.com."));
+        assert_eq!(name_to_string(&n("MX.Example.com.")), "mx.example.com");
+        assert_eq!(name_to_string(&Name::root()), "");
+    }
+
+    proptest::proptest! {
+        /// Untrusted answers never panic the interpreter, and what it reports is consistent:
+        /// `noerror` carries records of the queried type only, chains are bounded and never
+        /// repeat a name unless the status says `cname-loop`.
+        #[test]
+        fn interpreting_arbitrary_answers_is_total(
+            rcode in 0u16..6,
+            soa in proptest::bool::ANY,
+            want_txt in proptest::bool::ANY,
+            recs in proptest::collection::vec((0usize..4, 0u8..3, 0usize..4, proptest::num::u32::ANY), 0..12),
+        ) {
+            let names = ["a.t.", "b.t.", "c.t.", "d.t."];
+            let rtype = if want_txt { RecordType::TXT } else { RecordType::A };
+            let answers = recs
+                .iter()
+                .map(|(owner, kind, target, x)| {
+                    let data = match kind {
+                        0 => RData::CNAME(CNAME(n(names[*target]))),
+                        1 => RData::A(A::from(std::net::Ipv4Addr::from(*x))),
+                        _ => RData::TXT(hickory_resolver::proto::rr::rdata::TXT::new(vec![x.to_string()])),
+                    };
+                    Record::from_rdata(n(names[*owner]), *x % 1000, data)
+                })
+                .collect();
+            let m = resp(ResponseCode::from_low(rcode as u8), answers, soa);
+            let step = interpret(&n("a.t."), rtype, &[], Ok(m));
+            match step {
+                Step::Done { status, records, chain, .. } => {
+                    proptest::prop_assert!(chain.len() <= MAX_CNAME_CHAIN + 1);
+                    if status == DnsStatus::NoError {
+                        proptest::prop_assert!(!records.is_empty());
+                        proptest::prop_assert!(records.iter().all(|r| r.record_type() == rtype));
+                    } else {
+                        proptest::prop_assert!(records.is_empty());
+                    }
+                    if status != DnsStatus::CnameLoop {
+                        let mut seen = chain.clone();
+                        seen.sort();
+                        seen.dedup();
+                        proptest::prop_assert_eq!(seen.len(), chain.len());
+                        proptest::prop_assert!(!chain.contains(&n("a.t.")));
+                    }
+                }
+                Step::Follow { chain, .. } => {
+                    proptest::prop_assert!(!chain.is_empty() && chain.len() <= MAX_CNAME_CHAIN);
+                }
+            }
+        }
+    }
+}
