@@ -25,11 +25,15 @@
 //! | `tlsrpt-without-sts` | info | TLS-RPT is published without MTA-STS |
 
 use crate::dns::DnsStatus;
-use crate::records::diag::{Finding, ParseError, Severity};
+use crate::records::diag::{Finding, ParseError, Severity, Span};
 use crate::records::mx::{self, MxHost, MxSet};
 use crate::records::policy::{self, Mode, Policy, PolicyParse};
 use crate::records::sts_txt::{self, StsOutcome};
 use crate::records::tlsrpt_txt::{self, TlsRptOutcome};
+
+/// Parser findings on a `rua` URI that make a TLS-RPT record invalid (RFC 8460 §3: only
+/// `mailto` and `https`; `!` and `,` MUST be percent-encoded).
+const RUA_INVALIDATING: &[&str] = &["tlsrpt-txt-http-scheme", "tlsrpt-txt-unencoded-bang"];
 
 /// A TXT lookup as the DNS layer returned it.
 #[derive(Debug, Clone, Copy)]
@@ -376,8 +380,21 @@ pub fn assess(
         ("absent", Vec::new(), None)
     } else {
         let rrset = tlsrpt_txt::evaluate_rrset(tlsrpt.records);
+        // RFC 8460 §3 defines only the `mailto` and `https` schemes, and its ABNF says
+        // "commas (ASCII 0x2C) and exclamation points (ASCII 0x21) MUST be encoded": the
+        // parser reports an `http:` URI or an unencoded `!` as an error finding and keeps the
+        // record; a record with such a URI is invalid (docs/ground-truth.md, decisions).
+        let rua_error = rrset
+            .findings
+            .iter()
+            .find(|f| RUA_INVALIDATING.contains(&f.code))
+            .map(|f| ParseError::new(f.code, f.message.clone(), f.span.unwrap_or(Span::new(0, 0))));
         findings.extend(rrset.findings);
-        match rrset.outcome {
+        let outcome = match (rrset.outcome, rua_error) {
+            (TlsRptOutcome::Valid(_), Some(e)) => TlsRptOutcome::Invalid(e),
+            (o, _) => o,
+        };
+        match outcome {
             TlsRptOutcome::Absent => ("absent", Vec::new(), None),
             TlsRptOutcome::Valid(r) => ("valid", r.rua.into_iter().map(|u| u.uri).collect(), None),
             TlsRptOutcome::Invalid(e) => {
@@ -518,6 +535,56 @@ mod tests {
         assert_eq!(a.mx_kind, "implicit");
         assert_eq!(a.mx_hosts.len(), 1);
         assert!(a.findings.iter().any(|f| f.code == "sts-txt-multiple"));
+    }
+
+    /// Regression (e2e grading): RFC 8460 §3 — "Two URI schemes are supported: mailto and
+    /// https" and, in the ABNF, "commas (ASCII 0x2C) and exclamation points (ASCII 0x21) MUST
+    /// be encoded". A record whose only URI breaks either rule was graded `valid`.
+    #[test]
+    fn tlsrpt_http_scheme_or_unencoded_bang_is_invalid() {
+        let rpt_of = |record: &str| {
+            let rpt = txt(&[record]);
+            assess(
+                "d.test",
+                TxtAnswer {
+                    status: DnsStatus::NxDomain,
+                    records: &[],
+                },
+                TxtAnswer {
+                    status: DnsStatus::NoError,
+                    records: &rpt,
+                },
+                classify_mx(
+                    "d.test",
+                    MxAnswer {
+                        status: DnsStatus::NxDomain,
+                        records: &[],
+                        apex_address: None,
+                    },
+                ),
+                PolicyAnswer::NotAttempted,
+            )
+        };
+        for (record, code) in [
+            (
+                "v=TLSRPTv1; rua=http://r.d.test/x",
+                "tlsrpt-txt-http-scheme",
+            ),
+            (
+                "v=TLSRPTv1; rua=mailto:tlsrpt@d.test!10m",
+                "tlsrpt-txt-unencoded-bang",
+            ),
+        ] {
+            let a = rpt_of(record);
+            assert_eq!(a.tlsrpt, "invalid", "{record}");
+            assert!(a.tlsrpt_rua.is_empty());
+            assert_eq!(a.tlsrpt_error.as_ref().map(|e| e.code), Some(code));
+            assert!(a.findings.iter().any(|f| f.code == "tlsrpt-invalid"));
+        }
+        // Percent-encoded, both schemes: valid.
+        let a = rpt_of("v=TLSRPTv1; rua=mailto:tlsrpt@d.test%2110m,https://r.d.test/x");
+        assert_eq!(a.tlsrpt, "valid");
+        assert_eq!(a.tlsrpt_rua.len(), 2);
     }
 
     #[test]

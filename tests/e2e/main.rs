@@ -1,3 +1,14 @@
 //! End-to-end tests: `stsscan scan` against lab worlds, graded against the ground truth.
+//!
+//! * [`scenarios`] — every scenario class and provider topology, 100 % agreement.
+//! * [`generated`] — generated realistic and adversarial worlds, 100 % agreement.
+//! * [`loopback`] — nothing leaves the lab's block; fetches and probes are counted by the lab.
+//! * [`crash`] — the real binary: `kill -9` then `--resume`, Ctrl-C, resume with other flags.
+//! * [`input`] — CSV, gzip, duplicate and invalid input lines end to end.
+//!
+//! Every test starts its own lab in a random `127.B.0.0/16` block and talks to nothing else.
 
-mod scan;
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod common;
+mod scenarios;
