@@ -223,10 +223,38 @@ pub struct PolicyFetcher {
     config: FetchConfig,
 }
 
+/// A [`FetchConfig`] that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchConfigError {
+    /// The User-Agent is not a valid HTTP header value (control characters, non-visible
+    /// bytes).
+    #[error("invalid User-Agent {0:?}: not a valid HTTP header value")]
+    UserAgent(String),
+    /// A timeout is zero.
+    #[error("the {0} timeout must be greater than zero")]
+    ZeroTimeout(&'static str),
+}
+
 impl PolicyFetcher {
-    /// A fetcher with `config`.
+    /// A fetcher with `config`, unchecked: with an invalid User-Agent every fetch ends in
+    /// `tls-error` with a configuration detail. Prefer [`PolicyFetcher::try_new`].
     pub fn new(config: FetchConfig) -> Self {
         PolicyFetcher { config }
+    }
+
+    /// A fetcher with `config`, checked: the User-Agent must be a valid header value and the
+    /// timeouts non-zero.
+    pub fn try_new(config: FetchConfig) -> Result<Self, FetchConfigError> {
+        if reqwest::header::HeaderValue::from_str(&config.user_agent).is_err() {
+            return Err(FetchConfigError::UserAgent(config.user_agent));
+        }
+        if config.connect_timeout.is_zero() {
+            return Err(FetchConfigError::ZeroTimeout("connect"));
+        }
+        if config.total_timeout.is_zero() {
+            return Err(FetchConfigError::ZeroTimeout("total"));
+        }
+        Ok(PolicyFetcher { config })
     }
 
     /// The configuration.
@@ -498,6 +526,23 @@ mod tests {
             .await;
         assert_eq!(r.outcome, FetchOutcome::HostNotFound);
         assert_eq!(r.attempts, 0);
+    }
+
+    #[test]
+    fn try_new_checks_the_configuration() {
+        let mut c = FetchConfig::new(TrustAnchors::empty());
+        assert!(PolicyFetcher::try_new(c.clone()).is_ok());
+        c.user_agent = "bad\r\nX-Injected: 1".to_owned();
+        assert!(matches!(
+            PolicyFetcher::try_new(c.clone()),
+            Err(FetchConfigError::UserAgent(_))
+        ));
+        c.user_agent = DEFAULT_USER_AGENT.to_owned();
+        c.total_timeout = Duration::ZERO;
+        assert_eq!(
+            PolicyFetcher::try_new(c).err(),
+            Some(FetchConfigError::ZeroTimeout("total"))
+        );
     }
 
     #[test]

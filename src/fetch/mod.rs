@@ -41,6 +41,6 @@ mod classify;
 mod fetcher;
 
 pub use fetcher::{
-    DEFAULT_USER_AGENT, FetchConfig, FetchOutcome, MAX_ADDRESSES, PolicyFetch, PolicyFetcher,
-    policy_url,
+    DEFAULT_USER_AGENT, FetchConfig, FetchConfigError, FetchOutcome, MAX_ADDRESSES, PolicyFetch,
+    PolicyFetcher, policy_url,
 };

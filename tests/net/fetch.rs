@@ -35,7 +35,7 @@ fn fetcher(anchors: TrustAnchors, port: u16) -> PolicyFetcher {
     config.https_port = port;
     config.connect_timeout = Duration::from_secs(5);
     config.total_timeout = Duration::from_secs(10);
-    PolicyFetcher::new(config)
+    PolicyFetcher::try_new(config).unwrap()
 }
 
 async fn fetch_from(pki: &Pki, server: &TestServer) -> PolicyFetch {
