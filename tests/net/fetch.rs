@@ -1,13 +1,13 @@
 //! The policy fetch (RFC 8461 §3.3) and TLS capture against HTTPS servers the tests start on
 //! their own loopback addresses, plus the certificate verdicts (`certs`).
 
+// Test code and its fixtures: panicking on a setup failure is the right behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "fetch/certs.rs"]
 mod certs;
-// Test fixtures: panicking on a setup failure is the right behaviour there.
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "fetch/pki.rs"]
 mod pki;
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "fetch/server.rs"]
 mod server;
 
