@@ -172,8 +172,11 @@ pub struct PolicyFetch {
     pub cert_verdict: Option<ChainVerdict>,
     /// Negotiated TLS version (`TLSv1.3`, `TLSv1.2`), when a response was received.
     pub tls_version: Option<String>,
-    /// Negotiated cipher suite: not exposed by reqwest, always `None` (see module docs).
+    /// Negotiated cipher suite: reqwest does not expose it; known only for TLS 1.3 when the
+    /// server issued a session ticket (see module docs), else `None`.
     pub tls_cipher: Option<String>,
+    /// Negotiated key exchange group (e.g. `X25519`), when the handshake completed.
+    pub tls_kx_group: Option<String>,
     /// Free-text detail for anything but `ok`.
     pub detail: Option<String>,
     /// Wall time of the whole fetch.
@@ -199,6 +202,7 @@ impl PolicyFetch {
             cert_verdict: None,
             tls_version: None,
             tls_cipher: None,
+            tls_kx_group: None,
             detail: None,
             elapsed: Duration::ZERO,
         }
@@ -322,7 +326,7 @@ impl PolicyFetcher {
         out: &mut PolicyFetch,
     ) {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let (tls, slot) = match capturing_client_config_with_slot(&self.config.anchors) {
+        let (tls, slots) = match capturing_client_config_with_slot(&self.config.anchors) {
             Ok(pair) => pair,
             Err(e) => {
                 out.outcome = FetchOutcome::TlsError;
@@ -366,7 +370,29 @@ impl PolicyFetcher {
                 out.detail = Some("deadline passed before the response was complete".into());
             }
         }
-        let captured = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let handshake = slots
+            .handshake
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if out.outcome == FetchOutcome::ConnectTimeout && handshake.hello_sent {
+            // reqwest's connect timeout covers TCP and TLS; the ClientHello was built, so the
+            // TCP connection existed and the handshake stalled: connected, not complete.
+            out.outcome = FetchOutcome::Timeout;
+            out.detail = Some(format!(
+                "TLS handshake not complete in time: {}",
+                out.detail.as_deref().unwrap_or("timed out")
+            ));
+        }
+        if out.outcome.handshake_completed() {
+            out.tls_kx_group = handshake.kx_group;
+            out.tls_cipher = handshake.tls13_cipher;
+        }
+        let captured = slots
+            .chain
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(captured) = captured {
             out.chain = captured.chain;
             if out.outcome.handshake_completed() {

@@ -35,8 +35,8 @@ pub use judge::{
 };
 pub use session::TlsSession;
 pub use verifier::{
-    Captured, CapturingVerifier, ChainSlot, capturing_client_config,
-    capturing_client_config_with_slot,
+    CaptureSlots, CaptureStore, Captured, CapturingVerifier, ChainSlot, HandshakeFacts,
+    HandshakeSlot, capturing_client_config, capturing_client_config_with_slot,
 };
 
 pub use rustls::pki_types::{CertificateDer, UnixTime};
