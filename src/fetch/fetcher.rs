@@ -375,7 +375,8 @@ impl PolicyFetcher {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if out.outcome == FetchOutcome::ConnectTimeout && handshake.hello_sent {
+        let stalled_handshake = out.outcome == FetchOutcome::ConnectTimeout && handshake.hello_sent;
+        if stalled_handshake {
             // reqwest's connect timeout covers TCP and TLS; the ClientHello was built, so the
             // TCP connection existed and the handshake stalled: connected, not complete.
             out.outcome = FetchOutcome::Timeout;
@@ -384,7 +385,8 @@ impl PolicyFetcher {
                 out.detail.as_deref().unwrap_or("timed out")
             ));
         }
-        if out.outcome.handshake_completed() {
+        let completed = out.outcome.handshake_completed() && !stalled_handshake;
+        if completed {
             out.tls_kx_group = handshake.kx_group;
             out.tls_cipher = handshake.tls13_cipher;
         }
@@ -395,7 +397,7 @@ impl PolicyFetcher {
             .take();
         if let Some(captured) = captured {
             out.chain = captured.chain;
-            if out.outcome.handshake_completed() {
+            if completed {
                 out.chain_verdict = Some(captured.chain_verdict);
                 out.cert_verdict = Some(captured.name_verdict);
             }
