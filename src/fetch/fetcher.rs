@@ -172,8 +172,11 @@ pub struct PolicyFetch {
     pub cert_verdict: Option<ChainVerdict>,
     /// Negotiated TLS version (`TLSv1.3`, `TLSv1.2`), when a response was received.
     pub tls_version: Option<String>,
-    /// Negotiated cipher suite: not exposed by reqwest, always `None` (see module docs).
+    /// Negotiated cipher suite: reqwest does not expose it; known only for TLS 1.3 when the
+    /// server issued a session ticket (see module docs), else `None`.
     pub tls_cipher: Option<String>,
+    /// Negotiated key exchange group (e.g. `X25519`), when the handshake completed.
+    pub tls_kx_group: Option<String>,
     /// Free-text detail for anything but `ok`.
     pub detail: Option<String>,
     /// Wall time of the whole fetch.
@@ -199,6 +202,7 @@ impl PolicyFetch {
             cert_verdict: None,
             tls_version: None,
             tls_cipher: None,
+            tls_kx_group: None,
             detail: None,
             elapsed: Duration::ZERO,
         }
@@ -223,10 +227,38 @@ pub struct PolicyFetcher {
     config: FetchConfig,
 }
 
+/// A [`FetchConfig`] that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchConfigError {
+    /// The User-Agent is not a valid HTTP header value (control characters, non-visible
+    /// bytes).
+    #[error("invalid User-Agent {0:?}: not a valid HTTP header value")]
+    UserAgent(String),
+    /// A timeout is zero.
+    #[error("the {0} timeout must be greater than zero")]
+    ZeroTimeout(&'static str),
+}
+
 impl PolicyFetcher {
-    /// A fetcher with `config`.
+    /// A fetcher with `config`, unchecked: with an invalid User-Agent every fetch ends in
+    /// `tls-error` with a configuration detail. Prefer [`PolicyFetcher::try_new`].
     pub fn new(config: FetchConfig) -> Self {
         PolicyFetcher { config }
+    }
+
+    /// A fetcher with `config`, checked: the User-Agent must be a valid header value and the
+    /// timeouts non-zero.
+    pub fn try_new(config: FetchConfig) -> Result<Self, FetchConfigError> {
+        if reqwest::header::HeaderValue::from_str(&config.user_agent).is_err() {
+            return Err(FetchConfigError::UserAgent(config.user_agent));
+        }
+        if config.connect_timeout.is_zero() {
+            return Err(FetchConfigError::ZeroTimeout("connect"));
+        }
+        if config.total_timeout.is_zero() {
+            return Err(FetchConfigError::ZeroTimeout("total"));
+        }
+        Ok(PolicyFetcher { config })
     }
 
     /// The configuration.
@@ -294,7 +326,7 @@ impl PolicyFetcher {
         out: &mut PolicyFetch,
     ) {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let (tls, slot) = match capturing_client_config_with_slot(&self.config.anchors) {
+        let (tls, slots) = match capturing_client_config_with_slot(&self.config.anchors) {
             Ok(pair) => pair,
             Err(e) => {
                 out.outcome = FetchOutcome::TlsError;
@@ -338,10 +370,34 @@ impl PolicyFetcher {
                 out.detail = Some("deadline passed before the response was complete".into());
             }
         }
-        let captured = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let handshake = slots
+            .handshake
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let stalled_handshake = out.outcome == FetchOutcome::ConnectTimeout && handshake.hello_sent;
+        if stalled_handshake {
+            // reqwest's connect timeout covers TCP and TLS; the ClientHello was built, so the
+            // TCP connection existed and the handshake stalled: connected, not complete.
+            out.outcome = FetchOutcome::Timeout;
+            out.detail = Some(format!(
+                "TLS handshake not complete in time: {}",
+                out.detail.as_deref().unwrap_or("timed out")
+            ));
+        }
+        let completed = out.outcome.handshake_completed() && !stalled_handshake;
+        if completed {
+            out.tls_kx_group = handshake.kx_group;
+            out.tls_cipher = handshake.tls13_cipher;
+        }
+        let captured = slots
+            .chain
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(captured) = captured {
             out.chain = captured.chain;
-            if out.outcome.handshake_completed() {
+            if completed {
                 out.chain_verdict = Some(captured.chain_verdict);
                 out.cert_verdict = Some(captured.name_verdict);
             }
@@ -498,6 +554,23 @@ mod tests {
             .await;
         assert_eq!(r.outcome, FetchOutcome::HostNotFound);
         assert_eq!(r.attempts, 0);
+    }
+
+    #[test]
+    fn try_new_checks_the_configuration() {
+        let mut c = FetchConfig::new(TrustAnchors::empty());
+        assert!(PolicyFetcher::try_new(c.clone()).is_ok());
+        c.user_agent = "bad\r\nX-Injected: 1".to_owned();
+        assert!(matches!(
+            PolicyFetcher::try_new(c.clone()),
+            Err(FetchConfigError::UserAgent(_))
+        ));
+        c.user_agent = DEFAULT_USER_AGENT.to_owned();
+        c.total_timeout = Duration::ZERO;
+        assert_eq!(
+            PolicyFetcher::try_new(c).err(),
+            Some(FetchConfigError::ZeroTimeout("total"))
+        );
     }
 
     #[test]

@@ -29,10 +29,14 @@
 //!
 //! # Known limits
 //!
-//! * reqwest does not expose the negotiated cipher suite, so [`PolicyFetch::tls_cipher`] is
-//!   always `None` here (the version is recorded).
-//! * reqwest's connect timeout covers the TCP connect *and* the TLS handshake, so a server
-//!   that accepts TCP but stalls the handshake is `connect-timeout`, not `timeout`.
+//! * reqwest does not expose the TLS connection. The version comes from reqwest's `TlsInfo`;
+//!   the key exchange group and, for TLS 1.3 when the server issues a session ticket, the
+//!   cipher suite come from the capturing session store ([`crate::tls::CaptureStore`]);
+//!   otherwise [`PolicyFetch::tls_cipher`] is `None`.
+//! * reqwest's connect timeout covers the TCP connect *and* the TLS handshake; the session
+//!   store tells them apart (rustls builds the ClientHello only once TCP is connected), so a
+//!   stalled handshake is `timeout` and only a TCP connect that does not complete is
+//!   `connect-timeout`.
 //!
 //! It must not parse the policy (that is `records`) nor decide what the result means
 //! (`assess`).
@@ -41,6 +45,6 @@ mod classify;
 mod fetcher;
 
 pub use fetcher::{
-    DEFAULT_USER_AGENT, FetchConfig, FetchOutcome, MAX_ADDRESSES, PolicyFetch, PolicyFetcher,
-    policy_url,
+    DEFAULT_USER_AGENT, FetchConfig, FetchConfigError, FetchOutcome, MAX_ADDRESSES, PolicyFetch,
+    PolicyFetcher, policy_url,
 };

@@ -10,6 +10,8 @@
 //!   verifier **accepts any chain** so the handshake completes and the scanner can record bad
 //!   certificates instead of aborting. Handshake signatures are still verified with the
 //!   provider's algorithms, so the peer must own the key of the certificate it presented.
+//!   The per-connection variant records the chain and its verdicts ([`Captured`]) and, through
+//!   a never-resuming session store ([`CaptureStore`]), handshake facts ([`HandshakeFacts`]).
 //! * [`judge_chain`], [`name_matches`], [`verdict_for_name`], [`name_verdict`] — pure
 //!   judging (given a time) of a captured chain into the closed [`CertVerdict`] vocabulary of
 //!   `docs/ground-truth.md`.
@@ -19,8 +21,9 @@
 //!
 //! # What it must not do
 //!
-//! It opens no sockets and reads no clock: callers pass the time to judge at. It never
-//! decides whether a connection may proceed — every verdict is data.
+//! It opens no sockets. Judging reads no clock: callers pass the time to judge at (the
+//! per-connection verifier uses the handshake time rustls hands it). It never decides whether
+//! a connection may proceed — every verdict is data.
 
 mod anchors;
 mod info;
@@ -35,8 +38,8 @@ pub use judge::{
 };
 pub use session::TlsSession;
 pub use verifier::{
-    Captured, CapturingVerifier, ChainSlot, capturing_client_config,
-    capturing_client_config_with_slot,
+    CaptureSlots, CaptureStore, Captured, CapturingVerifier, ChainSlot, HandshakeFacts,
+    HandshakeSlot, capturing_client_config, capturing_client_config_with_slot,
 };
 
 pub use rustls::pki_types::{CertificateDer, UnixTime};

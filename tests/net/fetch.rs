@@ -1,13 +1,13 @@
 //! The policy fetch (RFC 8461 §3.3) and TLS capture against HTTPS servers the tests start on
 //! their own loopback addresses, plus the certificate verdicts (`certs`).
 
+// Test code and its fixtures: panicking on a setup failure is the right behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "fetch/certs.rs"]
 mod certs;
-// Test fixtures: panicking on a setup failure is the right behaviour there.
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "fetch/pki.rs"]
 mod pki;
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "fetch/server.rs"]
 mod server;
 
@@ -20,7 +20,9 @@ use stsscan::tls::{CertVerdict, TlsSession, TrustAnchors, capturing_client_confi
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use pki::{CURRENT, EXPIRED, Leaf, Pki, self_signed};
-use server::{Framing, Reply, TestServer, neighbour, start, start_plaintext, start_with};
+use server::{
+    Framing, Reply, TestServer, neighbour, start, start_plaintext, start_silent, start_with,
+};
 
 const DOMAIN: &str = "example.com";
 const HOST: &str = "mta-sts.example.com";
@@ -35,7 +37,7 @@ fn fetcher(anchors: TrustAnchors, port: u16) -> PolicyFetcher {
     config.https_port = port;
     config.connect_timeout = Duration::from_secs(5);
     config.total_timeout = Duration::from_secs(10);
-    PolicyFetcher::new(config)
+    PolicyFetcher::try_new(config).unwrap()
 }
 
 async fn fetch_from(pki: &Pki, server: &TestServer) -> PolicyFetch {
@@ -65,6 +67,10 @@ async fn ok_crlf_policy_with_valid_certificate() {
     assert_eq!(r.address, Some(srv.addr));
     assert_eq!(r.attempts, 1);
     assert_eq!(r.tls_version.as_deref(), Some("TLSv1.3"));
+    // The rustls test server issues TLS 1.3 tickets, which name the suite.
+    let cipher = r.tls_cipher.clone().unwrap_or_default();
+    assert!(cipher.starts_with("TLS13_"), "{r:?}");
+    assert_eq!(r.tls_kx_group.as_deref(), Some("X25519"));
     assert_eq!(r.chain.len(), 2);
     assert_eq!(
         r.cert_verdict.as_ref().map(|v| v.verdict),
@@ -358,6 +364,22 @@ async fn full_backlog_is_connect_timeout() {
     let r = PolicyFetcher::new(config).fetch(DOMAIN, &[addr.ip()]).await;
     assert_eq!(r.outcome, FetchOutcome::ConnectTimeout, "{r:?}");
     assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+}
+
+#[tokio::test]
+async fn stalled_handshake_is_timeout_not_connect_timeout() {
+    // TCP connects, the ClientHello is never answered: "connected, response not complete in
+    // time" (docs/ground-truth.md `timeout`), not a connect timeout.
+    let (addr, task) = start_silent().await;
+    let mut config = FetchConfig::new(TrustAnchors::empty());
+    config.https_port = addr.port();
+    config.connect_timeout = Duration::from_millis(400);
+    config.total_timeout = Duration::from_secs(5);
+    let r = PolicyFetcher::new(config).fetch(DOMAIN, &[addr.ip()]).await;
+    task.abort();
+    assert_eq!(r.outcome, FetchOutcome::Timeout, "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+    assert_eq!(r.cert_verdict, None);
 }
 
 #[tokio::test]

@@ -257,3 +257,26 @@ pub(crate) async fn start_plaintext(bytes: &'static [u8]) -> (SocketAddr, JoinHa
     });
     (addr, task)
 }
+
+/// A TCP server that accepts, reads whatever comes and never answers (a TLS tarpit); each
+/// connection is dropped after 30 s.
+pub(crate) async fn start_silent() -> (SocketAddr, JoinHandle<()>) {
+    let listener = bind_random().await;
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let hold = async {
+                    while let Ok(n) = tcp.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(30), hold).await;
+            });
+        }
+    });
+    (addr, task)
+}
