@@ -732,6 +732,17 @@ fn generated_world_serves_any_of_its_names_without_memory() {
     let name = g.name(9_999_999);
     assert!(w.truth(&name).is_some());
     assert_ne!(w.dns(&name, RecordType::MX).outcome, DnsOutcome::NxDomain);
+    assert_eq!(
+        w.dns(&name, RecordType::MX).delay,
+        std::time::Duration::ZERO
+    );
+    let slow = g
+        .build(208, 8)
+        .with_dns_delay(std::time::Duration::from_millis(300));
+    assert_eq!(
+        slow.dns(&name, RecordType::MX).delay,
+        std::time::Duration::from_millis(300)
+    );
     // 3 Google-like + 4 Microsoft-like + pool size × server classes, whatever N is.
     let classes = stsscan::lab::world::scenario::catalog_servers().len();
     assert_eq!(w.listeners().smtp.len(), 7 + 8 * classes);
@@ -755,6 +766,7 @@ fn truth_writers_round_trip_row_counts() {
         rows(),
         std::fs::File::create(&dp).unwrap(),
         std::fs::File::create(&mp).unwrap(),
+        &[("lab.seed".to_owned(), "3".to_owned())],
     )
     .unwrap();
     assert_eq!(n, 20_000);
@@ -769,6 +781,17 @@ fn truth_writers_round_trip_row_counts() {
             .sum::<usize>()
     };
     assert_eq!(read(&dp), 20_000);
+    let f = std::fs::File::open(&dp).unwrap();
+    let meta = parquet::file::reader::SerializedFileReader::new(f).unwrap();
+    let kv = parquet::file::reader::FileReader::metadata(&meta)
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        kv.iter()
+            .any(|k| k.key == "lab.seed" && k.value.as_deref() == Some("3"))
+    );
     assert_eq!(read(&mp), mx_rows);
     let mut buf = Vec::new();
     let n = stsscan::lab::world::write::write_jsonl(rows().take(100), &mut buf).unwrap();

@@ -3,6 +3,7 @@
 //! certificates, HTTP responses and SMTP personalities — without per-domain state.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hickory_proto::rr::RecordType;
@@ -28,12 +29,23 @@ const TTL: u32 = 300;
 pub struct LabWorld<S> {
     source: S,
     ctx: Context,
+    dns_delay: Duration,
 }
 
 impl<S: DomainSource> LabWorld<S> {
     /// A world serving `source` in `ctx`.
     pub fn new(source: S, ctx: Context) -> Self {
-        LabWorld { source, ctx }
+        LabWorld {
+            source,
+            ctx,
+            dns_delay: Duration::ZERO,
+        }
+    }
+
+    /// The same world answering every DNS query after `delay` (latency injection).
+    pub fn with_dns_delay(mut self, delay: Duration) -> Self {
+        self.dns_delay = delay;
+        self
     }
 
     /// The domain source.
@@ -336,7 +348,10 @@ fn not_found() -> HttpBehaviour {
 impl<S: DomainSource> World for LabWorld<S> {
     fn dns(&self, qname: &str, qtype: RecordType) -> DnsReply {
         let q = qname.trim_end_matches('.').to_ascii_lowercase();
-        DnsReply::now(self.answer(&q, qtype))
+        DnsReply {
+            outcome: self.answer(&q, qtype),
+            delay: self.dns_delay,
+        }
     }
 
     fn listeners(&self) -> Listeners {
