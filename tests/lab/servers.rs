@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod client;
+mod perf;
 mod tools;
 
 use std::net::IpAddr;

@@ -10,6 +10,8 @@
 //! the connection is held for at most [`STALL_BOUND`]; `Close` → the connection is closed
 //! without a response. Connections are kept alive for at most [`MAX_REQUESTS`] requests and
 //! closed after [`IDLE`] without a request. Request bodies are discarded (at most 64 KiB).
+//! A malformed request head gets `400` and an over-long one `431`; closing connections linger
+//! briefly, discarding unread input, so the client reads the response rather than a reset.
 //!
 //! [`Listeners::https`]: crate::lab::model::Listeners::https
 
@@ -23,7 +25,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::counters::Counters;
-use super::net::{Counted, Shutdown};
+use super::net::{Counted, Shutdown, linger_close};
 use crate::lab::model::{BodyFraming, HttpBehaviour, HttpResponse, World};
 
 /// Largest request head (request line and header fields) accepted.
@@ -95,11 +97,18 @@ impl HttpsHost {
                 Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return,
             };
             let Some(req) = Request::parse(&head) else {
-                let _ = write_simple(&mut io, 400, "Bad Request").await;
+                if write_simple(&mut io, 400, "Bad Request").await.is_ok() {
+                    linger_close(&mut io).await;
+                }
                 return;
             };
             if req.too_big {
-                let _ = write_simple(&mut io, 431, "Request Header Fields Too Large").await;
+                if write_simple(&mut io, 431, "Request Header Fields Too Large")
+                    .await
+                    .is_ok()
+                {
+                    linger_close(&mut io).await;
+                }
                 return;
             }
             // Discard a request body announced by Content-Length (bounded).
@@ -140,7 +149,7 @@ impl HttpsHost {
                 }
             }
             if !keep_alive {
-                let _ = io.shutdown().await;
+                linger_close(&mut io).await;
                 return;
             }
         }

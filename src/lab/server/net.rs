@@ -8,8 +8,9 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
 
 use super::counters::AddrCounters;
@@ -107,4 +108,27 @@ pub(crate) fn random_u64() -> u64 {
             .unwrap_or(0),
     );
     h.finish()
+}
+
+/// Longest a closing connection keeps reading the client's unread input.
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+/// Most input discarded while closing.
+pub(crate) const LINGER_BYTES: usize = 1 << 20;
+
+/// Shuts the write side down (TLS: close_notify) and then reads and discards what the client is still sending (at most
+/// [`LINGER_BYTES`] for at most [`LINGER`]), so that closing with unread input does not reset
+/// the connection before the client has read the response.
+pub(crate) async fn linger_close<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) {
+    let _ = io.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        let mut total = 0usize;
+        while total < LINGER_BYTES {
+            match io.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }

@@ -63,6 +63,7 @@ pub struct Pki {
     serial_base: u64,
     serial: AtomicU64,
     cache: Mutex<Cache>,
+    capacity: usize,
 }
 
 impl fmt::Debug for Pki {
@@ -128,8 +129,14 @@ fn make_ca(cn: &str, path_len: Option<u8>, parent: Option<&Ca>) -> anyhow::Resul
 }
 
 impl Pki {
-    /// Makes the two roots, their intermediates and the shared leaf key.
+    /// Makes the two roots, their intermediates and the shared leaf key; the leaf cache holds
+    /// [`LEAF_CACHE`] entries.
     pub fn new() -> anyhow::Result<Self> {
+        Self::with_cache_capacity(LEAF_CACHE)
+    }
+
+    /// Like [`Pki::new`] with a leaf cache of `capacity` entries (at least 1).
+    pub fn with_cache_capacity(capacity: usize) -> anyhow::Result<Self> {
         let root = make_ca("stsscan lab root CA", None, None)?;
         let root_pem = root.pem.clone();
         let intermediate = make_ca("stsscan lab intermediate CA", Some(0), Some(&root))?;
@@ -157,6 +164,7 @@ impl Pki {
                 map: HashMap::new(),
                 order: VecDeque::new(),
             }),
+            capacity: capacity.max(1),
         })
     }
 
@@ -189,7 +197,7 @@ impl Pki {
         let key = Arc::new(CertifiedKey::new(chain, Arc::clone(&self.leaf_signer)));
         let mut cache = lock(&self.cache);
         if !cache.map.contains_key(spec) {
-            while cache.map.len() >= LEAF_CACHE {
+            while cache.map.len() >= self.capacity {
                 match cache.order.pop_front() {
                     Some(old) => {
                         cache.map.remove(&old);
@@ -323,4 +331,58 @@ pub(crate) fn server_config(
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> CertSpec {
+        CertSpec {
+            names: vec![name.to_owned()],
+            variant: CertVariant::Valid,
+        }
+    }
+
+    #[test]
+    fn leaf_cache_is_bounded_and_reused() {
+        let pki = Pki::with_cache_capacity(3).unwrap();
+        let a = pki.certified_key(&spec("a.test")).unwrap();
+        let again = pki.certified_key(&spec("a.test")).unwrap();
+        assert!(Arc::ptr_eq(&a, &again));
+        for n in ["b.test", "c.test", "d.test", "e.test"] {
+            pki.certified_key(&spec(n)).unwrap();
+        }
+        assert_eq!(pki.cached_leaves(), 3);
+        // The oldest entry was evicted: a new leaf (with a new serial) is made.
+        let a2 = pki.certified_key(&spec("a.test")).unwrap();
+        assert!(!Arc::ptr_eq(&a, &a2));
+        assert_ne!(a.cert[0], a2.cert[0]);
+    }
+
+    #[test]
+    fn chains_have_the_documented_shape() {
+        let pki = Pki::new().unwrap();
+        let len = |v| {
+            pki.certified_key(&CertSpec {
+                names: vec!["x.test".into()],
+                variant: v,
+            })
+            .unwrap()
+            .cert
+            .len()
+        };
+        assert_eq!(len(CertVariant::Valid), 2);
+        assert_eq!(len(CertVariant::Expired), 2);
+        assert_eq!(len(CertVariant::ExpiresInDays(3)), 2);
+        assert_eq!(len(CertVariant::UnknownCa), 2);
+        assert_eq!(len(CertVariant::SelfSigned), 1);
+        assert_eq!(len(CertVariant::MissingIntermediate), 1);
+        // Names rcgen cannot encode are skipped, never a panic.
+        let k = pki.certified_key(&CertSpec {
+            names: vec!["bad\u{e9}.test".into(), String::new()],
+            variant: CertVariant::Valid,
+        });
+        assert!(k.is_ok());
+    }
 }

@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::counters::{Counters, OpenGuard};
-use super::net::{Counted, Shutdown};
+use super::net::{Counted, Shutdown, linger_close};
 use crate::lab::model::{SmtpPersonality, World};
 
 /// Longest command line accepted, CRLF included (RFC 5321 §4.5.3.1.4 allows 512).
@@ -46,12 +46,15 @@ pub const HOSTNAME: &str = "mx.stsscan-lab.invalid";
 pub const INJECTED: &[u8] = b"250-injected.stsscan-lab.invalid\r\n250 PIPELINING\r\n";
 /// What [`SmtpPersonality::Garbage`] sends instead of a greeting.
 pub const GARBAGE: &[u8] = b"\x16\x03\x01\x00\xff\x00\xfe\x80\x81\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x28\x8c\xbc\x00\x1b[2J\x7f\xff\xfe\x00\x00\x01SSH-2.0-\x00\x80\xbf";
-/// The TLS 1.0 ServerHello [`SmtpPersonality::LegacyTlsOnly`] answers any ClientHello with
-/// (version 3.1, TLS_RSA_WITH_AES_128_CBC_SHA, no extensions).
-pub const TLS10_SERVER_HELLO: [u8; 47] = {
-    let mut b = [0u8; 47];
+/// The TLS 1.0 ServerHello [`SmtpPersonality::LegacyTlsOnly`] answers any ClientHello with:
+/// version 3.1, TLS_RSA_WITH_AES_128_CBC_SHA, null compression and an empty
+/// `renegotiation_info` extension (RFC 5746, as real TLS 1.0 servers send), so that a modern
+/// client fails on the version and nothing else.
+pub const TLS10_SERVER_HELLO: [u8; 54] = {
+    let mut b = [0u8; 54];
+    // Record: handshake, TLS 1.0, length 49; ServerHello, length 45; server_version 3.1.
     let head = [
-        0x16, 0x03, 0x01, 0x00, 0x2a, 0x02, 0x00, 0x00, 0x26, 0x03, 0x01,
+        0x16, 0x03, 0x01, 0x00, 0x31, 0x02, 0x00, 0x00, 0x2d, 0x03, 0x01,
     ];
     let mut i = 0;
     while i < head.len() {
@@ -63,11 +66,16 @@ pub const TLS10_SERVER_HELLO: [u8; 47] = {
         b[i] = (i as u8).wrapping_mul(37);
         i += 1;
     }
-    // session id length 0, cipher suite 0x002f, compression null.
-    b[43] = 0x00;
-    b[44] = 0x00;
-    b[45] = 0x2f;
-    b[46] = 0x00;
+    // session id length 0, cipher suite 0x002f, compression null, extensions (5 bytes):
+    // renegotiation_info (0xff01), length 1, empty renegotiated_connection.
+    let tail = [
+        0x00, 0x00, 0x2f, 0x00, 0x00, 0x05, 0xff, 0x01, 0x00, 0x01, 0x00,
+    ];
+    let mut j = 0;
+    while j < tail.len() {
+        b[43 + j] = tail[j];
+        j += 1;
+    }
     b
 };
 
@@ -252,7 +260,9 @@ async fn dialog<S: AsyncRead + AsyncWrite + Unpin>(
         let line = match c.line().await {
             Line::Text(t) => t,
             Line::TooLong => {
-                let _ = c.send(b"500 5.5.2 Line too long\r\n").await;
+                if c.send(b"500 5.5.2 Line too long\r\n").await.is_ok() {
+                    linger_close(&mut c.io).await;
+                }
                 return End::Close;
             }
             Line::Eof => return End::Close,

@@ -260,3 +260,72 @@ async fn lab_stops_on_shutdown_and_drop() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(tokio::net::TcpStream::connect(https).await.is_err());
 }
+
+#[tokio::test]
+async fn dns_with_hickory_resolver() {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+
+    let (lab, w) = lab().await;
+    let dns = lab.dns_addr();
+    let mut ns = NameServerConfig::udp_and_tcp(dns.ip());
+    for c in &mut ns.connections {
+        c.port = dns.port();
+    }
+    let mut builder = hickory_resolver::TokioResolver::builder_with_config(
+        ResolverConfig::from_name_servers(vec![ns]),
+        TokioRuntimeProvider::default(),
+    );
+    builder.options_mut().timeout = Duration::from_millis(500);
+    builder.options_mut().attempts = 1;
+    builder.options_mut().cache_size = 0;
+    builder.options_mut().use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
+    let resolver = builder.build().unwrap();
+
+    // TC over UDP: the resolver retries over TCP and gets the answer.
+    let l = resolver.lookup("tc.test.", RecordType::TXT).await.unwrap();
+    assert_eq!(l.answers().len(), 1);
+    let c = lab.counters();
+    assert_eq!(
+        c.dns_queries("tc.test", RecordType::TXT),
+        2,
+        "once over UDP, once over TCP"
+    );
+
+    // A CNAME chain resolves to the target's record.
+    let l = resolver
+        .lookup("cname.test.", RecordType::TXT)
+        .await
+        .unwrap();
+    assert!(
+        l.answers()
+            .iter()
+            .any(|r| r.record_type() == RecordType::TXT)
+    );
+
+    let l = resolver
+        .lookup("mta-sts.valid.test.", RecordType::A)
+        .await
+        .unwrap();
+    assert_eq!(
+        l.answers()[0].data,
+        RData::A(hickory_proto::rr::rdata::A(w.b.addr(1, 1)))
+    );
+    // NXDOMAIN and NODATA come back as errors the resolver can tell apart from a timeout.
+    let e = resolver
+        .lookup("nx.test.", RecordType::TXT)
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("NXDomain"), "{e:?}");
+    let e = resolver
+        .lookup("drop.test.", RecordType::TXT)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{e:?}").to_ascii_lowercase().contains("timeout")
+            || format!("{e:?}").contains("Timeout")
+            || format!("{e}").contains("timed out"),
+        "{e:?}"
+    );
+    lab.shutdown().await;
+}

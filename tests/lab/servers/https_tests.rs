@@ -101,8 +101,10 @@ async fn https_stall_and_close() {
     let stats = lab.counters().https_conns(w.https_ip()).unwrap();
     assert_eq!(stats.open, 1);
     assert_eq!(stats.accepted, 2);
-    drop(s);
+    // Shutting the lab down ends the stalled connection too (EOF or reset, promptly).
     lab.shutdown().await;
+    let r = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
 }
 
 #[tokio::test]
@@ -264,5 +266,31 @@ async fn https_certificate_variants() {
 
     // The leaf cache holds one entry per distinct spec.
     assert!(lab.pki().cached_leaves() >= 8);
+    lab.shutdown().await;
+}
+
+#[tokio::test]
+async fn https_rejects_malformed_and_oversized_requests() {
+    use tokio::io::AsyncWriteExt;
+    let (lab, w) = lab().await;
+    let addr = SocketAddr::new(w.https_ip(), lab.ports().https);
+    let tls = verifying(lab.root_store());
+    let name = rustls::pki_types::ServerName::try_from("mta-sts.valid.test").unwrap();
+
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut s = tls.connect(name.clone(), tcp).await.unwrap();
+    s.write_all(b"\x00\x01garbage\r\n\r\n").await.unwrap();
+    let raw = read_all(&mut s, STEP).await.unwrap();
+    assert!(raw.starts_with(b"HTTP/1.1 400 "), "{raw:?}");
+
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut s = tls.connect(name, tcp).await.unwrap();
+    let mut req = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
+    req.extend(std::iter::repeat_n(b'a', 40_000));
+    // The server may answer and close before reading it all.
+    let _ = s.write_all(&req).await;
+    let raw = read_all(&mut s, STEP).await.unwrap();
+    assert!(raw.starts_with(b"HTTP/1.1 431 "), "{raw:?}");
+    assert_eq!(lab.counters().https_total(), 0, "neither reached the world");
     lab.shutdown().await;
 }
