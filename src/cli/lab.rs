@@ -61,6 +61,9 @@ pub struct WorldArgs {
     /// Addresses per self-hosted server class (1–64).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=64))]
     pub pool_size: u8,
+    /// Epoch of the world: "over time" scenarios change from epoch 1 on.
+    #[arg(long, default_value_t = 0)]
+    pub epoch: u32,
 }
 
 impl WorldArgs {
@@ -73,7 +76,8 @@ impl WorldArgs {
             n: self.domains,
             mix,
         }
-        .build(self.block, self.pool_size))
+        .build(self.block, self.pool_size)
+        .at_epoch(self.epoch))
     }
 }
 
@@ -204,6 +208,7 @@ fn truth(a: &TruthArgs) -> anyhow::Result<ExitCode> {
                 ("lab.mix", w.mix.clone()),
                 ("lab.block", w.block.to_string()),
                 ("lab.pool_size", w.pool_size.to_string()),
+                ("lab.epoch", w.epoch.to_string()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -257,8 +262,8 @@ fn serve(a: &ServeArgs) -> anyhow::Result<ExitCode> {
             ports.https,
             ports.smtp
         );
-        println!("truth    stsscan lab truth --seed {} --domains {} --mix {} --block {} --pool-size {} --out truth.parquet",
-            a.world.seed, a.world.domains, a.world.mix, a.world.block, a.world.pool_size);
+        println!("truth    stsscan lab truth --seed {} --domains {} --mix {} --block {} --pool-size {} --epoch {} --out truth.parquet",
+            a.world.seed, a.world.domains, a.world.mix, a.world.block, a.world.pool_size, a.world.epoch);
         println!("Ctrl-C to stop");
         tokio::signal::ctrl_c().await?;
         lab.shutdown().await;

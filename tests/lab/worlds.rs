@@ -410,7 +410,12 @@ fn truth_is_internally_consistent() {
 /// What the world serves agrees with its truth, for every scenario × provider.
 #[test]
 fn world_answers_agree_with_truth() {
-    let w = catalog_world(204);
+    for epoch in [0, 1] {
+        answers_agree(catalog_world(204).at_epoch(epoch));
+    }
+}
+
+fn answers_agree(w: LabWorld<ExplicitWorld>) {
     let listeners = w.listeners();
     let https: HashSet<IpAddr> = listeners.https.iter().copied().collect();
     let smtp: HashSet<IpAddr> = listeners.smtp.iter().copied().collect();
@@ -802,3 +807,69 @@ fn truth_writers_round_trip_row_counts() {
 }
 
 mod e2e;
+
+/// "Over time" scenarios: identical to a valid enforce setup at epoch 0, changed from epoch 1.
+/// RFC 8461 §3.1: the `id` is "a short string used to track policy updates. This string MUST
+/// uniquely identify a given instance of a policy, such that senders can determine when the
+/// policy has been updated by comparing to the "id" of a previously seen policy."
+#[test]
+fn over_time_scenarios_change_from_epoch_one() {
+    let build = || {
+        ExplicitWorld::builder()
+            .domain("edited.test", Scenario::OverTimePolicyEditedIdKept)
+            .domain("bumped.test", Scenario::OverTimeIdBumpedNoChange)
+            .domain("removed.test", Scenario::OverTimeTxtRemoved)
+            .domain("moved.test", Scenario::OverTimeMxMoved)
+            .domain("steady.test", Scenario::EnforceValid)
+            .build(210)
+    };
+    let w0 = build();
+    let w1 = build().at_epoch(1);
+    let t = |w: &LabWorld<ExplicitWorld>, d: &str| w.truth(d).unwrap();
+    for d in ["edited.test", "bumped.test", "removed.test", "moved.test"] {
+        let a = t(&w0, d);
+        assert!(a.policy_usable, "{d}");
+        assert_eq!(a.enforce_deliverable, Some(true), "{d}");
+        assert_eq!(
+            a.policy_mode,
+            Some(stsscan::lab::world::vocab::PolicyMode::Enforce)
+        );
+    }
+    // Policy edited, id kept: same id, different policy.
+    let (a, b) = (t(&w0, "edited.test"), t(&w1, "edited.test"));
+    assert_eq!(a.sts_id, b.sts_id);
+    assert_ne!(a.policy_mode, b.policy_mode);
+    // Id bumped, nothing else changed.
+    let (a, b) = (t(&w0, "bumped.test"), t(&w1, "bumped.test"));
+    assert_ne!(a.sts_id, b.sts_id);
+    assert_eq!(
+        (&a.policy_mode, &a.policy_mx),
+        (&b.policy_mode, &b.policy_mx)
+    );
+    // TXT removed while the policy host still serves enforce.
+    let b = t(&w1, "removed.test");
+    assert_eq!(b.sts_txt, TxtState::Absent);
+    assert_eq!(b.policy_fetch, PolicyFetch::NotAttempted);
+    let a: IpAddr = a_of(&w1, "mta-sts.removed.test")[0].parse().unwrap();
+    let HttpBehaviour::Respond(r) =
+        w1.https_response(a, Some("mta-sts.removed.test"), None, POLICY_PATH)
+    else {
+        panic!("policy no longer served");
+    };
+    assert!(String::from_utf8_lossy(&r.body).contains("mode: enforce"));
+    // MX moved, policy not updated: delivery breaks.
+    let b = t(&w1, "moved.test");
+    assert_eq!(b.mx[0].mx_host, GOOGLE_MX[0]);
+    assert_eq!(b.policy_mx, Some(vec!["mx.moved.test".to_owned()]));
+    assert!(b.delivery_breaking());
+    // Everything else is the same at every epoch.
+    assert_eq!(t(&w0, "steady.test"), t(&w1, "steady.test"));
+    assert_eq!(
+        w0.dns("moved.test", RecordType::MX),
+        build().dns("moved.test", RecordType::MX)
+    );
+    assert_ne!(
+        w0.dns("moved.test", RecordType::MX),
+        w1.dns("moved.test", RecordType::MX)
+    );
+}
