@@ -332,10 +332,14 @@ fn adversarial_mix_reaches_every_scenario_about_equally() {
 /// The truth's own definitions (docs/ground-truth.md) hold for every scenario × provider.
 #[test]
 fn truth_is_internally_consistent() {
-    let w = catalog_world(203);
-    let truths = w.all_truth();
+    for epoch in [0, 1] {
+        consistent(&catalog_world(203).at_epoch(epoch).all_truth());
+    }
+}
+
+fn consistent(truths: &[DomainTruth]) {
     assert_eq!(truths.len(), Scenario::ALL.len() * PROVIDERS.len());
-    for t in &truths {
+    for t in truths {
         let d = &t.domain;
         // "policy_usable: sts_txt = valid and policy_fetch = ok and policy_cert = valid and
         // policy_valid"
