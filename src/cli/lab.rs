@@ -61,6 +61,9 @@ pub struct WorldArgs {
     /// Addresses per self-hosted server class (1–64).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=64))]
     pub pool_size: u8,
+    /// Epoch of the world: "over time" scenarios change from epoch 1 on.
+    #[arg(long, default_value_t = 0)]
+    pub epoch: u32,
 }
 
 impl WorldArgs {
@@ -73,7 +76,8 @@ impl WorldArgs {
             n: self.domains,
             mix,
         }
-        .build(self.block, self.pool_size))
+        .build(self.block, self.pool_size)
+        .at_epoch(self.epoch))
     }
 }
 
@@ -126,6 +130,9 @@ pub struct ServeArgs {
     /// SMTP port (default: 25 if bindable, else 10025).
     #[arg(long)]
     pub smtp_port: Option<u16>,
+    /// Delay before every DNS answer, in milliseconds (latency injection).
+    #[arg(long, default_value_t = 0)]
+    pub dns_delay_ms: u64,
     /// Directory for the domain list and CA file (default: a new temporary directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -193,7 +200,20 @@ fn truth(a: &TruthArgs) -> anyhow::Result<ExitCode> {
         }
         TruthFormat::Parquet => {
             let mx = mx_path(&a.out);
-            write_parquet(rows, create(&a.out)?, create(&mx)?)?;
+            let w = &a.world;
+            let meta: Vec<(String, String)> = [
+                ("stsscan.version", env!("CARGO_PKG_VERSION").to_owned()),
+                ("lab.seed", w.seed.to_string()),
+                ("lab.domains", w.domains.to_string()),
+                ("lab.mix", w.mix.clone()),
+                ("lab.block", w.block.to_string()),
+                ("lab.pool_size", w.pool_size.to_string()),
+                ("lab.epoch", w.epoch.to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            write_parquet(rows, create(&a.out)?, create(&mx)?, &meta)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -227,7 +247,8 @@ fn serve(a: &ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let world: Arc<dyn World> = Arc::new(world);
+        let world: Arc<dyn World> =
+            Arc::new(world.with_dns_delay(std::time::Duration::from_millis(a.dns_delay_ms)));
         let lab = crate::lab::server::start(move |_| world, opts).await?;
         let ca = dir.join("lab-root-ca.pem");
         std::fs::write(&ca, lab.ca_pem()).with_context(|| format!("writing {}", ca.display()))?;
@@ -241,8 +262,8 @@ fn serve(a: &ServeArgs) -> anyhow::Result<ExitCode> {
             ports.https,
             ports.smtp
         );
-        println!("truth    stsscan lab truth --seed {} --domains {} --mix {} --block {} --pool-size {} --out truth.parquet",
-            a.world.seed, a.world.domains, a.world.mix, a.world.block, a.world.pool_size);
+        println!("truth    stsscan lab truth --seed {} --domains {} --mix {} --block {} --pool-size {} --epoch {} --out truth.parquet",
+            a.world.seed, a.world.domains, a.world.mix, a.world.block, a.world.pool_size, a.world.epoch);
         println!("Ctrl-C to stop");
         tokio::signal::ctrl_c().await?;
         lab.shutdown().await;

@@ -7,8 +7,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 use stsscan::lab::model::{
@@ -129,7 +127,7 @@ fn tagged_count(records: &[Vec<u8>], tag: &[u8]) -> usize {
     records.iter().filter(|r| r.starts_with(tag)).count()
 }
 
-fn a_of(world: &dyn World, name: &str) -> Vec<String> {
+pub(crate) fn a_of(world: &dyn World, name: &str) -> Vec<String> {
     let mut v: Vec<String> = match world.dns(name, RecordType::A).outcome {
         DnsOutcome::Answer { records, .. } => records
             .iter()
@@ -334,10 +332,14 @@ fn adversarial_mix_reaches_every_scenario_about_equally() {
 /// The truth's own definitions (docs/ground-truth.md) hold for every scenario × provider.
 #[test]
 fn truth_is_internally_consistent() {
-    let w = catalog_world(203);
-    let truths = w.all_truth();
+    for epoch in [0, 1] {
+        consistent(&catalog_world(203).at_epoch(epoch).all_truth());
+    }
+}
+
+fn consistent(truths: &[DomainTruth]) {
     assert_eq!(truths.len(), Scenario::ALL.len() * PROVIDERS.len());
-    for t in &truths {
+    for t in truths {
         let d = &t.domain;
         // "policy_usable: sts_txt = valid and policy_fetch = ok and policy_cert = valid and
         // policy_valid"
@@ -412,7 +414,12 @@ fn truth_is_internally_consistent() {
 /// What the world serves agrees with its truth, for every scenario × provider.
 #[test]
 fn world_answers_agree_with_truth() {
-    let w = catalog_world(204);
+    for epoch in [0, 1] {
+        answers_agree(catalog_world(204).at_epoch(epoch));
+    }
+}
+
+fn answers_agree(w: LabWorld<ExplicitWorld>) {
     let listeners = w.listeners();
     let https: HashSet<IpAddr> = listeners.https.iter().copied().collect();
     let smtp: HashSet<IpAddr> = listeners.smtp.iter().copied().collect();
@@ -549,7 +556,7 @@ fn check_policy_host(w: &LabWorld<ExplicitWorld>, t: &DomainTruth, https: &HashS
 }
 
 /// A valid policy's body carries exactly the truth's fields (RFC 8461 §3.2 key/value lines).
-fn check_policy_body(t: &DomainTruth, body: &[u8]) {
+pub(crate) fn check_policy_body(t: &DomainTruth, body: &[u8]) {
     let d = &t.domain;
     let text = String::from_utf8_lossy(body);
     if t.policy_valid != Some(true) {
@@ -734,7 +741,22 @@ fn generated_world_serves_any_of_its_names_without_memory() {
     let name = g.name(9_999_999);
     assert!(w.truth(&name).is_some());
     assert_ne!(w.dns(&name, RecordType::MX).outcome, DnsOutcome::NxDomain);
-    assert!(w.listeners().smtp.len() < 2000, "listeners stay bounded");
+    assert_eq!(
+        w.dns(&name, RecordType::MX).delay,
+        std::time::Duration::ZERO
+    );
+    let slow = g
+        .build(208, 8)
+        .with_dns_delay(std::time::Duration::from_millis(300));
+    assert_eq!(
+        slow.dns(&name, RecordType::MX).delay,
+        std::time::Duration::from_millis(300)
+    );
+    // 3 Google-like + 4 Microsoft-like + pool size × server classes, whatever N is.
+    let classes = stsscan::lab::world::scenario::catalog_servers().len();
+    assert_eq!(w.listeners().smtp.len(), 7 + 8 * classes);
+    assert_eq!(w.listeners().https.len(), 4);
+    assert_eq!(classes, 23, "docs/lab.md lists the listener count");
 }
 
 #[test]
@@ -753,6 +775,7 @@ fn truth_writers_round_trip_row_counts() {
         rows(),
         std::fs::File::create(&dp).unwrap(),
         std::fs::File::create(&mp).unwrap(),
+        &[("lab.seed".to_owned(), "3".to_owned())],
     )
     .unwrap();
     assert_eq!(n, 20_000);
@@ -767,6 +790,17 @@ fn truth_writers_round_trip_row_counts() {
             .sum::<usize>()
     };
     assert_eq!(read(&dp), 20_000);
+    let f = std::fs::File::open(&dp).unwrap();
+    let meta = parquet::file::reader::SerializedFileReader::new(f).unwrap();
+    let kv = parquet::file::reader::FileReader::metadata(&meta)
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        kv.iter()
+            .any(|k| k.key == "lab.seed" && k.value.as_deref() == Some("3"))
+    );
     assert_eq!(read(&mp), mx_rows);
     let mut buf = Vec::new();
     let n = stsscan::lab::world::write::write_jsonl(rows().take(100), &mut buf).unwrap();
@@ -776,123 +810,70 @@ fn truth_writers_round_trip_row_counts() {
     assert_eq!(first["domain"], serde_json::json!(g.name(0)));
 }
 
-// ---- end to end ---------------------------------------------------------------------------
+mod e2e;
 
-/// A small explicit world on real servers, queried with hickory pointed only at the lab DNS.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explicit_world_end_to_end_with_hickory() {
-    use hickory_resolver::Resolver;
-    use hickory_resolver::config::{
-        ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+/// "Over time" scenarios: identical to a valid enforce setup at epoch 0, changed from epoch 1.
+/// RFC 8461 §3.1: the `id` is "a short string used to track policy updates. This string MUST
+/// uniquely identify a given instance of a policy, such that senders can determine when the
+/// policy has been updated by comparing to the "id" of a previously seen policy."
+#[test]
+fn over_time_scenarios_change_from_epoch_one() {
+    let build = || {
+        ExplicitWorld::builder()
+            .domain("edited.test", Scenario::OverTimePolicyEditedIdKept)
+            .domain("bumped.test", Scenario::OverTimeIdBumpedNoChange)
+            .domain("removed.test", Scenario::OverTimeTxtRemoved)
+            .domain("moved.test", Scenario::OverTimeMxMoved)
+            .domain("steady.test", Scenario::EnforceValid)
+            .build(210)
     };
-    use hickory_resolver::net::runtime::TokioRuntimeProvider;
-
-    let mut made = None;
-    let lab = stsscan::lab::server::start(
-        |b| {
-            let w = Arc::new(
-                ExplicitWorld::builder()
-                    .domain("good.test", Scenario::EnforceValid)
-                    .domain("cname.test", Scenario::TxtCname2)
-                    .domain("split.test", Scenario::TxtMultiString)
-                    .domain("fail.test", Scenario::TxtServfail)
-                    .domain("null.test", Scenario::NullMx)
-                    .domain_at("g.test", Scenario::NoSts, Provider::GoogleLike)
-                    .build(b.octet),
-            );
-            made = Some(Arc::clone(&w));
-            w as Arc<dyn World>
-        },
-        stsscan::lab::server::LabOptions::default(),
-    )
-    .await
-    .unwrap();
-    let world = made.unwrap();
-    let dns = lab.dns_addr();
-    assert!(dns.ip().is_loopback());
-    let mut udp = ConnectionConfig::udp();
-    udp.port = dns.port();
-    let mut tcp = ConnectionConfig::tcp();
-    tcp.port = dns.port();
-    let config = ResolverConfig::from_name_servers(vec![NameServerConfig::new(
-        dns.ip(),
-        true,
-        vec![udp, tcp],
-    )]);
-    let mut opts = ResolverOpts::default();
-    opts.use_hosts_file = ResolveHosts::Never;
-    opts.timeout = Duration::from_secs(2);
-    opts.attempts = 1;
-    opts.cache_size = 0;
-    let resolver = Resolver::builder_with_config(config, TokioRuntimeProvider::default())
-        .with_options(opts)
-        .build()
-        .unwrap();
-
-    let txt = |name: &'static str| {
-        let r = &resolver;
-        async move {
-            r.lookup(name, RecordType::TXT).await.map(|l| {
-                l.answers()
-                    .iter()
-                    .filter_map(|rec| match &rec.data {
-                        hickory_proto::rr::RData::TXT(t) => Some(t.txt_data.concat()),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>()
-            })
-        }
-    };
-    for d in ["good.test", "cname.test", "split.test"] {
-        let t = world.truth(d).unwrap();
-        assert_eq!(t.sts_txt, TxtState::Valid);
-        let name: &'static str = Box::leak(format!("_mta-sts.{d}.").into_boxed_str());
-        let recs = txt(name).await.unwrap();
-        let id = t.sts_id.unwrap();
-        assert_eq!(recs.len(), 1, "{d}: {recs:?}");
+    let w0 = build();
+    let w1 = build().at_epoch(1);
+    let t = |w: &LabWorld<ExplicitWorld>, d: &str| w.truth(d).unwrap();
+    for d in ["edited.test", "bumped.test", "removed.test", "moved.test"] {
+        let a = t(&w0, d);
+        assert!(a.policy_usable, "{d}");
+        assert_eq!(a.enforce_deliverable, Some(true), "{d}");
         assert_eq!(
-            String::from_utf8_lossy(&recs[0]),
-            format!("v=STSv1; id={id};"),
-            "{d}"
+            a.policy_mode,
+            Some(stsscan::lab::world::vocab::PolicyMode::Enforce)
         );
     }
-    let err = txt("_mta-sts.fail.test.").await.unwrap_err();
-    assert!(!err.is_no_records_found(), "SERVFAIL is not NODATA: {err}");
-
-    let mx = resolver.lookup("g.test.", RecordType::MX).await.unwrap();
-    let mut got: Vec<(u16, String)> = mx
-        .answers()
-        .iter()
-        .filter_map(|r| match &r.data {
-            hickory_proto::rr::RData::MX(m) => Some((
-                m.preference,
-                m.exchange.to_ascii().trim_end_matches('.').to_owned(),
-            )),
-            _ => None,
-        })
-        .collect();
-    got.sort();
-    let t = world.truth("g.test").unwrap();
-    let want: Vec<(u16, String)> =
-        t.mx.iter()
-            .map(|m| (m.mx_preference, m.mx_host.clone()))
-            .collect();
-    assert_eq!(got, want);
-    let a = resolver
-        .lookup(format!("{}.", t.mx[0].mx_host), RecordType::A)
-        .await
-        .unwrap();
-    let addrs: Vec<String> = a
-        .answers()
-        .iter()
-        .filter_map(|r| match &r.data {
-            hickory_proto::rr::RData::A(a) => Some(a.0.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(addrs, t.mx[0].mx_addresses);
-
-    let null = resolver.lookup("null.test.", RecordType::MX).await.unwrap();
-    assert_eq!(null.answers().len(), 1);
-    lab.shutdown().await;
+    // Policy edited, id kept: same id, different policy.
+    let (a, b) = (t(&w0, "edited.test"), t(&w1, "edited.test"));
+    assert_eq!(a.sts_id, b.sts_id);
+    assert_ne!(a.policy_mode, b.policy_mode);
+    // Id bumped, nothing else changed.
+    let (a, b) = (t(&w0, "bumped.test"), t(&w1, "bumped.test"));
+    assert_ne!(a.sts_id, b.sts_id);
+    assert_eq!(
+        (&a.policy_mode, &a.policy_mx),
+        (&b.policy_mode, &b.policy_mx)
+    );
+    // TXT removed while the policy host still serves enforce.
+    let b = t(&w1, "removed.test");
+    assert_eq!(b.sts_txt, TxtState::Absent);
+    assert_eq!(b.policy_fetch, PolicyFetch::NotAttempted);
+    let a: IpAddr = a_of(&w1, "mta-sts.removed.test")[0].parse().unwrap();
+    let HttpBehaviour::Respond(r) =
+        w1.https_response(a, Some("mta-sts.removed.test"), None, POLICY_PATH)
+    else {
+        panic!("policy no longer served");
+    };
+    assert!(String::from_utf8_lossy(&r.body).contains("mode: enforce"));
+    // MX moved, policy not updated: delivery breaks.
+    let b = t(&w1, "moved.test");
+    assert_eq!(b.mx[0].mx_host, GOOGLE_MX[0]);
+    assert_eq!(b.policy_mx, Some(vec!["mx.moved.test".to_owned()]));
+    assert!(b.delivery_breaking());
+    // Everything else is the same at every epoch.
+    assert_eq!(t(&w0, "steady.test"), t(&w1, "steady.test"));
+    assert_eq!(
+        w0.dns("moved.test", RecordType::MX),
+        build().dns("moved.test", RecordType::MX)
+    );
+    assert_ne!(
+        w0.dns("moved.test", RecordType::MX),
+        w1.dns("moved.test", RecordType::MX)
+    );
 }

@@ -74,6 +74,7 @@ impl ExplicitWorldBuilder {
         let entry = DomainEntry {
             scenario: scenario.name(),
             spec: scenario.spec(provider),
+            origin: Some((scenario, provider)),
         };
         self.insert(name, entry)
     }
@@ -85,6 +86,7 @@ impl ExplicitWorldBuilder {
             DomainEntry {
                 scenario: "custom",
                 spec,
+                origin: None,
             },
         )
     }

@@ -159,9 +159,11 @@ impl DomainSource for GeneratedWorld {
     fn entry(&self, domain: &str) -> Option<DomainEntry> {
         self.index_of(domain)?;
         let s = self.scenario_of(domain);
+        let p = self.provider_of(domain);
         Some(DomainEntry {
             scenario: s.name(),
-            spec: s.spec(self.provider_of(domain)),
+            spec: s.spec(p),
+            origin: Some((s, p)),
         })
     }
 }

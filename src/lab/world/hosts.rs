@@ -241,5 +241,10 @@ pub fn policy_patterns(pmx: PolicyMx, domain: &str, set: &MxSet) -> (Vec<String>
         // and a wildcard matches exactly one label (RFC 8461 §4.1).
         PolicyMx::ShallowWildcard => (vec![format!("*.mx.{domain}")], vec![false; n]),
         PolicyMx::Empty => (Vec::new(), vec![false; n]),
+        PolicyMx::SelfHostedName => {
+            let own = format!("mx.{domain}");
+            let cov = set.hosts.iter().map(|h| h.name == own).collect();
+            (vec![own], cov)
+        }
     }
 }

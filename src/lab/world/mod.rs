@@ -40,8 +40,11 @@ pub use truth::{DomainTruth, MxTruth};
 pub struct DomainEntry {
     /// The scenario name (`custom` for a hand-written [`Spec`]).
     pub scenario: &'static str,
-    /// The configuration.
+    /// The configuration (at epoch 0).
     pub spec: Spec,
+    /// The catalog scenario and provider, when the entry comes from the catalog (so a world
+    /// at a later epoch can apply the scenario's change over time).
+    pub origin: Option<(Scenario, Provider)>,
 }
 
 /// A set of domains with their configurations: explicit (a map) or generated (a pure

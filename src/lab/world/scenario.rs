@@ -38,7 +38,7 @@ macro_rules! catalog {
 catalog! {
     // ---- no MTA-STS -------------------------------------------------------------------
     /// No MTA-STS, no TLS-RPT; MX at a provider (the common case).
-    NoSts = "no-sts", 580_150;
+    NoSts = "no-sts", 579_850;
     /// No MTA-STS but a valid TLS-RPT record (TLS-RPT without MTA-STS).
     NoStsTlsrpt = "no-sts-tlsrpt", 8_000;
     /// No MTA-STS, no MX, the apex has an address (implicit MX; nothing listens on 25).
@@ -273,6 +273,16 @@ catalog! {
     SmtpHeloOnly = "smtp-helo-only", 20;
     /// Nothing listens on the MX address.
     SmtpRefused = "smtp-refused", 50;
+    // ---- over time (epoch 0: enforce-valid; the change from epoch 1 on) -------------------
+    /// From epoch 1 the policy says `mode: testing` but the TXT `id` is not bumped.
+    OverTimePolicyEditedIdKept = "over-time-policy-edited-id-kept", 100;
+    /// From epoch 1 the TXT `id` changes while the policy stays the same.
+    OverTimeIdBumpedNoChange = "over-time-id-bumped-no-change", 100;
+    /// From epoch 1 the TXT is removed while the enforce policy stays (no `mode: none` first).
+    OverTimeTxtRemoved = "over-time-txt-removed", 50;
+    /// Self-hosted `mx.D`; from epoch 1 the MX moves to the Google-like provider while the
+    /// enforce policy still lists only `mx.D` (delivery breaks).
+    OverTimeMxMoved = "over-time-mx-moved", 50;
 }
 
 impl std::fmt::Display for Scenario {
@@ -319,6 +329,7 @@ fn sts(p: Provider) -> Spec {
         mx_fault: Fault::None,
         tlsrpt: TlsRpt::Mailto,
         tlsrpt_fault: Fault::None,
+        id_generation: 0,
     }
 }
 
@@ -579,6 +590,39 @@ impl Scenario {
             SmtpCloseAfterEhlo => smtp(P::CloseAfterEhlo, M::Testing),
             SmtpHeloOnly => smtp(P::HeloOnly, M::Testing),
             SmtpRefused => with_mx(MxLayout::Refused, M::Testing, PolicyMx::Cover),
+            OverTimePolicyEditedIdKept | OverTimeIdBumpedNoChange | OverTimeTxtRemoved => sts(p),
+            OverTimeMxMoved => with_mx(
+                MxLayout::Provider(Provider::SelfHosted),
+                M::Enforce,
+                PolicyMx::SelfHostedName,
+            ),
+        }
+    }
+
+    /// The configuration at `epoch` (0 is the start). Only the "over time" scenarios change,
+    /// from epoch 1 on; a monitoring scan of epoch 0 and then epoch 1 sees the change.
+    pub fn spec_at(self, p: Provider, epoch: u32) -> Spec {
+        let start = self.spec(p);
+        if epoch == 0 {
+            return start;
+        }
+        match self {
+            Scenario::OverTimePolicyEditedIdKept => {
+                with_body(p, body(PolicySyntax::Crlf, PolicyMode::Testing))
+            }
+            Scenario::OverTimeIdBumpedNoChange => Spec {
+                id_generation: 1,
+                ..start
+            },
+            Scenario::OverTimeTxtRemoved => Spec {
+                sts: StsTxt::Absent,
+                ..start
+            },
+            Scenario::OverTimeMxMoved => Spec {
+                mx: MxLayout::Provider(Provider::GoogleLike),
+                ..start
+            },
+            _ => start,
         }
     }
 }

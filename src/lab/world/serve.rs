@@ -3,6 +3,7 @@
 //! certificates, HTTP responses and SMTP personalities — without per-domain state.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hickory_proto::rr::RecordType;
@@ -28,12 +29,49 @@ const TTL: u32 = 300;
 pub struct LabWorld<S> {
     source: S,
     ctx: Context,
+    dns_delay: Duration,
+    epoch: u32,
 }
 
 impl<S: DomainSource> LabWorld<S> {
     /// A world serving `source` in `ctx`.
     pub fn new(source: S, ctx: Context) -> Self {
-        LabWorld { source, ctx }
+        LabWorld {
+            source,
+            ctx,
+            dns_delay: Duration::ZERO,
+            epoch: 0,
+        }
+    }
+
+    /// The same world at a later `epoch` (0 is the start): "over time" scenarios apply their
+    /// change from epoch 1 on (see [`super::Scenario::spec_at`]); every other domain is unchanged.
+    pub fn at_epoch(mut self, epoch: u32) -> Self {
+        self.epoch = epoch;
+        self
+    }
+
+    /// The epoch this world is at.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The configuration of `domain` at this world's epoch.
+    pub fn entry(&self, domain: &str) -> Option<DomainEntry> {
+        let e = self.source.entry(domain)?;
+        match e.origin {
+            Some((s, p)) if self.epoch > 0 => Some(DomainEntry {
+                spec: s.spec_at(p, self.epoch),
+                ..e
+            }),
+            _ => Some(e),
+        }
+    }
+
+    /// The same world answering every DNS query after `delay` (latency injection).
+    pub fn with_dns_delay(mut self, delay: Duration) -> Self {
+        self.dns_delay = delay;
+        self
     }
 
     /// The domain source.
@@ -48,7 +86,7 @@ impl<S: DomainSource> LabWorld<S> {
 
     /// The ground truth of `domain`, if it is in the world.
     pub fn truth(&self, domain: &str) -> Option<DomainTruth> {
-        let e = self.source.entry(domain)?;
+        let e = self.entry(domain)?;
         Some(DomainTruth::derive(&self.ctx, domain, &e))
     }
 
@@ -65,8 +103,8 @@ impl<S: DomainSource> LabWorld<S> {
             return self.vendor_answer(rest, t);
         }
         if let Some(d) = q.strip_prefix("_mta-sts.") {
-            if let Some(e) = self.source.entry(d) {
-                let setup = e.spec.sts.setup(d);
+            if let Some(e) = self.entry(d) {
+                let setup = e.spec.sts_setup(d);
                 let depth = e.spec.sts.cname_depth();
                 return fault(e.spec.sts_fault, || {
                     if depth > 0 {
@@ -78,13 +116,13 @@ impl<S: DomainSource> LabWorld<S> {
             }
         }
         if let Some(d) = q.strip_prefix("_smtp._tls.") {
-            if let Some(e) = self.source.entry(d) {
+            if let Some(e) = self.entry(d) {
                 let setup = e.spec.tlsrpt.setup(d);
                 return fault(e.spec.tlsrpt_fault, || txt_answer(q, &setup, t));
             }
         }
         if let Some(d) = q.strip_prefix("mta-sts.") {
-            if let Some(e) = self.source.entry(d) {
+            if let Some(e) = self.entry(d) {
                 let addr = match e.spec.host {
                     PolicyHost::NoAddress => return DnsOutcome::NxDomain,
                     PolicyHost::DnsError => return DnsOutcome::ServFail,
@@ -96,14 +134,14 @@ impl<S: DomainSource> LabWorld<S> {
         }
         for prefix in ["mx.", "mx2.", "mail.", "a.b.mx."] {
             if let Some(d) = q.strip_prefix(prefix) {
-                if let Some(e) = self.source.entry(d) {
+                if let Some(e) = self.entry(d) {
                     if let Some(o) = self.host_answer(q, d, &e.spec, t) {
                         return o;
                     }
                 }
             }
         }
-        if let Some(e) = self.source.entry(q) {
+        if let Some(e) = self.entry(q) {
             return self.apex_answer(q, &e, t);
         }
         DnsOutcome::NxDomain
@@ -132,11 +170,11 @@ impl<S: DomainSource> LabWorld<S> {
         let Some(j) = hop.strip_prefix('c').and_then(|j| j.parse::<u8>().ok()) else {
             return DnsOutcome::NxDomain;
         };
-        let Some(e) = self.source.entry(d) else {
+        let Some(e) = self.entry(d) else {
             return DnsOutcome::NxDomain;
         };
         let depth = e.spec.sts.cname_depth();
-        let setup = e.spec.sts.setup(d);
+        let setup = e.spec.sts_setup(d);
         if j == 0 || j > depth || setup.nxdomain {
             return DnsOutcome::NxDomain;
         }
@@ -336,7 +374,10 @@ fn not_found() -> HttpBehaviour {
 impl<S: DomainSource> World for LabWorld<S> {
     fn dns(&self, qname: &str, qtype: RecordType) -> DnsReply {
         let q = qname.trim_end_matches('.').to_ascii_lowercase();
-        DnsReply::now(self.answer(&q, qtype))
+        DnsReply {
+            outcome: self.answer(&q, qtype),
+            delay: self.dns_delay,
+        }
     }
 
     fn listeners(&self) -> Listeners {
@@ -350,7 +391,7 @@ impl<S: DomainSource> World for LabWorld<S> {
         let Some(d) = Self::policy_domain(sni, None) else {
             return default_cert("policy.lab");
         };
-        match self.source.entry(&d).map(|e| e.spec.host) {
+        match self.entry(&d).map(|e| e.spec.host) {
             Some(PolicyHost::Served { cert, .. }) => cert.cert_spec(&format!("mta-sts.{d}")),
             _ => default_cert("policy.lab"),
         }
@@ -366,7 +407,7 @@ impl<S: DomainSource> World for LabWorld<S> {
         let Some(d) = Self::policy_domain(sni, host) else {
             return not_found();
         };
-        let Some(e) = self.source.entry(&d) else {
+        let Some(e) = self.entry(&d) else {
             return not_found();
         };
         let PolicyHost::Served { http, .. } = e.spec.host else {

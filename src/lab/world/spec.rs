@@ -28,6 +28,15 @@ pub struct Spec {
     pub tlsrpt: TlsRpt,
     /// DNS fault on the `_smtp._tls.D` TXT lookup.
     pub tlsrpt_fault: Fault,
+    /// Generation of the policy `id` (bumped by "over time" scenarios).
+    pub id_generation: u8,
+}
+
+impl Spec {
+    /// The `_mta-sts` records served and what they mean, with this spec's `id` generation.
+    pub fn sts_setup(&self, domain: &str) -> TxtSetup {
+        self.sts.setup_generation(domain, self.id_generation)
+    }
 }
 
 /// A DNS fault injected on one lookup.
@@ -99,15 +108,24 @@ fn txt(s: &str) -> Vec<Vec<u8>> {
     vec![s.as_bytes().to_vec()]
 }
 
-/// The policy id a domain publishes: 16 lowercase hex digits derived from its name.
-pub fn sts_id(domain: &str) -> String {
-    format!("{:016x}", super::providers::name_hash(domain, 0x5d))
+/// The policy id a domain publishes: 16 lowercase hex digits derived from its name and the
+/// id generation.
+pub fn sts_id(domain: &str, generation: u8) -> String {
+    format!(
+        "{:016x}",
+        super::providers::name_hash(domain, 0x5d + u64::from(generation))
+    )
 }
 
 impl StsTxt {
-    /// The records served and what they mean (RFC 8461 §3.1).
+    /// The records served and what they mean (RFC 8461 §3.1), first id generation.
     pub fn setup(self, domain: &str) -> TxtSetup {
-        let id = sts_id(domain);
+        self.setup_generation(domain, 0)
+    }
+
+    /// The records served and what they mean (RFC 8461 §3.1), for an id generation.
+    pub fn setup_generation(self, domain: &str, generation: u8) -> TxtSetup {
+        let id = sts_id(domain, generation);
         let valid = |records: Vec<Vec<Vec<u8>>>| TxtSetup {
             records,
             nxdomain: false,
@@ -506,6 +524,8 @@ pub enum PolicyMx {
     ShallowWildcard,
     /// No `mx` lines at all.
     Empty,
+    /// Only `mx.D` (what a self-hosted domain listed before moving its MX elsewhere).
+    SelfHostedName,
 }
 
 /// The body bytes and the declared §3.2 verdict of a policy.

@@ -99,7 +99,7 @@ impl DomainTruth {
     /// Derives the truth of `domain` configured as `entry` in `ctx`.
     pub fn derive(ctx: &Context, domain: &str, entry: &DomainEntry) -> DomainTruth {
         let spec = &entry.spec;
-        let sts = spec.sts.setup(domain);
+        let sts = spec.sts_setup(domain);
         let (sts_txt, sts_txt_dns) = lookup(spec.sts_fault, &sts);
         let tagged = sts.tagged && sts_txt != TxtState::LookupFailed;
         let rpt = spec.tlsrpt.setup(domain);

@@ -12,6 +12,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::truth::DomainTruth;
@@ -194,26 +195,33 @@ impl MxCols {
     }
 }
 
-fn props() -> anyhow::Result<WriterProperties> {
+fn props(meta: &[(String, String)]) -> anyhow::Result<WriterProperties> {
+    let kv = meta
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect::<Vec<_>>();
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_key_value_metadata((!kv.is_empty()).then_some(kv))
         .build())
 }
 
-/// Writes the truth as Parquet: domain rows to `domains`, MX rows to `mx`. Returns the
-/// number of domains written.
+/// Writes the truth as Parquet: domain rows to `domains`, MX rows to `mx`, with `meta` (e.g.
+/// the world's seed, size and mix) as key-value metadata of both files. Returns the number
+/// of domains written.
 pub fn write_parquet<W1, W2>(
     rows: impl IntoIterator<Item = DomainTruth>,
     domains: W1,
     mx: W2,
+    meta: &[(String, String)],
 ) -> anyhow::Result<u64>
 where
     W1: Write + Send,
     W2: Write + Send,
 {
-    let mut dw = ArrowWriter::try_new(domains, domains_schema(), Some(props()?))?;
-    let mut mw = ArrowWriter::try_new(mx, mx_schema(), Some(props()?))?;
+    let mut dw = ArrowWriter::try_new(domains, domains_schema(), Some(props(meta)?))?;
+    let mut mw = ArrowWriter::try_new(mx, mx_schema(), Some(props(meta)?))?;
     let mut dc = DomainCols::default();
     let mut mc = MxCols::default();
     let mut n = 0u64;
