@@ -229,8 +229,10 @@ pub fn lab_scan_config(
     cfg.https_port = ports.https;
     cfg.smtp_port = ports.smtp;
     cfg.concurrency = concurrency;
-    // The lab is on loopback: be quick to call a silent server a timeout.
-    cfg.timeouts.dns = std::time::Duration::from_millis(800);
+    // The lab is on loopback, but a busy machine (CI, other builds) can delay an answer by
+    // hundreds of milliseconds: a timeout must mean a silent server, not a slow one.
+    cfg.timeouts.dns = std::time::Duration::from_secs(2);
+    cfg.dns_attempts = 3;
     cfg.timeouts.connect = std::time::Duration::from_secs(2);
     cfg.timeouts.fetch = std::time::Duration::from_secs(3);
     cfg.timeouts.smtp_reply = std::time::Duration::from_secs(3);

@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::pipeline::config::{
-    DEFAULT_EHLO_NAME, FetchPolicy, IpVersion, ProbeDedup, ProbeScope, ScanConfig, Timeouts,
-    default_user_agent,
+    DEFAULT_EHLO_NAME, DnsTransport, FetchPolicy, IpVersion, ProbeDedup, ProbeScope, ScanConfig,
+    Timeouts, default_user_agent,
 };
 use crate::pipeline::input::{CsvColumn, InputFormat, InputSpec, Shard};
 
@@ -28,6 +28,10 @@ pub struct NetArgs {
     /// Attempts per DNS query; only timeouts and SERVFAIL are retried.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub dns_attempts: u8,
+    /// DNS transport: hickory (a fresh socket per query, safest) or multiplexed (shared
+    /// sockets, several times cheaper; for a trusted resolver nearby).
+    #[arg(long, value_enum, default_value = "hickory")]
+    pub dns_transport: DnsTransport,
     /// Global DNS query rate limit, in queries per second (default: unlimited).
     #[arg(long, value_name = "QPS")]
     pub dns_rate: Option<NonZeroU32>,
@@ -183,9 +187,13 @@ impl NetArgs {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("--blocklist {}: cannot read", p.display()))?;
-                parse_cidrs(&text).map_err(|(line, msg)| {
-                    anyhow::anyhow!("--blocklist {}:{line}: {msg}", p.display())
-                })?
+                crate::dns::parse_blocklist(&text)
+                    .map_err(|(line, msg)| {
+                        anyhow::anyhow!("--blocklist {}:{line}: {msg}", p.display())
+                    })?
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
             }
         };
         if let Some(ca) = &self.ca_file {
@@ -204,6 +212,7 @@ impl NetArgs {
             resolvers,
             dns_attempts: usize::from(self.dns_attempts),
             dns_rate: self.dns_rate,
+            dns_transport: self.dns_transport,
             concurrency: 0,
             fetch_policy: self.fetch_policy,
             probe: self.probe,
@@ -230,29 +239,12 @@ impl NetArgs {
     }
 }
 
-/// Validates CIDR lines (`#` comments, blank lines), returning them normalized.
-fn parse_cidrs(text: &str) -> Result<Vec<String>, (usize, String)> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let l = line.split('#').next().unwrap_or("").trim();
-        if l.is_empty() {
-            continue;
-        }
-        let net: ipnet::IpNet = l
-            .parse()
-            .or_else(|_| l.parse::<IpAddr>().map(ipnet::IpNet::from))
-            .map_err(|_| (i + 1, format!("{l:?} is not a CIDR like 192.0.2.0/24")))?;
-        out.push(net.to_string());
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn resolvers_and_cidrs() {
+    fn resolvers() {
         assert_eq!(
             parse_resolver("127.0.0.53").unwrap(),
             "127.0.0.53:53".parse().unwrap()
@@ -262,10 +254,5 @@ mod tests {
             "[::1]:5353".parse().unwrap()
         );
         assert!(parse_resolver("resolver.example").is_err());
-        assert_eq!(
-            parse_cidrs("# x\n10.0.0.0/8\n192.0.2.1 # one\n").unwrap(),
-            vec!["10.0.0.0/8".to_owned(), "192.0.2.1/32".to_owned()]
-        );
-        assert_eq!(parse_cidrs("\nnope\n").unwrap_err().0, 2);
     }
 }

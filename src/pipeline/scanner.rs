@@ -27,7 +27,7 @@ use crate::output::{DomainRow, FindingRow, MxRow};
 use crate::records::diag::{Finding, Severity};
 use crate::records::mx::MxHost;
 use crate::smtp::{ProbeConfig, Prober, ProberConfig, SharedProbe};
-use crate::tls::{self, CertVerdict, ChainVerdict, TrustAnchors, UnixTime};
+use crate::tls::{self, ChainVerdict, TrustAnchors, UnixTime};
 
 /// Most MX hosts followed per domain (more is a misconfiguration or an attack).
 pub const MAX_MX_HOSTS: usize = 16;
@@ -65,6 +65,12 @@ impl Scanner {
             timeout: cfg.timeouts.dns,
             attempts: cfg.dns_attempts,
             rate_per_sec: cfg.dns_rate,
+            transport: match cfg.dns_transport {
+                super::config::DnsTransport::Hickory => dns::Transport::Hickory,
+                super::config::DnsTransport::Multiplexed => {
+                    dns::Transport::Multiplexed { sockets: 4 }
+                }
+            },
             ..DnsConfig::default()
         })?;
         let blocklist = cfg
@@ -498,18 +504,8 @@ impl Scanner {
         }
         let chain = self.chain_verdict(sp);
         r.chain_verdict = Some(chain.verdict.as_str().to_owned());
-        let for_name = if !chain.is_valid() {
-            chain.verdict
-        } else if p
-            .chain
-            .first()
-            .is_some_and(|leaf| tls::name_matches(leaf, name))
-        {
-            CertVerdict::Valid
-        } else {
-            CertVerdict::NameMismatch
-        };
-        r.mx_cert = Some(for_name.as_str().to_owned());
+        let for_name = tls::name_verdict(&chain, &p.chain, name);
+        r.mx_cert = Some(for_name.verdict.as_str().to_owned());
         let infos = tls::describe_chain(&p.chain);
         r.cert_sha256 = Some(
             infos
