@@ -19,7 +19,7 @@ use stsscan::lab::world::{GeneratedWorld, Mix};
 async fn grade(transport: Transport) {
     let g = GeneratedWorld {
         seed: 8461,
-        n: 240,
+        n: 600,
         mix: Mix::Adversarial,
     };
     let opts = LabOptions {
