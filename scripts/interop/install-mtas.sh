@@ -38,5 +38,19 @@ getent group Debian-exim >/dev/null || groupadd --system Debian-exim
 getent passwd Debian-exim >/dev/null ||
   useradd --system --gid Debian-exim --home-dir /var/spool/exim4 --no-create-home \
     --shell /usr/sbin/nologin Debian-exim
+# OpenSMTPD: the daemon binary, its libraries and its two users.
+if [ ! -x /usr/sbin/smtpd ]; then
+  apt-get install -y -qq --no-install-recommends libevent-2.1-7 libssl3 libpam0g zlib1g \
+    libdb5.3 libcrypt1 >/dev/null
+  unpack opensmtpd "$dest/opensmtpd"
+fi
+for u in opensmtpd opensmtpq; do
+  getent group "$u" >/dev/null || groupadd --system "$u"
+  getent passwd "$u" >/dev/null ||
+    useradd --system --gid "$u" --home-dir /var/lib/opensmtpd/empty --no-create-home \
+      --shell /usr/sbin/nologin "$u"
+done
+mkdir -p /var/lib/opensmtpd/empty
+
 echo "interop MTAs: $(postconf -h mail_version 2>/dev/null | sed 's/^/postfix /');" \
   "$("${EXIM:-$( [ -x /usr/sbin/exim4 ] && echo /usr/sbin/exim4 || echo "$dest/exim/usr/sbin/exim4")}" -bV 2>/dev/null | head -1)"

@@ -154,15 +154,27 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        let term = |pid: u32| {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        };
         for f in &self.pid_files {
             if let Ok(text) = std::fs::read_to_string(f) {
                 if let Ok(pid) = text.trim().parse::<u32>() {
-                    let _ = Command::new("kill")
-                        .args(["-TERM", &pid.to_string()])
-                        .stderr(Stdio::null())
-                        .status();
+                    term(pid);
                 }
             }
+        }
+        // SIGTERM first so the daemon stops its own children; SIGKILL after a bounded wait.
+        term(self.child.id());
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,4 +1,4 @@
-//! Interop tests: stsscan's STARTTLS probe against real MTAs (Postfix, Exim) started by the
+//! Interop tests: stsscan's STARTTLS probe against real MTAs (Postfix, Exim, OpenSMTPD) started by the
 //! test on private loopback addresses, with STARTTLS on (certificate for `mx.interop.test`
 //! from the lab PKI) and off, configured to accept no mail. Each test checks exactly what
 //! the probe records: greeting, EHLO capabilities, STARTTLS, TLS version and cipher, chain
@@ -10,4 +10,5 @@
 
 mod exim;
 mod harness;
+mod opensmtpd;
 mod postfix;

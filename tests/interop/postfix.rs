@@ -109,8 +109,18 @@ async fn postfix_starttls_tls13() {
         assert_eq!(p.ehlo_tls_lines, ehlo(false));
         assert_eq!(p.starttls_after_tls(), Some(false));
         assert!(!p.bare_lf && !p.long_line && !p.timed_out);
-        // Postfix logs the dialog it saw: one EHLO before and one after STARTTLS, then QUIT.
-        assert!(log.contains("ehlo=2 starttls=1 quit=1 commands=4"), "{log}");
+        // Postfix logs the dialog it saw: one EHLO before and one after STARTTLS, then
+        // QUIT (the line is written as the session ends: wait for it, boundedly).
+        let want = "ehlo=2 starttls=1 quit=1 commands=4";
+        let mut log = d.log();
+        for _ in 0..50 {
+            if log.contains(want) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            log = d.log();
+        }
+        assert!(log.contains(want), "{log}");
     })
     .await;
 }
