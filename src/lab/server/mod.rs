@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use counters::{ConnStats, Counters};
-pub use pki::Pki;
+pub use pki::{LeafPem, Pki};
 
 use crate::lab::model::World;
 use pki::{Service, WorldCertResolver};

@@ -211,6 +211,18 @@ impl Pki {
         Ok(key)
     }
 
+    /// The chain (leaf first, PEM, as the server would send it) and the shared leaf private
+    /// key (PKCS#8 PEM) for `spec`, for handing to an external server such as Postfix or
+    /// Exim (the interop tests).
+    pub fn leaf_pem(&self, spec: &CertSpec) -> anyhow::Result<LeafPem> {
+        let key = self.certified_key(spec)?;
+        let chain_pem = key.cert.iter().map(|c| der_to_pem(c)).collect();
+        Ok(LeafPem {
+            chain_pem,
+            key_pem: self.leaf_key.serialize_pem(),
+        })
+    }
+
     /// Number of leaves currently cached.
     pub fn cached_leaves(&self) -> usize {
         lock(&self.cache).map.len()
@@ -273,6 +285,51 @@ impl Pki {
         };
         Ok(chain)
     }
+}
+
+/// A leaf certificate chain and its private key as PEM text ([`Pki::leaf_pem`]).
+#[derive(Clone)]
+pub struct LeafPem {
+    /// `CERTIFICATE` blocks, leaf first, then the intermediate (if the variant sends one).
+    pub chain_pem: String,
+    /// The `PRIVATE KEY` block (PKCS#8) of the leaf.
+    pub key_pem: String,
+}
+
+impl fmt::Debug for LeafPem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeafPem")
+            .field("chain_pem", &self.chain_pem)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `CERTIFICATE` PEM block (RFC 7468: base64 lines of 64 characters).
+fn der_to_pem(der: &[u8]) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = Vec::with_capacity(der.len().div_ceil(3) * 4);
+    for chunk in der.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(B64[((n >> (18 - 6 * i)) & 63) as usize]);
+            } else {
+                b64.push(b'=');
+            }
+        }
+    }
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
 }
 
 /// Which world method a resolver asks.
@@ -358,6 +415,26 @@ mod tests {
         let a2 = pki.certified_key(&spec("a.test")).unwrap();
         assert!(!Arc::ptr_eq(&a, &a2));
         assert_ne!(a.cert[0], a2.cert[0]);
+    }
+
+    #[test]
+    fn leaf_pem_round_trips_to_the_served_chain() {
+        let pki = Pki::new().unwrap();
+        let spec = spec("mx.interop.test");
+        let pem = pki.leaf_pem(&spec).unwrap();
+        let served = pki.certified_key(&spec).unwrap();
+        use rustls::pki_types::pem::PemObject as _;
+        let parsed: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(pem.chain_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        assert_eq!(parsed, served.cert);
+        let key = PrivateKeyDer::from_pem_slice(pem.key_pem.as_bytes()).unwrap();
+        assert_eq!(key.secret_der(), pki.leaf_key.serialize_der().as_slice());
+        // Lengths 0, 1 and 2 modulo 3 pad as RFC 4648 §4 says.
+        assert!(der_to_pem(b"M").contains("\nTQ==\n"));
+        assert!(der_to_pem(b"Ma").contains("\nTWE=\n"));
+        assert!(der_to_pem(b"Man").contains("\nTWFu\n"));
     }
 
     #[test]

@@ -1,0 +1,142 @@
+//! OpenSMTPD 6.8 (Debian `opensmtpd`), run in the foreground with `smtpd -d -f FILE` from the
+//! template in `scripts/interop/`. Its binary is unpacked under `/opt/stsscan-interop/opensmtpd`
+//! by `.ci/run` (the package conflicts with postfix).
+//!
+//! OpenSMTPD has a compiled-in spool (`/var/spool/smtpd`) and control socket
+//! (`/var/run/smtpd.sock`) that one instance at a time can own, so these tests take a lock.
+//! Its banner text is fixed (`ESMTP OpenSMTPD`; only the host name is configurable) and 6.8
+//! has no per-listener TLS protocol setting, so there is no TLS 1.2-only case.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use stsscan::smtp::{SmtpPhase, SmtpStatus};
+use tokio::sync::Mutex;
+
+use crate::harness::{
+    Daemon, EHLO_NAME, Instance, MX_NAME, bounded, find_tool, run_probe, set_mode, start,
+};
+
+const SMTPD_CONF: &str = include_str!("../../scripts/interop/smtpd.conf.in");
+
+/// One OpenSMTPD at a time (shared spool and control socket).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// The greeting: `hostname` from the listener, fixed text after it.
+const GREETING: &str = "220 mx.interop.test ESMTP OpenSMTPD";
+
+/// OpenSMTPD 6.8's EHLO reply.
+fn ehlo(starttls: bool) -> Vec<String> {
+    let first = format!("{MX_NAME} Hello {EHLO_NAME} [127.0.0.1], pleased to meet you");
+    let mut v = vec![
+        first.as_str(),
+        "8BITMIME",
+        "ENHANCEDSTATUSCODES",
+        "SIZE 36700160",
+        "DSN",
+    ];
+    if starttls {
+        v.push("STARTTLS");
+    }
+    v.push("HELP");
+    v.into_iter().map(String::from).collect()
+}
+
+fn smtpd() -> Option<PathBuf> {
+    find_tool(
+        "OpenSMTPD",
+        "STSSCAN_OPENSMTPD",
+        &[
+            "/usr/sbin/smtpd",
+            "/opt/stsscan-interop/opensmtpd/usr/sbin/smtpd",
+        ],
+    )
+}
+
+fn start_smtpd(bin: &PathBuf, inst: &Instance, tls: &str) -> Daemon {
+    // OpenSMTPD refuses a private key others can read.
+    set_mode(&inst.dir.path().join("key.pem"), 0o600);
+    start("opensmtpd", inst, |addr| {
+        let ip = addr.ip().to_string();
+        let port = addr.port().to_string();
+        let conf = inst.write_config(
+            "smtpd.conf",
+            SMTPD_CONF,
+            &[
+                ("@TLS@", tls),
+                ("@ADDR@", ip.as_str()),
+                ("@PORT@", port.as_str()),
+            ],
+        );
+        let mut cmd = Command::new(bin);
+        cmd.arg("-d").arg("-f").arg(conf);
+        (cmd, Vec::new())
+    })
+}
+
+/// STARTTLS on (`listen … tls pki`). OpenSMTPD 6.8.0p2 as unpacked from Debian 12 offers
+/// STARTTLS and answers `220`, then aborts every handshake with an `internal_error` alert
+/// (with ECDSA and RSA keys alike; `openssl s_client -starttls smtp` sees the same, see
+/// docs/interop.md). The test pins what the probe records for such a server: everything up
+/// to STARTTLS, then `handshake-failed` in phase `tls-handshake`, with no TLS facts. If a
+/// fixed OpenSMTPD completes the handshake, this test fails and should assert `ok`.
+#[tokio::test]
+async fn opensmtpd_starttls_handshake_alert() {
+    let Some(bin) = smtpd() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let inst = Instance::new();
+    let d = start_smtpd(&bin, &inst, "tls pki mx.interop.test");
+    bounded(async {
+        let p = run_probe(d.addr, MX_NAME).await;
+        let log = d.log();
+        assert_eq!(p.status, SmtpStatus::HandshakeFailed, "{p:?}\n{log}");
+        assert_eq!(p.phase, SmtpPhase::TlsHandshake);
+        assert_eq!(p.greeting.as_deref(), Some(GREETING));
+        assert_eq!(p.ehlo_lines, ehlo(true));
+        let caps = p.capabilities.as_ref().unwrap();
+        assert!(caps.starttls && caps.eightbitmime && caps.enhancedstatuscodes);
+        assert!(!caps.pipelining && !caps.chunking && !caps.smtputf8);
+        assert_eq!(caps.size, Some(Some(36_700_160)));
+        assert_eq!(p.starttls_offered, Some(true));
+        assert_eq!(
+            p.starttls_reply.as_deref(),
+            Some("220 2.0.0 Ready to start TLS")
+        );
+        assert_eq!(p.injection(), Some(false));
+        assert_eq!(p.sni.as_deref(), Some(MX_NAME));
+        assert_eq!(
+            p.detail.as_deref(),
+            Some("TLS handshake: received fatal alert: InternalError")
+        );
+        assert_eq!(p.tls_version, None);
+        assert!(p.chain.is_empty());
+        assert!(p.capabilities_tls.is_none());
+        assert!(!p.bare_lf && !p.long_line && !p.timed_out);
+    })
+    .await;
+}
+
+/// No `tls` on the listener: STARTTLS is not advertised.
+#[tokio::test]
+async fn opensmtpd_starttls_off() {
+    let Some(bin) = smtpd() else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let inst = Instance::new();
+    let d = start_smtpd(&bin, &inst, "");
+    bounded(async {
+        let p = run_probe(d.addr, MX_NAME).await;
+        // RFC 3207 §4: "The STARTTLS keyword is used to tell the SMTP client that the SMTP
+        // server is currently able to negotiate the use of TLS."
+        assert_eq!(
+            p.status,
+            SmtpStatus::StarttlsNotOffered,
+            "{p:?}\n{}",
+            d.log()
+        );
+        assert_eq!(p.greeting.as_deref(), Some(GREETING));
+        assert_eq!(p.ehlo_lines, ehlo(false));
+        assert_eq!(p.starttls_offered, Some(false));
+        assert!(p.chain.is_empty());
+    })
+    .await;
+}
