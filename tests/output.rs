@@ -580,6 +580,39 @@ fn unwritable_output_is_an_error_naming_the_path() {
 }
 
 #[test]
+fn failed_rename_is_an_error_and_resume_removes_the_debris() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "ren");
+    let w = OutputWriter::start(cfg.clone()).unwrap();
+    w.blocking_send(
+        full_domain(1, "a.example"),
+        vec![mx_row("a.example", "mx.a.example", "ok")],
+    )
+    .unwrap();
+    // A directory where the finished domains part must go: the rename fails.
+    let target = cfg.partition_dir(Table::Domains).join("part-00000.parquet");
+    fs::create_dir_all(&target).unwrap();
+    let err = w.finish(ScanStatus::Complete).unwrap_err().to_string();
+    assert!(err.contains("part-00000.parquet"), "{err}");
+    fs::remove_dir(&target).unwrap();
+    // The mx part was renamed, its domains part was not: the domain is not done.
+    assert!(done_lines(dir.path(), "ren").unwrap().is_empty());
+    let w = OutputWriter::start(cfg.clone()).unwrap();
+    let files = files_under(dir.path());
+    assert!(
+        files.iter().all(|f| f.starts_with("manifest/")),
+        "debris left: {files:?}"
+    );
+    w.blocking_send(
+        full_domain(1, "a.example"),
+        vec![mx_row("a.example", "mx.a.example", "ok")],
+    )
+    .unwrap();
+    let summary = w.finish(ScanStatus::Complete).unwrap();
+    assert_eq!((summary.counts.domains, summary.counts.mx), (1, 1));
+}
+
+#[test]
 fn scan_ids_that_are_not_safe_path_components_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for bad in ["", "../x", "a/b", ".hidden", "a b", &"x".repeat(129)] {
@@ -775,14 +808,28 @@ fn docs_schema_md_documents_every_vocabulary_value_exactly() {
     }
 }
 
-/// Writes a small dataset to `$STSSCAN_DEMO_OUT` (used by scripts/check-duckdb.sh); without
-/// the variable it writes to a temporary directory and only checks that it worked.
+/// Writes a small dataset of two scans on two dates to `$STSSCAN_DEMO_OUT` (used by
+/// scripts/check-duckdb.sh); without the variable it writes to a temporary directory.
 #[test]
 fn write_demo_dataset() {
     let tmp = tempfile::tempdir().unwrap();
     let out = std::env::var_os("STSSCAN_DEMO_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_path_buf());
-    let summary = write_sample(&out, "demo");
-    assert_eq!(summary.counts.domains, 3);
+    let first = write_sample(&out, "demo-1");
+    assert_eq!(first.counts.domains, 3);
+    let mut cfg = config(&out, "demo-2");
+    cfg.started_at = t0() + chrono::Duration::days(1);
+    let w = OutputWriter::start(cfg).unwrap();
+    let mut d = full_domain(1, "example.com");
+    d.policy_mode = Some("testing".into());
+    w.blocking_send(d, vec![mx_row("example.com", "a.mx.example", "ok")])
+        .unwrap();
+    w.blocking_send(full_domain(2, "example.net"), vec![])
+        .unwrap();
+    let second = w.finish(ScanStatus::Complete).unwrap();
+    assert_eq!(
+        second.parts[0].path,
+        "domains/scan_date=2026-03-15/scan_id=demo-2/part-00000.parquet"
+    );
 }

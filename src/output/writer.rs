@@ -363,15 +363,13 @@ impl State {
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Msg>) -> Result<WriteSummary, OutputError> {
-        let status = loop {
-            match rx.blocking_recv() {
-                Some(Msg::Row(domain, mx)) => self.push(*domain, mx)?,
-                Some(Msg::Finish(status)) => break status,
-                // Every sender dropped without finish(): close cleanly as interrupted.
-                None => break ScanStatus::Interrupted,
-            }
-        };
+        let result = self.drain(&mut rx);
+        // Refuse further rows at once, whatever happened.
         rx.close();
+        if result.is_err() {
+            self.abandon_part();
+        }
+        let status = result?;
         self.close_part()?;
         let manifest = self.store_manifest(status, Some(Utc::now()))?;
         Ok(WriteSummary {
@@ -379,6 +377,29 @@ impl State {
             parts: self.parts,
             manifest,
         })
+    }
+
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Msg>) -> Result<ScanStatus, OutputError> {
+        loop {
+            match rx.blocking_recv() {
+                Some(Msg::Row(domain, mx)) => self.push(*domain, mx)?,
+                Some(Msg::Finish(status)) => return Ok(status),
+                // Every sender dropped without finish(): close cleanly as interrupted.
+                None => return Ok(ScanStatus::Interrupted),
+            }
+        }
+    }
+
+    /// After an error: drop the open part and remove its temporary files (best effort; a
+    /// resumed scan prunes whatever is left).
+    fn abandon_part(&mut self) {
+        if let Some(part) = self.part.take() {
+            let tmps = [part.domains.tmp.clone(), part.mx.tmp.clone()];
+            drop(part);
+            for tmp in tmps {
+                let _ = fs::remove_file(tmp);
+            }
+        }
     }
 
     fn push(&mut self, domain: DomainRow, mx: Vec<MxRow>) -> Result<(), OutputError> {
