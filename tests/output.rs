@@ -489,8 +489,11 @@ fn resume_ignores_tmp_parts_prunes_orphans_and_continues_numbering() {
     assert_eq!(done.len(), 10);
     assert!((1..=10).all(|l| done.contains(l)) && !done.contains(11));
 
-    // Resume: same scan id; debris is removed, numbering continues after the highest part.
-    let w = OutputWriter::start(cfg).unwrap();
+    // Resume (a day later): same scan id; debris is removed, numbering continues after the
+    // highest part, and the parts stay in the scan_date partition of the scan's start.
+    let mut later = cfg.clone();
+    later.started_at = t0() + chrono::Duration::days(1);
+    let w = OutputWriter::start(later).unwrap();
     assert!(!ddir.join(".part-00002.parquet.tmp").exists());
     assert!(!mdir.join("part-00003.parquet").exists());
     for i in 11..=12u64 {
@@ -508,6 +511,8 @@ fn resume_ignores_tmp_parts_prunes_orphans_and_continues_numbering() {
     assert_eq!(done.len(), 12);
     let m = Manifest::load(dir.path(), "res").unwrap();
     assert_eq!(m.counts.statuses["domains.sts_txt"]["valid"], 12);
+    assert_eq!(m.started_at, t0());
+    assert!(!dir.path().join("domains/scan_date=2026-03-15").exists());
 }
 
 #[test]
