@@ -25,6 +25,8 @@ pub mod cli;
 pub mod dns;
 pub mod fetch;
 #[cfg(feature = "lab")]
+pub mod grade;
+#[cfg(feature = "lab")]
 pub mod lab;
 pub mod output;
 pub mod pipeline;

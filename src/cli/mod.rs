@@ -5,8 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod check;
+#[cfg(feature = "lab")]
+pub mod demo;
 #[cfg(feature = "lab")]
 pub mod lab;
+pub mod progress;
+pub mod scan;
+pub mod scan_args;
 pub mod validate;
 
 /// stsscan measures email transport security: MTA-STS (RFC 8461), TLS-RPT (RFC 8460) and
@@ -22,6 +28,14 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a simulated internet (the lab), scan it, and grade the scan against the lab's
+    /// ground truth. No network access needed.
+    #[cfg(feature = "lab")]
+    Demo(demo::Args),
+    /// Check one domain and explain in plain words what is wrong and how to fix it.
+    Check(Box<check::Args>),
+    /// Scan domain lists into a Parquet dataset.
+    Scan(Box<scan::Args>),
     /// Lint MTA-STS / TLS-RPT records, policies, reports, MX patterns and domain names.
     Validate(validate::Args),
     /// Run or inspect the simulated internet used for tests and demos.
@@ -34,6 +48,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Check(args) => check::run(args),
+        #[cfg(feature = "lab")]
+        Command::Demo(args) => demo::run(args),
         #[cfg(feature = "lab")]
         Command::Lab(args) => lab::run(args),
     };

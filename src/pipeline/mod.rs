@@ -1,1 +1,11 @@
-//! Placeholder: this module is being written.
+//! The scan pipeline: input → scheduler (bounded concurrency, rate limits) → per-domain DNS,
+//! policy fetch, MX addresses and STARTTLS probes → verdicts → rows for the writer.
+//!
+//! It owns orchestration only: the protocols live in [`crate::dns`], [`crate::fetch`] and
+//! [`crate::smtp`], the verdicts in [`crate::assess`], the files in [`crate::output`].
+
+pub mod config;
+pub mod input;
+pub mod run;
+pub mod scanner;
+pub mod stats;

@@ -1,1 +1,817 @@
-//! Placeholder: this module is being written.
+//! The `_mta-sts` TXT record (RFC 8461 §3.1): its grammar and the RRset rule.
+//!
+//! Owns [`parse_record`] (one record's bytes → [`StsTxt`] plus findings, or a [`ParseError`])
+//! and [`evaluate_rrset`] (every TXT RR at `_mta-sts.D` → an [`StsOutcome`]). It also holds
+//! the `key=value; …` field splitter that [`super::tlsrpt_txt`] reuses. It must not do DNS:
+//! callers hand in the RR strings. Pure, never panics, keeps at most [`MAX_FINDINGS`] findings
+//! and [`MAX_EXTENSIONS`] extensions per record.
+//!
+//! The grammar (RFC 8461 §3.1, with RFC 7405 `%s` case-sensitive strings):
+//!
+//! ```text
+//! sts-text-record = sts-version 1*(sts-field-delim sts-field) [sts-field-delim]
+//! sts-field       = sts-id / sts-extension
+//! sts-field-delim = *WSP ";" *WSP
+//! sts-version     = %s"v=STSv1"
+//! sts-id          = %s"id=" 1*32(ALPHA / DIGIT)
+//! sts-extension   = sts-ext-name "=" sts-ext-value
+//! sts-ext-name    = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
+//! sts-ext-value   = 1*(%x21-3A / %x3C / %x3E-7E)
+//! ```
+//!
+//! Parse error codes:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | `sts-txt-empty` | the record is empty |
+//! | `sts-txt-not-ascii` | a byte outside US-ASCII ("MTA-STS TXT records MUST be US-ASCII") |
+//! | `sts-txt-missing-version` | no `v=STSv1` anywhere |
+//! | `sts-txt-version-not-first` | `v=STSv1` present but not at the very start |
+//! | `sts-txt-bad-version` | starts with `v=` but not exactly `v=STSv1` (e.g. `v=STS1`, `v=stsv1`) |
+//! | `sts-txt-bad-delimiter` | something other than `;` between fields |
+//! | `sts-txt-empty-field` | two delimiters in a row (`;;`) |
+//! | `sts-txt-trailing-whitespace` | whitespace at the end not preceded by `;` (the ABNF has no place for it) |
+//! | `sts-txt-missing-equals` | a field without `=` |
+//! | `sts-txt-bad-field-name` | a field name that is not `sts-ext-name` |
+//! | `sts-txt-bad-id` | `id` empty, longer than 32, or not letters and digits |
+//! | `sts-txt-bad-ext-value` | an extension value empty or with a space, `=`, `;` or control character |
+//! | `sts-txt-missing-id` | no `id=` field (field names are case-sensitive) |
+//!
+//! Finding codes:
+//!
+//! | code | severity | meaning |
+//! |---|---|---|
+//! | `sts-txt-space-before-semicolon` | info | whitespace before `;`: allowed by the ABNF though the prose says records begin with `v=STSv1;` (errata 6285) |
+//! | `sts-txt-duplicate-field` | warning | a field given twice; the first wins |
+//! | `sts-txt-extension` | info | an extension field, ignored by senders |
+//! | `sts-txt-multi-string` | info | the RR is split into several strings (concatenated without spaces) |
+//! | `sts-txt-near-miss` | warning | a discarded record that looks like a failed attempt at an MTA-STS record |
+//! | `sts-txt-multiple-records` | error | more than one record begins with `v=STSv1;`: senders assume no policy |
+//! | `sts-txt-invalid-record` | error | the one remaining record is syntactically invalid: senders assume no policy |
+//! | `sts-txt-findings-truncated` | info | more than [`MAX_FINDINGS`] findings; the rest were dropped |
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::diag::{Finding, ParseError, Severity, Span};
+
+/// The version field every record must start with.
+pub const VERSION: &str = "v=STSv1";
+/// At most this many findings are kept for one record or RRset.
+pub const MAX_FINDINGS: usize = 32;
+/// At most this many extension fields are kept for one record.
+pub const MAX_EXTENSIONS: usize = 16;
+/// At most this many discarded records are described in an [`StsRrset`].
+pub const MAX_DISCARDED: usize = 16;
+/// Discarded record text is cut to this many bytes.
+pub const MAX_SHOWN_LEN: usize = 256;
+
+/// A valid `_mta-sts` TXT record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StsTxt {
+    /// The policy id (1 to 32 letters and digits).
+    pub id: String,
+    /// Extension fields `(name, value)` in order, first occurrence of each name only.
+    pub extensions: Vec<(String, String)>,
+}
+
+impl fmt::Display for StsTxt {
+    /// The canonical text: `v=STSv1; id=…` then `; name=value` per extension.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{VERSION}; id={}", self.id)?;
+        for (k, v) in &self.extensions {
+            write!(f, "; {k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A record that parsed, with what was noticed on the way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParsedStsTxt {
+    /// The record.
+    pub record: StsTxt,
+    /// Non-fatal findings (codes in the module table).
+    pub findings: Vec<Finding>,
+}
+
+/// Pushes a finding unless the cap is reached (then one truncation note with `truncated_code`).
+pub(crate) fn push_capped(findings: &mut Vec<Finding>, f: Finding, truncated_code: &'static str) {
+    if findings.len() < MAX_FINDINGS {
+        findings.push(f);
+    } else if findings.len() == MAX_FINDINGS {
+        findings.push(Finding::new(
+            truncated_code,
+            Severity::Info,
+            format!("more than {MAX_FINDINGS} findings; the rest are not shown"),
+        ));
+    }
+}
+
+fn push_finding(findings: &mut Vec<Finding>, f: Finding) {
+    push_capped(findings, f, "sts-txt-findings-truncated");
+}
+
+/// `WSP = SP / HTAB` (RFC 5234).
+pub(crate) fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// `ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")` — the same production in
+/// RFC 8461 (`sts-ext-name`) and RFC 8460 (`tlsrpt-ext-name`).
+pub(crate) fn is_ext_name(name: &[u8]) -> bool {
+    matches!(name.first(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 32
+        && name
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+}
+
+/// `ext-value = 1*(%x21-3A / %x3C / %x3E-7E)`: index of the first byte that is not allowed.
+pub(crate) fn bad_ext_value_byte(value: &[u8]) -> Option<usize> {
+    value
+        .iter()
+        .position(|&c| !(0x21..=0x7e).contains(&c) || c == b';' || c == b'=')
+}
+
+/// One `name=value` field as the splitter found it (value without surrounding delimiters).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawField<'a> {
+    pub(crate) name: &'a [u8],
+    pub(crate) name_span: Span,
+    pub(crate) value: &'a [u8],
+    pub(crate) value_span: Span,
+}
+
+/// The error codes the splitter uses, per record type.
+pub(crate) struct SplitCodes {
+    pub(crate) bad_delimiter: &'static str,
+    pub(crate) empty_field: &'static str,
+    pub(crate) trailing_whitespace: &'static str,
+    pub(crate) missing_equals: &'static str,
+}
+
+/// What the splitter returns: the fields, and where whitespace first preceded a `;`.
+pub(crate) struct Split<'a> {
+    pub(crate) fields: Vec<RawField<'a>>,
+    pub(crate) space_before_semicolon: Option<Span>,
+}
+
+/// Splits `input[start..]` (just after the version) into `1*(delim field) [delim]` with
+/// `delim = *WSP ";" *WSP`. A field value runs to the next `;` or the end, minus trailing
+/// whitespace (which belongs to the next delimiter); the caller checks values.
+pub(crate) fn split_fields<'a>(
+    input: &'a [u8],
+    start: usize,
+    codes: &SplitCodes,
+) -> Result<Split<'a>, ParseError> {
+    let mut fields = Vec::new();
+    let mut space_before_semicolon = None;
+    let mut pos = start;
+    let n = input.len();
+    loop {
+        let ws = pos;
+        while pos < n && is_wsp(input[pos]) {
+            pos += 1;
+        }
+        if pos == n {
+            if pos > ws {
+                return Err(ParseError::new(
+                    codes.trailing_whitespace,
+                    "whitespace at the end of the record without a ';' before it",
+                    Span::new(ws, pos),
+                ));
+            }
+            break;
+        }
+        if input[pos] != b';' {
+            return Err(ParseError::new(
+                codes.bad_delimiter,
+                "expected ';' between fields",
+                Span::new(pos, pos + 1),
+            ));
+        }
+        if pos > ws && space_before_semicolon.is_none() {
+            space_before_semicolon = Some(Span::new(ws, pos));
+        }
+        pos += 1;
+        while pos < n && is_wsp(input[pos]) {
+            pos += 1;
+        }
+        if pos == n {
+            break; // the optional trailing delimiter
+        }
+        if input[pos] == b';' {
+            return Err(ParseError::new(
+                codes.empty_field,
+                "empty field between two ';'",
+                Span::new(pos, pos + 1),
+            ));
+        }
+        let name_start = pos;
+        while pos < n && input[pos] != b'=' && input[pos] != b';' {
+            pos += 1;
+        }
+        if pos == n || input[pos] != b'=' {
+            return Err(ParseError::new(
+                codes.missing_equals,
+                "field has no '=' (fields are name=value)",
+                Span::new(name_start, pos),
+            ));
+        }
+        let name_end = pos;
+        pos += 1;
+        let value_start = pos;
+        while pos < n && input[pos] != b';' {
+            pos += 1;
+        }
+        let mut value_end = pos;
+        while value_end > value_start && is_wsp(input[value_end - 1]) {
+            value_end -= 1;
+        }
+        pos = value_end;
+        fields.push(RawField {
+            name: &input[name_start..name_end],
+            name_span: Span::new(name_start, name_end),
+            value: &input[value_start..value_end],
+            value_span: Span::new(value_start, value_end),
+        });
+    }
+    Ok(Split {
+        fields,
+        space_before_semicolon,
+    })
+}
+
+/// Index of the first non-ASCII byte.
+pub(crate) fn first_non_ascii(input: &[u8]) -> Option<usize> {
+    input.iter().position(|b| !b.is_ascii())
+}
+
+/// Finds `needle` in `hay`.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The shown, lossy and capped text of a record, for messages.
+pub(crate) fn shown(input: &[u8]) -> String {
+    let cut = &input[..input.len().min(MAX_SHOWN_LEN)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+/// Checks the version prefix; returns where the fields start.
+fn check_version(input: &[u8]) -> Result<usize, ParseError> {
+    let v = VERSION.as_bytes();
+    if input.starts_with(v) {
+        match input.get(v.len()) {
+            None => {
+                return Err(ParseError::new(
+                    "sts-txt-missing-id",
+                    "the record has no id field (\"v=STSv1; id=…\")",
+                    Span::at(v.len()),
+                ));
+            }
+            Some(&c) if c == b';' || is_wsp(c) => return Ok(v.len()),
+            Some(_) => {}
+        }
+    }
+    let token_end = input
+        .iter()
+        .position(|&c| c == b';' || is_wsp(c))
+        .unwrap_or(input.len());
+    if input.len() >= 2 && input[..2].eq_ignore_ascii_case(b"v=") {
+        return Err(ParseError::new(
+            "sts-txt-bad-version",
+            format!(
+                "the version must be exactly \"v=STSv1\" (case-sensitive), not {:?}",
+                shown(&input[..token_end])
+            ),
+            Span::new(0, token_end),
+        ));
+    }
+    if let Some(i) = find(input, v) {
+        return Err(ParseError::new(
+            "sts-txt-version-not-first",
+            "\"v=STSv1\" must be the very first thing in the record",
+            Span::new(i, i + v.len()),
+        ));
+    }
+    Err(ParseError::new(
+        "sts-txt-missing-version",
+        "the record does not start with \"v=STSv1\"",
+        Span::new(0, token_end),
+    ))
+}
+
+const CODES: SplitCodes = SplitCodes {
+    bad_delimiter: "sts-txt-bad-delimiter",
+    empty_field: "sts-txt-empty-field",
+    trailing_whitespace: "sts-txt-trailing-whitespace",
+    missing_equals: "sts-txt-missing-equals",
+};
+
+/// Parses one `_mta-sts` TXT record (its strings already concatenated). Spans index `input`.
+pub fn parse_record(input: &[u8]) -> Result<ParsedStsTxt, ParseError> {
+    if input.is_empty() {
+        return Err(ParseError::new(
+            "sts-txt-empty",
+            "the record is empty",
+            Span::at(0),
+        ));
+    }
+    if let Some(i) = first_non_ascii(input) {
+        return Err(ParseError::new(
+            "sts-txt-not-ascii",
+            "MTA-STS TXT records must be US-ASCII",
+            Span::new(i, i + 1),
+        ));
+    }
+    let start = check_version(input)?;
+    let split = split_fields(input, start, &CODES)?;
+    let mut findings = Vec::new();
+    if let Some(span) = split.space_before_semicolon {
+        push_finding(
+            &mut findings,
+            Finding::at(
+                "sts-txt-space-before-semicolon",
+                Severity::Info,
+                "whitespace before ';': the ABNF allows it, but the RFC's prose says records \
+                 begin with \"v=STSv1;\" and some senders discard such records (errata 6285)",
+                span,
+            ),
+        );
+    }
+    let mut id: Option<String> = None;
+    let mut extensions: Vec<(String, String)> = Vec::new();
+    for f in &split.fields {
+        let name = String::from_utf8_lossy(f.name);
+        if !is_ext_name(f.name) {
+            return Err(ParseError::new(
+                "sts-txt-bad-field-name",
+                format!(
+                    "{name:?} is not a valid field name (a letter or digit, then up to 31 \
+                     letters, digits, '_', '-' or '.')"
+                ),
+                f.name_span,
+            ));
+        }
+        if f.name == b"id" {
+            check_id(f)?;
+            if id.is_some() {
+                push_finding(&mut findings, duplicate(&name, f.name_span));
+            } else {
+                id = Some(String::from_utf8_lossy(f.value).into_owned());
+            }
+            continue;
+        }
+        if let Some(i) = bad_ext_value_byte(f.value).or(f.value.is_empty().then_some(0)) {
+            return Err(ParseError::new(
+                "sts-txt-bad-ext-value",
+                format!(
+                    "the value of {name:?} must be 1 or more visible characters other than \
+                     ';' and '='"
+                ),
+                if f.value.is_empty() {
+                    f.value_span
+                } else {
+                    Span::new(f.value_span.start + i, f.value_span.start + i + 1)
+                },
+            ));
+        }
+        if f.name == b"v" || extensions.iter().any(|(k, _)| k.as_bytes() == f.name) {
+            push_finding(&mut findings, duplicate(&name, f.name_span));
+            continue;
+        }
+        push_finding(
+            &mut findings,
+            Finding::at(
+                "sts-txt-extension",
+                Severity::Info,
+                format!("extension field {name:?}: senders ignore it"),
+                f.name_span,
+            ),
+        );
+        if extensions.len() < MAX_EXTENSIONS {
+            extensions.push((
+                name.into_owned(),
+                String::from_utf8_lossy(f.value).into_owned(),
+            ));
+        }
+    }
+    let Some(id) = id else {
+        let hint = if split
+            .fields
+            .iter()
+            .any(|f| f.name.eq_ignore_ascii_case(b"id"))
+        {
+            " (field names are case-sensitive: it must be \"id=\")"
+        } else {
+            ""
+        };
+        return Err(ParseError::new(
+            "sts-txt-missing-id",
+            format!("the record has no id field{hint}"),
+            Span::at(input.len()),
+        ));
+    };
+    Ok(ParsedStsTxt {
+        record: StsTxt { id, extensions },
+        findings,
+    })
+}
+
+fn duplicate(name: &str, span: Span) -> Finding {
+    Finding::at(
+        "sts-txt-duplicate-field",
+        Severity::Warning,
+        format!("field {name:?} appears more than once; the first one counts"),
+        span,
+    )
+}
+
+fn check_id(f: &RawField<'_>) -> Result<(), ParseError> {
+    let v = f.value;
+    if v.is_empty() {
+        return Err(ParseError::new(
+            "sts-txt-bad-id",
+            "the id is empty; it must be 1 to 32 letters and digits",
+            f.value_span,
+        ));
+    }
+    if let Some(i) = v.iter().position(|c| !c.is_ascii_alphanumeric()) {
+        let at = f.value_span.start + i;
+        return Err(ParseError::new(
+            "sts-txt-bad-id",
+            format!(
+                "the id may contain only letters and digits, not {:?}",
+                char::from(v[i])
+            ),
+            Span::new(at, at + 1),
+        ));
+    }
+    if v.len() > 32 {
+        return Err(ParseError::new(
+            "sts-txt-bad-id",
+            format!(
+                "the id is {} characters long; at most 32 are allowed",
+                v.len()
+            ),
+            f.value_span,
+        ));
+    }
+    Ok(())
+}
+
+/// What the `_mta-sts` RRset means for a sender (RFC 8461 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum StsOutcome {
+    /// No record begins with `v=STSv1;` (or there are no TXT records): no MTA-STS.
+    Absent,
+    /// Exactly one record begins with `v=STSv1;` and it is valid.
+    Valid(StsTxt),
+    /// Exactly one record begins with `v=STSv1;` and it is invalid: senders assume no policy.
+    Invalid(ParseError),
+    /// This many records begin with `v=STSv1;`: senders assume no policy.
+    Multiple(usize),
+}
+
+impl StsOutcome {
+    /// The stable kebab-case name: `absent`, `valid`, `invalid`, `multiple`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StsOutcome::Absent => "absent",
+            StsOutcome::Valid(_) => "valid",
+            StsOutcome::Invalid(_) => "invalid",
+            StsOutcome::Multiple(_) => "multiple",
+        }
+    }
+}
+
+/// A TXT record the RRset rule discarded because it does not begin with `v=STSv1;`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Discarded {
+    /// Position of the RR in the answer.
+    pub index: usize,
+    /// Its text (lossy UTF-8, cut to [`MAX_SHOWN_LEN`] bytes).
+    pub text: String,
+    /// Whether it looks like a failed attempt at an MTA-STS record.
+    pub near_miss: bool,
+}
+
+/// The evaluation of a whole `_mta-sts` TXT RRset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StsRrset {
+    /// What a sender concludes.
+    pub outcome: StsOutcome,
+    /// Records discarded by the version rule (at most [`MAX_DISCARDED`]).
+    pub discarded: Vec<Discarded>,
+    /// Findings about the RRset and the remaining record.
+    pub findings: Vec<Finding>,
+}
+
+/// True if a record "begins with `v=STSv1;`", also allowing whitespace before the `;` as the
+/// ABNF's `sts-field-delim` does (errata 6285).
+pub fn begins_with_version(record: &[u8]) -> bool {
+    record
+        .strip_prefix(VERSION.as_bytes())
+        .is_some_and(|rest| rest.iter().find(|&&c| !is_wsp(c)) == Some(&b';'))
+}
+
+fn is_near_miss(record: &[u8]) -> bool {
+    let head = &record[..record.len().min(64)];
+    let lower = head.to_ascii_lowercase();
+    find(&lower, b"stsv").is_some() || find(&lower, b"v=sts").is_some()
+}
+
+/// Applies the RFC 8461 §3.1 RRset rule to all TXT RRs at `_mta-sts.D`; each RR is its list of
+/// character-strings, concatenated without separator.
+pub fn evaluate_rrset(rrs: &[Vec<Vec<u8>>]) -> StsRrset {
+    let mut findings = Vec::new();
+    let mut discarded = Vec::new();
+    let mut kept: Vec<(usize, Vec<u8>)> = Vec::new();
+    for (index, strings) in rrs.iter().enumerate() {
+        let record: Vec<u8> = strings.concat();
+        if begins_with_version(&record) {
+            if strings.len() > 1 {
+                push_finding(
+                    &mut findings,
+                    Finding::new(
+                        "sts-txt-multi-string",
+                        Severity::Info,
+                        format!(
+                            "record {index} is split into {} strings, concatenated without spaces",
+                            strings.len()
+                        ),
+                    ),
+                );
+            }
+            kept.push((index, record));
+            continue;
+        }
+        let near_miss = is_near_miss(&record);
+        if near_miss {
+            let why = match parse_record(&record) {
+                Err(e) => e.message,
+                Ok(_) => "it does not begin with \"v=STSv1;\"".to_owned(),
+            };
+            push_finding(
+                &mut findings,
+                Finding::new(
+                    "sts-txt-near-miss",
+                    Severity::Warning,
+                    format!(
+                        "record {index} ({:?}) looks like an MTA-STS record but is discarded: {why}",
+                        shown(&record)
+                    ),
+                ),
+            );
+        }
+        if discarded.len() < MAX_DISCARDED {
+            discarded.push(Discarded {
+                index,
+                text: shown(&record),
+                near_miss,
+            });
+        }
+    }
+    let outcome = match kept.as_slice() {
+        [] => StsOutcome::Absent,
+        [(_, record)] => match parse_record(record) {
+            Ok(parsed) => {
+                for f in parsed.findings {
+                    push_finding(&mut findings, f);
+                }
+                StsOutcome::Valid(parsed.record)
+            }
+            Err(e) => {
+                push_finding(
+                    &mut findings,
+                    Finding::at(
+                        "sts-txt-invalid-record",
+                        Severity::Error,
+                        format!(
+                            "the MTA-STS record is invalid ({}), so senders assume there is no \
+                             policy",
+                            e.code
+                        ),
+                        e.span,
+                    ),
+                );
+                StsOutcome::Invalid(e)
+            }
+        },
+        many => {
+            push_finding(
+                &mut findings,
+                Finding::new(
+                    "sts-txt-multiple-records",
+                    Severity::Error,
+                    format!(
+                        "{} records begin with \"v=STSv1;\"; senders assume there is no policy",
+                        many.len()
+                    ),
+                ),
+            );
+            StsOutcome::Multiple(many.len())
+        }
+    };
+    StsRrset {
+        outcome,
+        discarded,
+        findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> ParsedStsTxt {
+        parse_record(s.as_bytes()).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    fn err(s: &str) -> ParseError {
+        match parse_record(s.as_bytes()) {
+            Ok(p) => panic!("{s:?} parsed as {:?}", p.record),
+            Err(e) => e,
+        }
+    }
+
+    fn codes(p: &ParsedStsTxt) -> Vec<&'static str> {
+        p.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn sts_text_record_minimal_and_trailing_delimiter() {
+        assert_eq!(
+            ok("v=STSv1; id=20160831085700Z;").record.id,
+            "20160831085700Z"
+        );
+        assert_eq!(ok("v=STSv1;id=1").record.id, "1");
+        assert_eq!(ok("v=STSv1;\tid=abc;\t ").record.id, "abc");
+        assert!(ok("v=STSv1; id=1;").findings.is_empty());
+    }
+
+    #[test]
+    fn sts_version_is_case_sensitive_and_first() {
+        assert_eq!(err("v=stsv1; id=1").code, "sts-txt-bad-version");
+        assert_eq!(err("V=STSv1; id=1").code, "sts-txt-bad-version");
+        assert_eq!(err("v=STS1; id=1").code, "sts-txt-bad-version");
+        assert_eq!(err("v=STSv10; id=1").code, "sts-txt-bad-version");
+        assert_eq!(err("id=1; v=STSv1").code, "sts-txt-version-not-first");
+        assert_eq!(err(" v=STSv1; id=1").code, "sts-txt-version-not-first");
+        assert_eq!(err("v=spf1 -all").code, "sts-txt-bad-version");
+        assert_eq!(err("hello").code, "sts-txt-missing-version");
+        assert_eq!(err("").code, "sts-txt-empty");
+        let e = err("v=STS1; id=1");
+        assert_eq!(e.span, Span::new(0, 6));
+    }
+
+    #[test]
+    fn sts_field_delim() {
+        let p = ok("v=STSv1 ; id=1");
+        assert_eq!(codes(&p), vec!["sts-txt-space-before-semicolon"]);
+        assert_eq!(p.findings[0].span, Some(Span::new(7, 8)));
+        assert_eq!(err("v=STSv1 id=1").code, "sts-txt-bad-delimiter");
+        assert_eq!(err("v=STSv1;; id=1").code, "sts-txt-empty-field");
+        assert_eq!(err("v=STSv1; id=1 ").code, "sts-txt-trailing-whitespace");
+        assert_eq!(err("v=STSv1, id=1").code, "sts-txt-bad-version");
+    }
+
+    #[test]
+    fn sts_id() {
+        assert_eq!(
+            ok(&format!("v=STSv1; id={}", "a".repeat(32)))
+                .record
+                .id
+                .len(),
+            32
+        );
+        assert_eq!(
+            err(&format!("v=STSv1; id={}", "a".repeat(33))).code,
+            "sts-txt-bad-id"
+        );
+        assert_eq!(err("v=STSv1; id=").code, "sts-txt-bad-id");
+        let e = err("v=STSv1; id=2024-01-01");
+        assert_eq!((e.code, e.span), ("sts-txt-bad-id", Span::new(16, 17)));
+        assert_eq!(err("v=STSv1; id=abc def").code, "sts-txt-bad-id");
+        assert_eq!(err("v=STSv1;").code, "sts-txt-missing-id");
+        assert_eq!(err("v=STSv1").code, "sts-txt-missing-id");
+        let e = err("v=STSv1; ID=abc");
+        assert_eq!(e.code, "sts-txt-missing-id");
+        assert!(e.message.contains("case-sensitive"));
+        assert_eq!(err("v=STSv1; id").code, "sts-txt-missing-equals");
+    }
+
+    #[test]
+    fn sts_extension() {
+        let p = ok("v=STSv1; id=1; foo.bar_baz-1=a:b/c?d");
+        assert_eq!(
+            p.record.extensions,
+            vec![("foo.bar_baz-1".into(), "a:b/c?d".into())]
+        );
+        assert_eq!(codes(&p), vec!["sts-txt-extension"]);
+        assert_eq!(err("v=STSv1; id=1; _x=1").code, "sts-txt-bad-field-name");
+        assert_eq!(
+            err(&format!("v=STSv1; id=1; {}=1", "a".repeat(33))).code,
+            "sts-txt-bad-field-name"
+        );
+        assert!(parse_record(format!("v=STSv1; id=1; {}=1", "a".repeat(32)).as_bytes()).is_ok());
+        assert_eq!(err("v=STSv1; id=1; x=").code, "sts-txt-bad-ext-value");
+        assert_eq!(err("v=STSv1; id=1; x=a=b").code, "sts-txt-bad-ext-value");
+        assert_eq!(err("v=STSv1; id=1; x=a\u{1}").code, "sts-txt-bad-ext-value");
+        assert_eq!(err("v=STSv1; id=1; x y=1").code, "sts-txt-bad-field-name");
+    }
+
+    #[test]
+    fn duplicates_first_wins() {
+        let p = ok("v=STSv1; id=first; id=second; x=1; x=2; v=STSv1");
+        assert_eq!(p.record.id, "first");
+        assert_eq!(p.record.extensions, vec![("x".into(), "1".into())]);
+        assert_eq!(
+            codes(&p)
+                .iter()
+                .filter(|c| **c == "sts-txt-duplicate-field")
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn us_ascii_only() {
+        let e = err("v=STSv1; id=1; x=é");
+        assert_eq!((e.code, e.span.start), ("sts-txt-not-ascii", 17));
+        assert_eq!(
+            parse_record(&[b'v', 0xff]).unwrap_err().code,
+            "sts-txt-not-ascii"
+        );
+    }
+
+    #[test]
+    fn findings_are_capped() {
+        let mut s = "v=STSv1; id=1".to_string();
+        for _ in 0..100 {
+            s.push_str("; id=2");
+        }
+        let p = ok(&s);
+        assert_eq!(p.findings.len(), MAX_FINDINGS + 1);
+        assert_eq!(
+            p.findings.last().map(|f| f.code),
+            Some("sts-txt-findings-truncated")
+        );
+    }
+
+    #[test]
+    fn display_round_trips() {
+        let p = ok("v=STSv1;id=abc;k=v");
+        assert_eq!(p.record.to_string(), "v=STSv1; id=abc; k=v");
+        assert_eq!(ok(&p.record.to_string()).record, p.record);
+    }
+
+    fn rr(parts: &[&str]) -> Vec<Vec<u8>> {
+        parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn rrset_rule() {
+        let r = evaluate_rrset(&[]);
+        assert_eq!(r.outcome, StsOutcome::Absent);
+        let r = evaluate_rrset(&[rr(&["v=spf1 -all"]), rr(&["v=STSv1; id=1"])]);
+        assert_eq!(r.outcome.kind(), "valid");
+        assert_eq!(r.discarded.len(), 1);
+        assert!(!r.discarded[0].near_miss);
+        let r = evaluate_rrset(&[rr(&["v=STSv1; id=1"]), rr(&["v=STSv1; id=2"])]);
+        assert_eq!(r.outcome, StsOutcome::Multiple(2));
+        let r = evaluate_rrset(&[rr(&["v=STSv1; id=bad-id"])]);
+        assert_eq!(r.outcome.kind(), "invalid");
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.code == "sts-txt-invalid-record")
+        );
+        let r = evaluate_rrset(&[rr(&["v=STS", "v1; id=1"])]);
+        assert_eq!(r.outcome.kind(), "valid");
+        assert!(r.findings.iter().any(|f| f.code == "sts-txt-multi-string"));
+        let r = evaluate_rrset(&[rr(&["v=STS1; id=1"])]);
+        assert_eq!(r.outcome, StsOutcome::Absent);
+        assert!(r.discarded[0].near_miss);
+        assert_eq!(r.findings[0].code, "sts-txt-near-miss");
+        let r = evaluate_rrset(&[rr(&["v=STSv1 ; id=1"])]);
+        assert_eq!(r.outcome.kind(), "valid");
+    }
+
+    #[test]
+    fn begins_with_version_cases() {
+        assert!(begins_with_version(b"v=STSv1;"));
+        assert!(begins_with_version(b"v=STSv1 \t; id=1"));
+        assert!(!begins_with_version(b"v=STSv1"));
+        assert!(!begins_with_version(b"v=STSv1 id=1"));
+        assert!(!begins_with_version(b"v=STSv10;"));
+        assert!(!begins_with_version(b" v=STSv1;"));
+    }
+}

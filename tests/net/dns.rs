@@ -1,1 +1,1001 @@
-//! Placeholder: being written.
+//! The DNS client against a tiny DNS server started by each test on its own 127.x.y.z
+//! address (UDP and TCP, same port). The server answers per query name (see [`behaviour`])
+//! and counts the queries it receives, so statuses, records, CNAME chains, retries, TCP
+//! fallback and single-flight are checked exactly. Nothing leaves loopback.
+
+// Test helpers outside `#[test]` functions may unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use stsscan::dns::reqwest::{ResolveError, ScanResolver};
+use stsscan::dns::{AddressPolicy, Dns, DnsConfig, DnsStatus, IpVersion, Refusal, Transport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+// ---------------------------------------------------------------------------------------------
+// The test server
+// ---------------------------------------------------------------------------------------------
+
+/// Query counters: (qname, qtype, "udp"|"tcp") → count.
+type Counts = Arc<Mutex<HashMap<(String, RecordType, &'static str), u32>>>;
+
+struct TestServer {
+    addr: SocketAddr,
+    counts: Counts,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// CPU time (ns) the server thread used, written when it stops.
+    cpu_ns: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts the server on a fresh 127.x.y.z (retried on EADDRINUSE) in its own thread with
+    /// its own runtime, so its CPU time can be told apart from the client's.
+    fn start() -> TestServer {
+        let counts: Counts = Arc::default();
+        let cpu_ns = Arc::new(AtomicU64::new(0));
+        let (tx_addr, rx_addr) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (c2, cpu2) = (counts.clone(), cpu_ns.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let (udp, tcp) = bind_pair().await;
+                tx_addr.send(udp.local_addr().unwrap()).unwrap();
+                let cpu_start = thread_cpu_ns();
+                let udp = Arc::new(udp);
+                let u = tokio::spawn(serve_udp(udp, c2.clone()));
+                let t = tokio::spawn(serve_tcp(tcp, c2));
+                let _ = stop_rx.await;
+                u.abort();
+                t.abort();
+                cpu2.store(thread_cpu_ns().saturating_sub(cpu_start), Ordering::SeqCst);
+            });
+        });
+        let addr = rx_addr.recv_timeout(Duration::from_secs(10)).unwrap();
+        TestServer {
+            addr,
+            counts,
+            stop: Some(stop_tx),
+            cpu_ns,
+            thread: Some(thread),
+        }
+    }
+
+    fn count(&self, name: &str, t: RecordType, proto: &'static str) -> u32 {
+        let c = self.counts.lock().unwrap();
+        c.get(&(name.to_string(), t, proto)).copied().unwrap_or(0)
+    }
+
+    fn total(&self, name: &str, t: RecordType) -> u32 {
+        self.count(name, t, "udp") + self.count(name, t, "tcp")
+    }
+
+    /// Stops the server and returns the CPU time its thread used.
+    fn stop(mut self) -> Duration {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        Duration::from_nanos(self.cpu_ns.load(Ordering::SeqCst))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// CPU time of the calling thread (Linux `/proc/thread-self/schedstat`, first field, ns).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time of the whole process (utime + stime from `/proc/self/stat`, in ns).
+fn process_cpu_ns() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // fields after the ")" of the command name; utime and stime are fields 14 and 15
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    ticks * 10_000_000 // USER_HZ = 100
+}
+
+/// Binds UDP and TCP on the same port of a random 127.x.y.z, retrying on collisions.
+async fn bind_pair() -> (UdpSocket, TcpListener) {
+    let seed = RandomState::new().build_hasher().finish();
+    for i in 0..200u64 {
+        let r = seed.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let ip = Ipv4Addr::new(
+            127,
+            (r >> 8) as u8 | 1,
+            (r >> 16) as u8,
+            (r >> 24) as u8 | 1,
+        );
+        let Ok(udp) = UdpSocket::bind((ip, 0)).await else {
+            continue;
+        };
+        let port = udp.local_addr().unwrap().port();
+        if let Ok(tcp) = TcpListener::bind((ip, port)).await {
+            return (udp, tcp);
+        }
+    }
+    panic!("no free loopback address");
+}
+
+async fn serve_udp(sock: Arc<UdpSocket>, counts: Counts) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Ok(req) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        let (sock, counts) = (sock.clone(), counts.clone());
+        tokio::spawn(async move {
+            if let Some(resp) = respond(&req, false, &counts).await {
+                let _ = sock.send_to(&resp, peer).await;
+            }
+        });
+    }
+}
+
+async fn serve_tcp(listener: TcpListener, counts: Counts) {
+    loop {
+        let Ok((mut conn, _)) = listener.accept().await else {
+            continue;
+        };
+        let counts = counts.clone();
+        tokio::spawn(async move {
+            // bounded: at most 100 queries per connection, each at most 65 535 octets
+            for _ in 0..100 {
+                let Ok(len) = conn.read_u16().await else {
+                    return;
+                };
+                let mut buf = vec![0u8; usize::from(len)];
+                if conn.read_exact(&mut buf).await.is_err() {
+                    return;
+                }
+                let Ok(req) = Message::from_vec(&buf) else {
+                    return;
+                };
+                if let Some(resp) = respond(&req, true, &counts).await {
+                    let Ok(len) = u16::try_from(resp.len()) else {
+                        return;
+                    };
+                    let mut out = len.to_be_bytes().to_vec();
+                    out.extend_from_slice(&resp);
+                    if conn.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn n(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+fn soa() -> Record {
+    // negative TTL = min(SOA TTL 300, MINIMUM 60) = 60 (RFC 2308 §5)
+    Record::from_rdata(
+        n("test."),
+        300,
+        RData::SOA(SOA::new(
+            n("ns.test."),
+            n("hostmaster.test."),
+            1,
+            3600,
+            600,
+            86400,
+            60,
+        )),
+    )
+}
+
+fn rec(name: &str, ttl: u32, data: RData) -> Record {
+    Record::from_rdata(n(name), ttl, data)
+}
+
+fn a(name: &str, ip: [u8; 4]) -> Record {
+    rec(name, 300, RData::A(A(Ipv4Addr::from(ip))))
+}
+
+fn aaaa(name: &str, ip: &str) -> Record {
+    rec(name, 300, RData::AAAA(AAAA(ip.parse().unwrap())))
+}
+
+fn cname(from: &str, to: &str, ttl: u32) -> Record {
+    rec(from, ttl, RData::CNAME(CNAME(n(to))))
+}
+
+/// What the server does for one query.
+enum Reply {
+    /// Answer with this RCODE, answer section and (optionally) an SOA in the authority section.
+    Msg(ResponseCode, Vec<Record>, bool),
+    /// Never answer.
+    Drop,
+    /// Answer with TC=1 and no records (only over UDP).
+    Truncate,
+}
+
+/// The zone: what each name answers. `seen` is how many times (before this one) the server
+/// received this name and type.
+fn behaviour(qname: &str, qt: RecordType, tcp: bool, seen: u32) -> (Reply, u64) {
+    use RecordType as T;
+    use Reply::*;
+    let fq = format!("{qname}.");
+    let noerror = |answers| (Msg(ResponseCode::NoError, answers, false), 0);
+    let nodata = || (Msg(ResponseCode::NoError, vec![], true), 0);
+    match (qname, qt) {
+        ("data.test", T::A) => noerror(vec![a(&fq, [192, 0, 2, 1]), a(&fq, [192, 0, 2, 2])]),
+        ("data.test", T::AAAA) => noerror(vec![aaaa(&fq, "2001:db8::1")]),
+        ("data.test", T::MX) => noerror(vec![
+            rec(&fq, 300, RData::MX(MX::new(20, n("MX2.Data.Test.")))),
+            rec(&fq, 300, RData::MX(MX::new(10, n("mx1.data.test.")))),
+        ]),
+        ("data.test", T::TXT) => noerror(vec![rec(
+            &fq,
+            300,
+            RData::TXT(TXT::new(vec!["v=STSv1; id=1".into()])),
+        )]),
+        ("data.test", _) => nodata(),
+        ("_mta-sts.data.test" | "_smtp._tls.data.test", T::TXT) => noerror(vec![rec(
+            &fq,
+            300,
+            RData::TXT(TXT::new(vec![format!("for {qname}")])),
+        )]),
+        ("nodata.test", _) => nodata(),
+        ("nx.test", _) => (Msg(ResponseCode::NXDomain, vec![], true), 0),
+        ("servfail.test", _) => (Msg(ResponseCode::ServFail, vec![], false), 0),
+        ("refused.test", _) => (Msg(ResponseCode::Refused, vec![], false), 0),
+        ("formerr.test", _) => (Msg(ResponseCode::FormErr, vec![], false), 0),
+        ("silent.test", _) => (Drop, 0),
+        ("flaky.test", T::A) if seen == 0 => (Msg(ResponseCode::ServFail, vec![], false), 0),
+        ("flaky.test", T::A) => noerror(vec![a(&fq, [192, 0, 2, 9])]),
+        ("slow.test", T::A) => (
+            Msg(ResponseCode::NoError, vec![a(&fq, [192, 0, 2, 10])], false),
+            150,
+        ),
+        ("big.test", T::TXT) if !tcp => (Truncate, 0),
+        ("big.test", T::TXT) => noerror(
+            (0..30)
+                .map(|i| {
+                    rec(
+                        &fq,
+                        300,
+                        RData::TXT(TXT::new(vec![format!("{i:02}{}", "x".repeat(200))])),
+                    )
+                })
+                .collect(),
+        ),
+        ("multi.test", T::TXT) => noerror(vec![
+            rec(
+                &fq,
+                300,
+                RData::TXT(TXT::from_bytes(vec![b"v=STSv1; ", b"id=abc"])),
+            ),
+            rec(&fq, 300, RData::TXT(TXT::from_bytes(vec![b"other"]))),
+            rec(
+                &fq,
+                300,
+                RData::TXT(TXT::from_bytes(vec![b"\xff\x00bin", b""])),
+            ),
+        ]),
+        ("nullmx.test", T::MX) => noerror(vec![rec(&fq, 300, RData::MX(MX::new(0, Name::root())))]),
+        ("cname.test", T::A | T::TXT) => noerror(vec![
+            cname(&fq, "hop1.test.", 100),
+            cname("hop1.test.", "Hop2.test.", 50),
+            rec(
+                "hop2.test.",
+                200,
+                if qt == T::A {
+                    RData::A(A(Ipv4Addr::new(192, 0, 2, 7)))
+                } else {
+                    RData::TXT(TXT::new(vec!["v=STSv1; id=vendor".into()]))
+                },
+            ),
+        ]),
+        // a chain the server does not complete: the client asks for the target itself
+        ("partial.test", _) => noerror(vec![cname(&fq, "data.test.", 30)]),
+        // a chain to a name that does not exist
+        ("dangling.test", _) => (
+            Msg(
+                ResponseCode::NXDomain,
+                vec![cname(&fq, "nx.test.", 30)],
+                true,
+            ),
+            0,
+        ),
+        ("loop.test", _) => noerror(vec![
+            cname(&fq, "loop2.test.", 30),
+            cname("loop2.test.", "loop.test.", 30),
+        ]),
+        ("mixed.test", T::A) => noerror(vec![a(&fq, [192, 0, 2, 20])]),
+        ("mixed.test", T::AAAA) => (Msg(ResponseCode::ServFail, vec![], false), 0),
+        ("halffail.test", T::A) => nodata(),
+        ("halffail.test", T::AAAA) => (Msg(ResponseCode::ServFail, vec![], false), 0),
+        ("shared-mx.test", T::A) => (
+            Msg(ResponseCode::NoError, vec![a(&fq, [192, 0, 2, 30])], false),
+            100,
+        ),
+        ("shared-mx.test", T::AAAA) => (Msg(ResponseCode::NoError, vec![], true), 100),
+        ("unsafe.test", T::A) => noerror(vec![
+            a(&fq, [127, 0, 0, 1]),
+            a(&fq, [10, 1, 2, 3]),
+            a(&fq, [93, 184, 216, 34]),
+        ]),
+        ("unsafe.test", T::AAAA) => noerror(vec![aaaa(&fq, "::ffff:169.254.169.254")]),
+        ("private.test", T::A) => noerror(vec![a(&fq, [10, 1, 2, 3])]),
+        ("private.test", _) => nodata(),
+        (q, T::A) if q.starts_with("web") => {
+            // web.test → the loopback address in the label after "web-": web-127-1-2-3.test
+            let ip: Vec<u8> = q
+                .trim_start_matches("web-")
+                .trim_end_matches(".test")
+                .split('-')
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            match <[u8; 4]>::try_from(ip) {
+                Ok(ip) => noerror(vec![a(&fq, ip)]),
+                Err(_) => nodata(),
+            }
+        }
+        (q, T::A) if q.starts_with("bench") => noerror(vec![a(&fq, [192, 0, 2, 99])]),
+        (q, _) if q.starts_with("bench") || q.starts_with("web") => nodata(),
+        _ => (Msg(ResponseCode::NXDomain, vec![], true), 0),
+    }
+}
+
+async fn respond(req: &Message, tcp: bool, counts: &Counts) -> Option<Vec<u8>> {
+    let q = req.queries.first()?;
+    let qname = q.name().to_lowercase().to_ascii();
+    let qname = qname.trim_end_matches('.').to_string();
+    let qt = q.query_type();
+    let seen = {
+        let mut c = counts.lock().ok()?;
+        let e = c
+            .entry((qname.clone(), qt, if tcp { "tcp" } else { "udp" }))
+            .or_insert(0);
+        *e += 1;
+        *e - 1
+    };
+    let (reply, delay_ms) = behaviour(&qname, qt, tcp, seen);
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
+    let mut m = Message::response(req.metadata.id, OpCode::Query);
+    m.metadata.recursion_desired = req.metadata.recursion_desired;
+    m.metadata.recursion_available = true;
+    m.queries = req.queries.clone();
+    match reply {
+        Reply::Drop => return None,
+        Reply::Truncate => m.metadata.truncation = true,
+        Reply::Msg(code, answers, with_soa) => {
+            m.metadata.response_code = code;
+            m.answers = answers;
+            if with_soa {
+                m.authorities.push(soa());
+            }
+        }
+    }
+    m.to_vec().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn dns_for(server: &TestServer, transport: Transport, attempts: usize, timeout_ms: u64) -> Dns {
+    Dns::new(DnsConfig {
+        resolvers: vec![server.addr],
+        timeout: Duration::from_millis(timeout_ms),
+        attempts,
+        transport,
+        ..DnsConfig::default()
+    })
+    .unwrap()
+}
+
+const MUX: Transport = Transport::Multiplexed { sockets: 2 };
+
+/// Runs each scenario over both transports: `dns::hickory::NAME` and `dns::mux::NAME`.
+macro_rules! over_both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod hickory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(stsscan::dns::Transport::Hickory).await
+            })*
+        }
+        mod mux {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::MUX).await
+            })*
+        }
+    };
+}
+
+over_both_transports!(
+    statuses_are_exact_and_kept_apart,
+    retries_only_transient_failures,
+    slow_answer_within_timeout,
+    truncated_udp_answer_is_retried_over_tcp,
+    txt_keeps_strings_and_bytes,
+    mx_records_and_null_mx,
+    cname_chains_are_followed_and_recorded,
+    both_families_are_combined_and_kept,
+    concurrent_address_lookups_are_single_flight
+);
+
+fn v4(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statuses
+// ---------------------------------------------------------------------------------------------
+
+/// RFC 2308 §2.2: "NODATA is indicated by an answer with the RCODE set to NOERROR and no
+/// relevant answers in the answer section." §2.1: "NXDOMAIN ... the RCODE being set to
+/// NXDOMAIN." §5: the negative TTL is "the minimum of the SOA.MINIMUM field and SOA's TTL".
+async fn statuses_are_exact_and_kept_apart(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 2, 300);
+
+    let l = dns
+        .addresses_uncached("data.test", IpVersion::V4)
+        .await
+        .lookup;
+    assert_eq!(l.status, DnsStatus::NoError);
+    assert_eq!(l.records, vec![v4("192.0.2.1"), v4("192.0.2.2")]);
+    assert_eq!(l.ttl, Some(300));
+    assert_eq!(l.queries, 1);
+    assert!(l.cname_chain.is_empty());
+
+    let l = dns.txt("nodata.test").await;
+    assert_eq!(
+        (l.status, l.ttl, l.records.len()),
+        (DnsStatus::NoData, Some(60), 0)
+    );
+    let l = dns.txt("data.test.").await; // trailing dot accepted
+    assert_eq!(l.status, DnsStatus::NoError);
+    // RFC 8461 §3.1 and RFC 8460 §3 names: underscore labels are ordinary labels
+    // (RFC 2181 §11: "any binary string whatever can be used as the label of any resource
+    // record")
+    for name in ["_mta-sts.data.test", "_smtp._tls.DATA.test"] {
+        let l = dns.txt(name).await;
+        assert_eq!(l.status, DnsStatus::NoError, "{name}");
+        let want = format!("for {}", name.to_ascii_lowercase());
+        assert_eq!(l.records, vec![vec![want.into_bytes()]]);
+    }
+    let l = dns.mx("nx.test").await;
+    assert_eq!((l.status, l.ttl), (DnsStatus::NxDomain, Some(60)));
+    assert_eq!(dns.txt("servfail.test").await.status, DnsStatus::ServFail);
+    assert_eq!(dns.txt("refused.test").await.status, DnsStatus::Refused);
+    assert_eq!(dns.txt("formerr.test").await.status, DnsStatus::FormErr);
+    let l = dns.txt("silent.test").await;
+    assert_eq!(l.status, DnsStatus::Timeout);
+    assert!(l.detail.is_some());
+    // a name that cannot be sent: no query at all
+    let long = format!("{}.test", "a".repeat(64));
+    let l = dns.txt(&long).await;
+    assert_eq!((l.status, l.queries), (DnsStatus::InvalidName, 0));
+    assert_eq!(server.total(&long, RecordType::TXT), 0);
+}
+
+/// Only transient failures are retried: SERVFAIL and timeouts `attempts` times in total,
+/// NXDOMAIN, REFUSED and NODATA once (they are answers, asking again changes nothing).
+async fn retries_only_transient_failures(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 3, 250);
+    let l = dns.txt("servfail.test").await;
+    assert_eq!((l.status, l.queries), (DnsStatus::ServFail, 3));
+    assert_eq!(server.total("servfail.test", RecordType::TXT), 3);
+    assert!(l.detail.unwrap_or_default().contains("3 attempts"));
+
+    let l = dns.txt("silent.test").await;
+    assert_eq!((l.status, l.queries), (DnsStatus::Timeout, 3));
+    // the 250 ms timeout is below hickory's 333 ms UDP re-send floor: one datagram per attempt
+    assert_eq!(server.total("silent.test", RecordType::TXT), 3);
+
+    for (name, status) in [
+        ("nx.test", DnsStatus::NxDomain),
+        ("refused.test", DnsStatus::Refused),
+        ("nodata.test", DnsStatus::NoData),
+    ] {
+        let l = dns.txt(name).await;
+        assert_eq!((l.status, l.queries), (status, 1), "{name}");
+        assert_eq!(server.total(name, RecordType::TXT), 1, "{name}");
+    }
+
+    // SERVFAIL once, then data: the retry succeeds
+    let l = dns
+        .addresses_uncached("flaky.test", IpVersion::V4)
+        .await
+        .lookup;
+    assert_eq!((l.status, l.queries), (DnsStatus::NoError, 2));
+    assert_eq!(l.records, vec![v4("192.0.2.9")]);
+
+    // attempts = 1: no retry at all
+    let once = dns_for(&server, t, 1, 250);
+    assert_eq!(once.txt("servfail.test").await.queries, 1);
+    assert_eq!(server.total("servfail.test", RecordType::TXT), 4);
+}
+
+/// A slow answer within the timeout is an answer.
+async fn slow_answer_within_timeout(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 1, 2000);
+    let l = dns
+        .addresses_uncached("slow.test", IpVersion::V4)
+        .await
+        .lookup;
+    assert_eq!(l.status, DnsStatus::NoError);
+    assert!(l.elapsed >= Duration::from_millis(150));
+}
+
+/// RFC 2181 §9: "When a DNS client receives a reply with TC set, it should ignore that
+/// response, and query again, using a mechanism, such as a TCP connection, that will permit
+/// larger replies."
+async fn truncated_udp_answer_is_retried_over_tcp(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 2, 1000);
+    let l = dns.txt("big.test").await;
+    assert_eq!(l.status, DnsStatus::NoError);
+    assert_eq!(l.records.len(), 30);
+    assert_eq!(
+        l.records[0],
+        vec![format!("00{}", "x".repeat(200)).into_bytes()]
+    );
+    assert_eq!(server.count("big.test", RecordType::TXT, "udp"), 1);
+    assert_eq!(server.count("big.test", RecordType::TXT, "tcp"), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------------------------
+
+/// RFC 1035 §3.3.14: "TXT-DATA  One or more <character-string>s." Each RR keeps its strings
+/// apart and as raw bytes; the RRs keep their order.
+async fn txt_keeps_strings_and_bytes(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 1, 1000);
+    let l = dns.txt("multi.test").await;
+    assert_eq!(l.status, DnsStatus::NoError);
+    assert_eq!(
+        l.records,
+        vec![
+            vec![b"v=STSv1; ".to_vec(), b"id=abc".to_vec()],
+            vec![b"other".to_vec()],
+            vec![b"\xff\x00bin".to_vec(), Vec::new()],
+        ]
+    );
+}
+
+/// RFC 7505 §3: "The null MX RR is an ordinary MX record with an RDATA section consisting of
+/// preference number 0 and a zero-length label, written in master files as ".", as the
+/// exchange domain". MX exchanges come back lowercase without the trailing dot.
+async fn mx_records_and_null_mx(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 1, 1000);
+    let l = dns.mx("data.test").await;
+    assert_eq!(l.status, DnsStatus::NoError);
+    assert_eq!(
+        l.records,
+        vec![
+            (20, "mx2.data.test".to_string()),
+            (10, "mx1.data.test".to_string())
+        ]
+    );
+    let l = dns.mx("nullmx.test").await;
+    assert_eq!(l.records, vec![(0, String::new())]);
+    assert_eq!(dns.mx("nodata.test").await.status, DnsStatus::NoData);
+}
+
+/// RFC 1034 §4.3.2 step 3a: "If the data at the node is a CNAME, and QTYPE doesn't match
+/// CNAME, copy the CNAME RR into the answer section of the response, change QNAME to the
+/// canonical name in the CNAME RR, and go back to step 1."
+async fn cname_chains_are_followed_and_recorded(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 1, 1000);
+
+    let l = dns
+        .addresses_uncached("cname.test", IpVersion::V4)
+        .await
+        .lookup;
+    assert_eq!(l.status, DnsStatus::NoError);
+    assert_eq!(l.records, vec![v4("192.0.2.7")]);
+    assert_eq!(l.cname_chain, vec!["hop1.test", "hop2.test"]);
+    assert_eq!(l.ttl, Some(50), "smallest TTL along the chain");
+
+    let l = dns.txt("cname.test").await;
+    assert_eq!(l.records, vec![vec![b"v=STSv1; id=vendor".to_vec()]]);
+    assert_eq!(l.cname_chain, vec!["hop1.test", "hop2.test"]);
+
+    // incomplete chain: the client asks for the target
+    let l = dns
+        .addresses_uncached("partial.test", IpVersion::V4)
+        .await
+        .lookup;
+    assert_eq!(l.status, DnsStatus::NoError);
+    assert_eq!(l.cname_chain, vec!["data.test"]);
+    assert_eq!(l.records, vec![v4("192.0.2.1"), v4("192.0.2.2")]);
+    assert_eq!((l.queries, l.ttl), (2, Some(30)));
+    assert_eq!(server.total("data.test", RecordType::A), 1);
+
+    // dangling chain: NXDOMAIN for the target, chain kept
+    let l = dns.txt("dangling.test").await;
+    assert_eq!(l.status, DnsStatus::NxDomain);
+    assert_eq!(l.cname_chain, vec!["nx.test"]);
+
+    let l = dns.txt("loop.test").await;
+    assert_eq!(l.status, DnsStatus::CnameLoop);
+    assert_eq!(l.queries, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses and the cache
+// ---------------------------------------------------------------------------------------------
+
+async fn both_families_are_combined_and_kept(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 1, 1000);
+
+    let r = dns.addresses("data.test", IpVersion::Both).await;
+    assert_eq!(r.lookup.status, DnsStatus::NoError);
+    assert_eq!(
+        r.lookup.records,
+        vec![
+            v4("192.0.2.1"),
+            v4("192.0.2.2"),
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))
+        ]
+    );
+    assert_eq!(
+        (r.v4, r.v6),
+        (Some(DnsStatus::NoError), Some(DnsStatus::NoError))
+    );
+
+    let r = dns.addresses("mixed.test", IpVersion::Both).await;
+    assert_eq!(r.lookup.status, DnsStatus::NoError);
+    assert_eq!(r.v6, Some(DnsStatus::ServFail));
+    assert_eq!(r.lookup.records, vec![v4("192.0.2.20")]);
+
+    // no address and a failure: the host's existence is undecided → the failure
+    let r = dns.addresses("halffail.test", IpVersion::Both).await;
+    assert_eq!(r.lookup.status, DnsStatus::ServFail);
+    assert_eq!(
+        (r.v4, r.v6),
+        (Some(DnsStatus::NoData), Some(DnsStatus::ServFail))
+    );
+
+    let r = dns.addresses("nx.test", IpVersion::Both).await;
+    assert_eq!(r.lookup.status, DnsStatus::NxDomain);
+    let r = dns.addresses("data.test", IpVersion::V6).await;
+    assert_eq!((r.v4, r.v6), (None, Some(DnsStatus::NoError)));
+    assert_eq!(r.lookup.records.len(), 1);
+}
+
+/// Many domains share one MX host: N concurrent lookups send one query per family, and later
+/// lookups are served from the cache.
+async fn concurrent_address_lookups_are_single_flight(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 1, 2000);
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let dns = dns.clone();
+        // mixed case and trailing dots are the same host
+        let host = if i % 2 == 0 {
+            "shared-mx.test"
+        } else {
+            "Shared-MX.test."
+        };
+        tasks.push(tokio::spawn(async move {
+            dns.addresses(host, IpVersion::Both).await
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    assert!(results.iter().all(|r| Arc::ptr_eq(r, &results[0])));
+    assert_eq!(results[0].lookup.records, vec![v4("192.0.2.30")]);
+    assert_eq!(server.total("shared-mx.test", RecordType::A), 1);
+    assert_eq!(server.total("shared-mx.test", RecordType::AAAA), 1);
+    let s = dns.cache_stats();
+    assert_eq!(s.misses, 1);
+    assert_eq!(s.joins + s.hits, 63);
+
+    let again = dns.addresses("shared-mx.test", IpVersion::Both).await;
+    assert!(Arc::ptr_eq(&again, &results[0]));
+    assert_eq!(dns.cache_stats().hits, s.hits + 1);
+    assert_eq!(server.total("shared-mx.test", RecordType::A), 1);
+    // a different family is a different key
+    dns.addresses("shared-mx.test", IpVersion::V4).await;
+    assert_eq!(server.total("shared-mx.test", RecordType::A), 2);
+}
+
+#[tokio::test]
+async fn cache_stays_bounded() {
+    let server = TestServer::start();
+    let dns = Dns::new(DnsConfig {
+        resolvers: vec![server.addr],
+        timeout: Duration::from_millis(1000),
+        attempts: 1,
+        cache_capacity: 16,
+        ..DnsConfig::default()
+    })
+    .unwrap();
+    for i in 0..100 {
+        let r = dns
+            .addresses(&format!("bench{i}.test"), IpVersion::V4)
+            .await;
+        assert_eq!(r.lookup.status, DnsStatus::NoError);
+    }
+    let s = dns.cache_stats();
+    assert!(s.entries <= 16, "{s:?}");
+    assert_eq!(s.evictions, 84);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Safety through the reqwest resolver
+// ---------------------------------------------------------------------------------------------
+
+/// RFC 6890 §2.2.2 lists 127.0.0.0/8 ("Loopback", "Forwardable: False", "Global: False") and
+/// 10.0.0.0/8 ("Private-Use"); such answers must never be connected to on a public scan.
+#[tokio::test]
+async fn resolver_drops_refused_addresses() {
+    let server = TestServer::start();
+    let dns = dns_for(&server, Transport::Hickory, 1, 1000);
+    let public = ScanResolver::new(
+        dns.clone(),
+        Arc::new(AddressPolicy::public()),
+        IpVersion::Both,
+    );
+    let addrs = public.resolve_host("unsafe.test").await.unwrap();
+    assert_eq!(addrs, vec![SocketAddr::new(v4("93.184.216.34"), 0)]);
+    assert_eq!(
+        public.resolve_host("private.test").await,
+        Err(ResolveError::Refused {
+            addr: v4("10.1.2.3"),
+            refusal: Refusal::Private
+        })
+    );
+    match public.resolve_host("nx.test").await {
+        Err(e @ ResolveError::Dns { status, .. }) => {
+            assert_eq!(status, DnsStatus::NxDomain);
+            assert!(e.is_host_not_found());
+        }
+        other => panic!("{other:?}"),
+    }
+    match public.resolve_host("servfail.test").await {
+        Err(e @ ResolveError::Dns { status, .. }) => {
+            assert_eq!(status, DnsStatus::ServFail);
+            assert!(
+                !e.is_host_not_found(),
+                "a failure is a dns-error, not host-not-found"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match public.resolve_host("nodata.test").await {
+        Err(ResolveError::Dns { status, .. }) => assert_eq!(status, DnsStatus::NoData),
+        other => panic!("{other:?}"),
+    }
+    let lab = ScanResolver::new(
+        dns,
+        Arc::new(AddressPolicy {
+            allow_private: true,
+            blocklist: vec!["93.184.216.0/24".parse().unwrap()],
+        }),
+        IpVersion::Both,
+    );
+    let mut got = lab.resolve_host("unsafe.test").await.unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            SocketAddr::new(v4("10.1.2.3"), 0),
+            SocketAddr::new(v4("127.0.0.1"), 0),
+            SocketAddr::new("::ffff:169.254.169.254".parse().unwrap(), 0),
+        ]
+    );
+}
+
+fn tls_config() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
+}
+
+/// End to end: reqwest resolves through [`ScanResolver`]; with `allow_private` it reaches a
+/// loopback HTTP server, without it the request fails before connecting and the typed refusal
+/// is in the error chain.
+#[tokio::test]
+async fn reqwest_uses_the_scan_resolver() {
+    let server = TestServer::start();
+    let dns = dns_for(&server, Transport::Hickory, 1, 1000);
+    // a one-shot HTTP server on the DNS server's address, another port
+    let http = TcpListener::bind((server.addr.ip(), 0)).await.unwrap();
+    let port = http.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let acc = accepted.clone();
+    let srv = tokio::spawn(async move {
+        for _ in 0..2 {
+            let Ok((mut c, _)) = http.accept().await else {
+                return;
+            };
+            acc.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf)).await;
+            let _ = c
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+        }
+    });
+    let IpAddr::V4(ip) = server.addr.ip() else {
+        panic!()
+    };
+    let o = ip.octets();
+    let url = format!(
+        "http://web-{}-{}-{}-{}.test:{port}/",
+        o[0], o[1], o[2], o[3]
+    );
+
+    let client = |policy: AddressPolicy| {
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls_config())
+            .dns_resolver(Arc::new(ScanResolver::new(
+                dns.clone(),
+                Arc::new(policy),
+                IpVersion::Both,
+            )))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+    };
+    let lab = client(AddressPolicy {
+        allow_private: true,
+        blocklist: vec![],
+    });
+    let body = lab.get(&url).send().await.unwrap().text().await.unwrap();
+    assert_eq!(body, "ok");
+
+    let public = client(AddressPolicy::public());
+    let err = public.get(&url).send().await.unwrap_err();
+    assert_eq!(
+        ResolveError::find_in(&err).cloned(),
+        Some(ResolveError::Refused {
+            addr: IpAddr::V4(ip),
+            refusal: Refusal::Loopback
+        })
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "the refused request never connected"
+    );
+    srv.abort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement (not a timed assertion): `cargo test --test net dns::measure -- --ignored
+// --nocapture`
+// ---------------------------------------------------------------------------------------------
+
+/// Times 20 000 uncached A lookups of distinct names (64 in flight) against the in-test server
+/// (own thread, own runtime) and reports lookups/s and client CPU µs per lookup (process CPU
+/// minus the server thread's), next to the CPU cost of encoding + decoding the same query and
+/// response messages alone. hickory opens a fresh UDP socket per query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement; run explicitly with --ignored --nocapture"]
+async fn measure_lookup_throughput() {
+    measure_one(Transport::Hickory).await;
+    measure_one(Transport::Multiplexed { sockets: 4 }).await;
+}
+
+#[allow(clippy::print_stdout)] // printing the report is the point of the measurement
+async fn measure_one(transport: Transport) {
+    const N: usize = 20_000;
+    const CONCURRENCY: usize = 64;
+    let server = TestServer::start();
+    let dns = dns_for(&server, transport, 1, 2000);
+    // warm-up
+    for i in 0..100 {
+        dns.addresses_uncached(&format!("benchw{i}.test"), IpVersion::V4)
+            .await;
+    }
+    let cpu0 = process_cpu_ns();
+    let t0 = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (dns, next) = (dns.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= N {
+                    return ok;
+                }
+                let l = dns
+                    .addresses_uncached(&format!("bench{i}.test"), IpVersion::V4)
+                    .await
+                    .lookup;
+                ok += usize::from(l.status == DnsStatus::NoError);
+                assert_eq!(l.status, DnsStatus::NoError, "bench{i}: {:?}", l.detail);
+            }
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    let wall = t0.elapsed();
+    let cpu_total = Duration::from_nanos(process_cpu_ns().saturating_sub(cpu0));
+    let server_cpu = server.stop();
+    let client_cpu = cpu_total.saturating_sub(server_cpu);
+
+    // the wire-format work alone: build + encode the query, decode it, build + encode the
+    // response, decode it
+    let c0 = thread_cpu_ns();
+    for i in 0..N {
+        let mut q = Message::query();
+        q.add_query(hickory_proto::op::Query::query(
+            n(&format!("bench{i}.test.")),
+            RecordType::A,
+        ));
+        let wire = q.to_vec().unwrap();
+        let req = Message::from_vec(&wire).unwrap();
+        let mut m = Message::response(req.metadata.id, OpCode::Query);
+        m.queries = req.queries.clone();
+        m.answers = vec![a(&format!("bench{i}.test."), [192, 0, 2, 99])];
+        let back = Message::from_vec(&m.to_vec().unwrap()).unwrap();
+        assert_eq!(back.answers.len(), 1);
+    }
+    let codec = Duration::from_nanos(thread_cpu_ns().saturating_sub(c0));
+
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / N as f64;
+    println!(
+        "dns lookups over {transport:?}: {N} ({ok} noerror), {CONCURRENCY} in flight, wall {:.2} s → {:.0} lookups/s; \
+         CPU: process {:.1} µs/lookup, server thread {:.1}, client {:.1}; \
+         message encode+decode alone {:.1} µs/lookup",
+        wall.as_secs_f64(),
+        N as f64 / wall.as_secs_f64(),
+        per(cpu_total),
+        per(server_cpu),
+        per(client_cpu),
+        per(codec),
+    );
+    assert_eq!(ok, N);
+}

@@ -1,0 +1,617 @@
+//! The per-domain classification: DNS answers and the fetched policy (as plain values) → the
+//! docs/ground-truth.md fields (`sts_txt`, `policy_fetch`, `policy_valid`, `mx_kind`, `tlsrpt`,
+//! `policy_usable`, …), the parsed records, and findings with stable codes.
+//!
+//! Findings produced here (besides those of the records core, which keep their own codes):
+//!
+//! | code | severity | meaning |
+//! |---|---|---|
+//! | `sts-txt-lookup-failed` | warning | the `_mta-sts` TXT lookup failed (SERVFAIL, REFUSED, timeout): senders treat the domain as without MTA-STS for now |
+//! | `sts-txt-invalid` | error | exactly one `v=STSv1` record and it is invalid: senders ignore MTA-STS |
+//! | `sts-txt-multiple` | error | more than one `v=STSv1` record: senders ignore MTA-STS (RFC 8461 §3.1) |
+//! | `txt-without-policy-host` | error | a `v=STSv1` record exists but `mta-sts.D` has no address or refuses connections |
+//! | `policy-fetch-failed` | error | the policy could not be fetched (`sts-policy-fetch-error`) |
+//! | `policy-redirect` | error | the policy URL answers with a redirect, which senders must not follow |
+//! | `policy-cert-invalid` | error | the policy host's certificate is not valid for `mta-sts.D` (`sts-webpki-invalid`) |
+//! | `policy-invalid` | error | the policy body is not a valid policy (`sts-policy-invalid`) |
+//! | `policy-without-txt` | warning | a policy is served but no `v=STSv1` TXT record points senders to it |
+//! | `policy-on-non-mail-domain` | info | a valid policy on a domain with a null MX or no MX at all |
+//! | `mode-testing` | info | the policy is in `testing` mode: failures are reported, not enforced |
+//! | `mode-none` | info | the policy is in `none` mode (MTA-STS being withdrawn) |
+//! | `mx-lookup-failed` | warning | the MX lookup failed |
+//! | `tlsrpt-lookup-failed` | warning | the `_smtp._tls` TXT lookup failed |
+//! | `tlsrpt-invalid` | warning | the single `v=TLSRPTv1` record is invalid: no reports will be sent |
+//! | `tlsrpt-multiple` | warning | more than one `v=TLSRPTv1` record |
+//! | `tlsrpt-without-sts` | info | TLS-RPT is published without MTA-STS |
+
+use crate::dns::DnsStatus;
+use crate::records::diag::{Finding, ParseError, Severity};
+use crate::records::mx::{self, MxHost, MxSet};
+use crate::records::policy::{self, Mode, Policy, PolicyParse};
+use crate::records::sts_txt::{self, StsOutcome};
+use crate::records::tlsrpt_txt::{self, TlsRptOutcome};
+
+/// A TXT lookup as the DNS layer returned it.
+#[derive(Debug, Clone, Copy)]
+pub struct TxtAnswer<'a> {
+    /// The lookup status.
+    pub status: DnsStatus,
+    /// Each TXT RR as its list of character-strings.
+    pub records: &'a [Vec<Vec<u8>>],
+}
+
+/// The MX lookup and, when it found no MX records, whether the domain itself has an address.
+#[derive(Debug, Clone, Copy)]
+pub struct MxAnswer<'a> {
+    /// The MX lookup status.
+    pub status: DnsStatus,
+    /// `(preference, exchange)` answers.
+    pub records: &'a [(u16, String)],
+    /// For NODATA: the status of the domain's own address lookup (implicit MX).
+    pub apex_address: Option<DnsStatus>,
+}
+
+/// What happened when the policy was (or was not) fetched.
+#[derive(Debug, Clone, Copy)]
+pub enum PolicyAnswer<'a> {
+    /// Not fetched (no `v=STSv1` record, or `--fetch-policy never`).
+    NotAttempted,
+    /// `mta-sts.D` did not resolve to a usable address.
+    HostLookup {
+        /// Status of the address lookup.
+        status: DnsStatus,
+        /// All addresses were refused by the safety rule.
+        refused: bool,
+    },
+    /// A fetch was made.
+    Fetched {
+        /// The fetch outcome (`ok`, `http-status`, …: docs/ground-truth.md).
+        outcome: &'a str,
+        /// HTTP status, when a response arrived.
+        http_status: Option<u16>,
+        /// The Content-Type header.
+        content_type: Option<&'a str>,
+        /// The body, when `outcome` is `ok`.
+        body: Option<&'a [u8]>,
+        /// The certificate verdict for `mta-sts.D`, when a handshake completed.
+        cert: Option<&'a str>,
+    },
+}
+
+/// The classification of one domain before MX probing.
+#[derive(Debug, Clone)]
+pub struct DomainAssessment {
+    /// `absent`, `valid`, `invalid`, `multiple`, `lookup-failed`.
+    pub sts_txt: &'static str,
+    /// The policy id of a valid record.
+    pub sts_id: Option<String>,
+    /// The parse error of an invalid record.
+    pub sts_txt_error: Option<ParseError>,
+    /// `policy_fetch` (docs/ground-truth.md; plus `address-refused`).
+    pub policy_fetch: String,
+    /// Certificate verdict of the policy host.
+    pub policy_cert: Option<String>,
+    /// The parse of the body, when one was fetched.
+    pub policy: Option<PolicyParse>,
+    /// `mx_kind`.
+    pub mx_kind: &'static str,
+    /// The MX hosts a sender would try, in preference order (empty for null/none/failed).
+    pub mx_hosts: Vec<MxHost>,
+    /// `absent`, `valid`, `invalid`, `multiple`, `lookup-failed`.
+    pub tlsrpt: &'static str,
+    /// The rua URIs of a valid record.
+    pub tlsrpt_rua: Vec<String>,
+    /// The parse error of an invalid TLS-RPT record.
+    pub tlsrpt_error: Option<ParseError>,
+    /// The docs/ground-truth.md `policy_usable`.
+    pub policy_usable: bool,
+    /// Findings, records-core ones included.
+    pub findings: Vec<Finding>,
+}
+
+impl DomainAssessment {
+    /// The valid policy, if any.
+    pub fn valid_policy(&self) -> Option<&Policy> {
+        self.policy.as_ref().and_then(|p| p.policy.as_ref())
+    }
+
+    /// The RFC 8460 §4.3.1 result type of a policy that a sender found (valid TXT record) but
+    /// cannot use: `sts-policy-fetch-error`, `sts-webpki-invalid` or `sts-policy-invalid`.
+    pub fn policy_failure(&self) -> Option<&'static str> {
+        if self.sts_txt != "valid" || self.policy_usable {
+            return None;
+        }
+        if self.policy_fetch != "ok" {
+            Some("sts-policy-fetch-error")
+        } else if self.policy_cert.as_deref() != Some("valid") {
+            Some("sts-webpki-invalid")
+        } else {
+            Some("sts-policy-invalid")
+        }
+    }
+
+    /// Whether `host` matches a pattern of the valid policy (`None` without one).
+    pub fn policy_match(&self, host: &str) -> Option<bool> {
+        self.valid_policy()
+            .map(|p| p.mx.iter().any(|pat| pat.matches(host)))
+    }
+}
+
+/// Whether a TXT answer has a record beginning with `v=STSv1` — the condition for a sender
+/// (and stsscan in `--fetch-policy auto`) to fetch the policy.
+pub fn has_sts_record(txt: &TxtAnswer<'_>) -> bool {
+    txt.status == DnsStatus::NoError
+        && txt
+            .records
+            .iter()
+            .any(|rr| sts_txt::begins_with_version(&rr.concat()))
+}
+
+fn txt_failed(status: DnsStatus) -> bool {
+    !matches!(
+        status,
+        DnsStatus::NoError | DnsStatus::NoData | DnsStatus::NxDomain
+    )
+}
+
+/// The meaning of a domain's MX answer (RFC 7505, RFC 5321 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxClass {
+    /// `mx_kind` (docs/ground-truth.md).
+    pub kind: &'static str,
+    /// The hosts a sender would try, in preference order.
+    pub hosts: Vec<MxHost>,
+    /// Findings about the RRset.
+    pub findings: Vec<Finding>,
+}
+
+/// Classifies the MX answer of `domain`: hosts, null MX, implicit MX (NODATA and the domain
+/// has an address), none (NXDOMAIN, or NODATA without an address) or a failed lookup.
+pub fn classify_mx(domain: &str, mx: MxAnswer<'_>) -> MxClass {
+    let mut findings = Vec::new();
+    let (kind, hosts) = match mx.status {
+        DnsStatus::NoError => {
+            let a = mx::classify(domain, mx.records);
+            findings.extend(a.findings);
+            let hosts = a.set.hosts().to_vec();
+            (a.set.kind(), hosts)
+        }
+        DnsStatus::NoData => match mx.apex_address {
+            Some(DnsStatus::NoError) => {
+                let a = mx::classify::<&str>(domain, &[]);
+                let hosts = a.set.hosts().to_vec();
+                debug_assert!(matches!(a.set, MxSet::Implicit(_)));
+                ("implicit", hosts)
+            }
+            Some(s) if txt_failed(s) => ("lookup-failed", Vec::new()),
+            _ => ("none", Vec::new()),
+        },
+        DnsStatus::NxDomain => ("none", Vec::new()),
+        s => {
+            findings.push(Finding::new(
+                "mx-lookup-failed",
+                Severity::Warning,
+                format!("the MX lookup failed ({})", s.as_str()),
+            ));
+            ("lookup-failed", Vec::new())
+        }
+    };
+    MxClass {
+        kind,
+        hosts,
+        findings,
+    }
+}
+
+/// Classifies one domain from its DNS answers and policy fetch.
+pub fn assess(
+    domain: &str,
+    sts: TxtAnswer<'_>,
+    tlsrpt: TxtAnswer<'_>,
+    mx: MxClass,
+    fetch: PolicyAnswer<'_>,
+) -> DomainAssessment {
+    let mut findings = Vec::new();
+
+    // RFC 8461 §3.1: the RRset rule.
+    let (sts_txt, sts_id, sts_txt_error) = if txt_failed(sts.status) {
+        findings.push(Finding::new(
+            "sts-txt-lookup-failed",
+            Severity::Warning,
+            format!("the _mta-sts TXT lookup failed ({})", sts.status.as_str()),
+        ));
+        ("lookup-failed", None, None)
+    } else if sts.status != DnsStatus::NoError {
+        ("absent", None, None)
+    } else {
+        let rrset = sts_txt::evaluate_rrset(sts.records);
+        findings.extend(rrset.findings);
+        match rrset.outcome {
+            StsOutcome::Absent => ("absent", None, None),
+            StsOutcome::Valid(r) => ("valid", Some(r.id), None),
+            StsOutcome::Invalid(e) => {
+                findings.push(Finding::new(
+                    "sts-txt-invalid",
+                    Severity::Error,
+                    format!("the MTA-STS TXT record is invalid: {}", e.message),
+                ));
+                ("invalid", None, Some(e))
+            }
+            StsOutcome::Multiple(n) => {
+                findings.push(Finding::new(
+                    "sts-txt-multiple",
+                    Severity::Error,
+                    format!("{n} TXT records begin with v=STSv1; senders ignore MTA-STS"),
+                ));
+                ("multiple", None, None)
+            }
+        }
+    };
+    let has_sts = sts_txt != "absent" && sts_txt != "lookup-failed";
+
+    // RFC 8461 §3.3: the fetch.
+    let mut policy_cert = None;
+    let mut parse = None;
+    let policy_fetch = match fetch {
+        PolicyAnswer::NotAttempted => "not-attempted".to_owned(),
+        PolicyAnswer::HostLookup { status, refused } => {
+            let v = if refused {
+                "address-refused"
+            } else if matches!(status, DnsStatus::NxDomain | DnsStatus::NoData) {
+                "host-not-found"
+            } else {
+                "dns-error"
+            };
+            v.to_owned()
+        }
+        PolicyAnswer::Fetched {
+            outcome,
+            content_type,
+            body,
+            cert,
+            ..
+        } => {
+            policy_cert = cert.map(str::to_owned);
+            if outcome == "ok" {
+                let p = policy::parse(body.unwrap_or_default());
+                findings.extend(policy::content_type_findings(content_type));
+                findings.extend(p.findings.iter().cloned());
+                parse = Some(p);
+            }
+            outcome.to_owned()
+        }
+    };
+    let policy_valid = parse.as_ref().map(PolicyParse::is_valid);
+    match policy_fetch.as_str() {
+        "not-attempted" | "ok" => {}
+        "host-not-found" | "connect-refused" if has_sts => findings.push(Finding::new(
+            "txt-without-policy-host",
+            Severity::Error,
+            format!(
+                "an MTA-STS TXT record exists but mta-sts.{domain} {}",
+                match policy_fetch.as_str() {
+                    "host-not-found" => "has no address",
+                    _ => "refuses HTTPS connections",
+                }
+            ),
+        )),
+        "redirect" => findings.push(Finding::new(
+            "policy-redirect",
+            Severity::Error,
+            "the policy URL answers with a redirect; RFC 8461 §3.3: redirects MUST NOT be followed",
+        )),
+        other => findings.push(Finding::new(
+            "policy-fetch-failed",
+            Severity::Error,
+            format!("the policy could not be fetched ({other})"),
+        )),
+    }
+    if let Some(cert) = &policy_cert {
+        if cert != "valid" {
+            findings.push(Finding::new(
+                "policy-cert-invalid",
+                Severity::Error,
+                format!("the certificate of mta-sts.{domain} is not valid ({cert}); RFC 8461 §3.3: the Policy Host MUST present a valid certificate"),
+            ));
+        }
+    }
+    if let Some(p) = &parse {
+        if let Some(e) = p.errors.first() {
+            findings.push(Finding::new(
+                "policy-invalid",
+                Severity::Error,
+                format!("the policy is invalid: {}", e.message),
+            ));
+        }
+        if !has_sts && p.is_valid() {
+            findings.push(Finding::new(
+                "policy-without-txt",
+                Severity::Warning,
+                "a policy is served but no v=STSv1 TXT record exists, so senders never fetch it",
+            ));
+        }
+        if let Some(pol) = &p.policy {
+            match pol.mode {
+                Mode::Testing => findings.push(Finding::new(
+                    "mode-testing",
+                    Severity::Info,
+                    "the policy is in testing mode: failures are reported, not enforced",
+                )),
+                Mode::None => findings.push(Finding::new(
+                    "mode-none",
+                    Severity::Info,
+                    "the policy is in none mode: MTA-STS is being withdrawn",
+                )),
+                Mode::Enforce => {}
+            }
+        }
+    }
+
+    let MxClass {
+        kind: mx_kind,
+        hosts: mx_hosts,
+        findings: mx_findings,
+    } = mx;
+    findings.extend(mx_findings);
+    if policy_valid == Some(true) && matches!(mx_kind, "null" | "none") {
+        findings.push(Finding::new(
+            "policy-on-non-mail-domain",
+            Severity::Info,
+            "an MTA-STS policy is published for a domain that accepts no mail (null MX or no MX)",
+        ));
+    }
+
+    // RFC 8460 §3: TLS-RPT.
+    let (tlsrpt_v, tlsrpt_rua, tlsrpt_error) = if txt_failed(tlsrpt.status) {
+        findings.push(Finding::new(
+            "tlsrpt-lookup-failed",
+            Severity::Warning,
+            format!(
+                "the _smtp._tls TXT lookup failed ({})",
+                tlsrpt.status.as_str()
+            ),
+        ));
+        ("lookup-failed", Vec::new(), None)
+    } else if tlsrpt.status != DnsStatus::NoError {
+        ("absent", Vec::new(), None)
+    } else {
+        let rrset = tlsrpt_txt::evaluate_rrset(tlsrpt.records);
+        findings.extend(rrset.findings);
+        match rrset.outcome {
+            TlsRptOutcome::Absent => ("absent", Vec::new(), None),
+            TlsRptOutcome::Valid(r) => ("valid", r.rua.into_iter().map(|u| u.uri).collect(), None),
+            TlsRptOutcome::Invalid(e) => {
+                findings.push(Finding::new(
+                    "tlsrpt-invalid",
+                    Severity::Warning,
+                    format!("the TLS-RPT record is invalid: {}", e.message),
+                ));
+                ("invalid", Vec::new(), Some(e))
+            }
+            TlsRptOutcome::Multiple(n) => {
+                findings.push(Finding::new(
+                    "tlsrpt-multiple",
+                    Severity::Warning,
+                    format!("{n} TXT records begin with v=TLSRPTv1; senders send no reports"),
+                ));
+                ("multiple", Vec::new(), None)
+            }
+        }
+    };
+    if tlsrpt_v == "valid" && !has_sts {
+        findings.push(Finding::new(
+            "tlsrpt-without-sts",
+            Severity::Info,
+            "TLS-RPT is published without MTA-STS",
+        ));
+    }
+
+    let policy_usable = sts_txt == "valid"
+        && policy_fetch == "ok"
+        && policy_cert.as_deref() == Some("valid")
+        && policy_valid == Some(true);
+
+    DomainAssessment {
+        sts_txt,
+        sts_id,
+        sts_txt_error,
+        policy_fetch,
+        policy_cert,
+        policy: parse,
+        mx_kind,
+        mx_hosts,
+        tlsrpt: tlsrpt_v,
+        tlsrpt_rua,
+        tlsrpt_error,
+        policy_usable,
+        findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txt(records: &[&str]) -> Vec<Vec<Vec<u8>>> {
+        records
+            .iter()
+            .map(|r| vec![r.as_bytes().to_vec()])
+            .collect()
+    }
+
+    const BODY: &[u8] = b"version: STSv1\r\nmode: enforce\r\nmx: *.mail.test\r\nmax_age: 86400\r\n";
+
+    fn fetched<'a>(body: &'a [u8], cert: &'a str) -> PolicyAnswer<'a> {
+        PolicyAnswer::Fetched {
+            outcome: "ok",
+            http_status: Some(200),
+            content_type: Some("text/plain"),
+            body: Some(body),
+            cert: Some(cert),
+        }
+    }
+
+    #[test]
+    fn usable_policy_and_matches() {
+        let sts = txt(&["v=STSv1; id=20240101"]);
+        let mxr = vec![
+            (10, "a.mail.test".to_owned()),
+            (20, "other.test".to_owned()),
+        ];
+        let a = assess(
+            "d.test",
+            TxtAnswer {
+                status: DnsStatus::NoError,
+                records: &sts,
+            },
+            TxtAnswer {
+                status: DnsStatus::NxDomain,
+                records: &[],
+            },
+            classify_mx(
+                "d.test",
+                MxAnswer {
+                    status: DnsStatus::NoError,
+                    records: &mxr,
+                    apex_address: None,
+                },
+            ),
+            fetched(BODY, "valid"),
+        );
+        assert_eq!(a.sts_txt, "valid");
+        assert_eq!(a.sts_id.as_deref(), Some("20240101"));
+        assert!(a.policy_usable);
+        assert_eq!(a.mx_kind, "hosts");
+        assert_eq!(a.policy_match("a.mail.test"), Some(true));
+        assert_eq!(a.policy_match("other.test"), Some(false));
+        assert_eq!(a.tlsrpt, "absent");
+    }
+
+    /// RFC 8461 §3.1: "If the number of resulting records is not one, or if the resulting
+    /// record is syntactically invalid, senders MUST assume the recipient domain does not have
+    /// an available MTA-STS Policy."
+    #[test]
+    fn multiple_records_mean_no_policy() {
+        let sts = txt(&["v=STSv1; id=1", "v=STSv1; id=2", "unrelated"]);
+        let a = assess(
+            "d.test",
+            TxtAnswer {
+                status: DnsStatus::NoError,
+                records: &sts,
+            },
+            TxtAnswer {
+                status: DnsStatus::NoData,
+                records: &[],
+            },
+            classify_mx(
+                "d.test",
+                MxAnswer {
+                    status: DnsStatus::NoData,
+                    records: &[],
+                    apex_address: Some(DnsStatus::NoError),
+                },
+            ),
+            fetched(BODY, "valid"),
+        );
+        assert_eq!(a.sts_txt, "multiple");
+        assert!(!a.policy_usable);
+        assert_eq!(a.mx_kind, "implicit");
+        assert_eq!(a.mx_hosts.len(), 1);
+        assert!(a.findings.iter().any(|f| f.code == "sts-txt-multiple"));
+    }
+
+    #[test]
+    fn failures_are_kept_apart() {
+        let a = assess(
+            "d.test",
+            TxtAnswer {
+                status: DnsStatus::ServFail,
+                records: &[],
+            },
+            TxtAnswer {
+                status: DnsStatus::Timeout,
+                records: &[],
+            },
+            classify_mx(
+                "d.test",
+                MxAnswer {
+                    status: DnsStatus::NxDomain,
+                    records: &[],
+                    apex_address: None,
+                },
+            ),
+            PolicyAnswer::NotAttempted,
+        );
+        assert_eq!(a.sts_txt, "lookup-failed");
+        assert_eq!(a.tlsrpt, "lookup-failed");
+        assert_eq!(a.mx_kind, "none");
+        assert_eq!(a.policy_fetch, "not-attempted");
+        let sts = txt(&["v=STSv1; id=1"]);
+        let a = assess(
+            "d.test",
+            TxtAnswer {
+                status: DnsStatus::NoError,
+                records: &sts,
+            },
+            TxtAnswer {
+                status: DnsStatus::NoData,
+                records: &[],
+            },
+            classify_mx(
+                "d.test",
+                MxAnswer {
+                    status: DnsStatus::NoData,
+                    records: &[],
+                    apex_address: Some(DnsStatus::NoData),
+                },
+            ),
+            PolicyAnswer::HostLookup {
+                status: DnsStatus::NxDomain,
+                refused: false,
+            },
+        );
+        assert_eq!(a.policy_fetch, "host-not-found");
+        assert_eq!(a.mx_kind, "none");
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.code == "txt-without-policy-host")
+        );
+    }
+
+    /// RFC 8461 §3.3: "The certificate is valid for the "mta-sts" hostname" is required, so a
+    /// bad certificate makes the policy unusable even when the body is valid.
+    #[test]
+    fn bad_policy_cert_is_unusable() {
+        let sts = txt(&["v=STSv1; id=1"]);
+        let a = assess(
+            "d.test",
+            TxtAnswer {
+                status: DnsStatus::NoError,
+                records: &sts,
+            },
+            TxtAnswer {
+                status: DnsStatus::NoData,
+                records: &[],
+            },
+            classify_mx(
+                "d.test",
+                MxAnswer {
+                    status: DnsStatus::NoData,
+                    records: &[],
+                    apex_address: Some(DnsStatus::NoData),
+                },
+            ),
+            fetched(BODY, "expired"),
+        );
+        assert_eq!(a.policy.as_ref().map(PolicyParse::is_valid), Some(true));
+        assert!(!a.policy_usable);
+        assert!(a.findings.iter().any(|f| f.code == "policy-cert-invalid"));
+        assert_eq!(a.policy_failure(), Some("sts-webpki-invalid"));
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.code == "policy-on-non-mail-domain")
+        );
+    }
+}

@@ -1,0 +1,474 @@
+//! `stsscan check DOMAIN`: the scan pipeline on one domain, explained to a person. Each
+//! requirement of RFC 8461 / RFC 8460 is shown as ✓ (met), ✗ (not met), ! (worth fixing) or
+//! – (not applicable), with the observed value and, for each failure, what to change.
+//! `--format json` gives the same as one JSON object for scripts.
+//!
+//! Exit codes: 0 nothing to fix, 1 a requirement is not met, 2 the tool failed.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "the explanation is the command's output"
+)]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::scan::runtime;
+use super::scan_args::NetArgs;
+use crate::output::{DomainRow, MxRow};
+use crate::pipeline::input::{CsvColumn, EntryKind, InputEntry, InputFormat, InputSpec, Shard};
+use crate::pipeline::run::normalize;
+use crate::pipeline::scanner::Scanner;
+use crate::pipeline::stats::ScanStats;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Plain words.
+    Human,
+    /// One JSON object.
+    Json,
+}
+
+/// Arguments of `stsscan check`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+  stsscan check example.com\n  \
+  stsscan check example.com --format json | jq .checks\n  \
+  stsscan check a.test --resolver 127.16.0.53 --allow-private --ca-file lab-ca.pem   # a lab world")]
+pub struct Args {
+    /// The domain to check (Unicode names are converted to A-labels).
+    pub domain: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Network, limits and safety.
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// The state of one requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Met.
+    Pass,
+    /// Not met: senders fail or ignore MTA-STS.
+    Fail,
+    /// Met, but worth fixing.
+    Warn,
+    /// Does not apply.
+    Skip,
+}
+
+impl Mark {
+    fn symbol(self) -> &'static str {
+        match self {
+            Mark::Pass => "✓",
+            Mark::Fail => "✗",
+            Mark::Warn => "!",
+            Mark::Skip => "–",
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Mark::Pass => "pass",
+            Mark::Fail => "fail",
+            Mark::Warn => "warn",
+            Mark::Skip => "skip",
+        }
+    }
+}
+
+/// One requirement, as judged.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// What is required.
+    pub requirement: String,
+    /// Whether it is met.
+    pub mark: Mark,
+    /// What the scan observed.
+    pub observed: String,
+    /// What to change, when it is not met.
+    pub fix: Option<String>,
+}
+
+fn check(
+    requirement: impl Into<String>,
+    mark: Mark,
+    observed: impl Into<String>,
+    fix: Option<&str>,
+) -> Check {
+    Check {
+        requirement: requirement.into(),
+        mark,
+        observed: observed.into(),
+        fix: fix.map(str::to_owned),
+    }
+}
+
+/// Runs `stsscan check`.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let n = normalize(&args.domain).map_err(|e| anyhow::anyhow!("{:?}: {e}", args.domain))?;
+    let mut cfg = args.net.resolve(
+        InputSpec {
+            paths: Vec::new(),
+            format: InputFormat::Plain,
+            column: CsvColumn::Auto,
+            shard: Shard::ALL,
+        },
+        std::path::PathBuf::new(),
+    )?;
+    cfg.concurrency = 1;
+    let rt = runtime()?;
+    let (row, mx) = rt.block_on(async {
+        let scanner = Scanner::new(Arc::new(cfg), Arc::new(ScanStats::default()))?;
+        let entry = InputEntry {
+            line: 1,
+            raw: args.domain.clone(),
+            kind: EntryKind::Domain(n),
+        };
+        anyhow::Ok(scanner.scan_entry(&entry).await)
+    })?;
+    let checks = explain(&row, &mx);
+    let failed = checks.iter().any(|c| c.mark == Mark::Fail);
+    match args.format {
+        Format::Human => print_human(&row, &checks),
+        Format::Json => print_json(&row, &mx, &checks)?,
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The requirements of RFC 8461 and RFC 8460 for one scanned domain.
+pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
+    let d = row.domain.as_deref().unwrap_or("?");
+    let mut out = Vec::new();
+    let sts = row.sts_txt.as_deref().unwrap_or("absent");
+    let has_sts = !matches!(sts, "absent" | "lookup-failed");
+
+    // RFC 8461 §3.1
+    out.push(match sts {
+        "valid" => check(
+            format!("_mta-sts.{d} has one valid TXT record"),
+            Mark::Pass,
+            format!("v=STSv1; id={}", row.sts_id.as_deref().unwrap_or("")),
+            None,
+        ),
+        "absent" => check(
+            format!("_mta-sts.{d} has one valid TXT record"),
+            Mark::Skip,
+            "no MTA-STS record: senders use opportunistic TLS only",
+            Some("to adopt MTA-STS publish a policy at https://mta-sts.DOMAIN/.well-known/mta-sts.txt and a TXT record \"v=STSv1; id=20250101T000000\" at _mta-sts.DOMAIN"),
+        ),
+        "multiple" => check(
+            format!("_mta-sts.{d} has one valid TXT record"),
+            Mark::Fail,
+            format!("{} records begin with v=STSv1", row.sts_txt_records.as_ref().map_or(0, Vec::len)),
+            Some("keep exactly one TXT record beginning with v=STSv1; senders ignore MTA-STS when there are several (RFC 8461 §3.1)"),
+        ),
+        "invalid" => check(
+            format!("_mta-sts.{d} has one valid TXT record"),
+            Mark::Fail,
+            format!("invalid record ({})", row.sts_txt_error.as_deref().unwrap_or("?")),
+            Some("write it as \"v=STSv1; id=ID\" with an id of 1-32 letters and digits; `stsscan validate sts-txt '<record>'` shows the exact problem"),
+        ),
+        _ => check(
+            format!("_mta-sts.{d} has one valid TXT record"),
+            Mark::Fail,
+            format!("the lookup failed ({})", row.sts_txt_dns.as_deref().unwrap_or("?")),
+            Some("make the DNS servers of the domain answer TXT queries for _mta-sts (no SERVFAIL or timeouts)"),
+        ),
+    });
+
+    // RFC 8461 §3.3
+    let fetch = row.policy_fetch.as_deref().unwrap_or("not-attempted");
+    let url = row
+        .policy_url
+        .clone()
+        .unwrap_or_else(|| format!("https://mta-sts.{d}/.well-known/mta-sts.txt"));
+    if fetch == "not-attempted" {
+        out.push(check(
+            "the policy is served over HTTPS",
+            Mark::Skip,
+            "not fetched (no v=STSv1 TXT record)",
+            None,
+        ));
+    } else {
+        let (mark, observed, fix) = match fetch {
+            "ok" => (Mark::Pass, format!("{url} → 200"), None),
+            "host-not-found" => (
+                Mark::Fail,
+                format!("mta-sts.{d} has no address"),
+                Some(
+                    "add an A/AAAA record for mta-sts.DOMAIN pointing at a web server that serves the policy",
+                ),
+            ),
+            "connect-refused" => (
+                Mark::Fail,
+                format!("mta-sts.{d} refuses HTTPS connections"),
+                Some("serve HTTPS on port 443 of the policy host"),
+            ),
+            "redirect" => (
+                Mark::Fail,
+                format!(
+                    "{url} → {} redirect to {}",
+                    row.policy_http_status.unwrap_or(0),
+                    row.policy_location.as_deref().unwrap_or("?")
+                ),
+                Some(
+                    "serve the policy directly with status 200: RFC 8461 §3.3 says redirects MUST NOT be followed",
+                ),
+            ),
+            "http-status" => (
+                Mark::Fail,
+                format!("{url} → {}", row.policy_http_status.unwrap_or(0)),
+                Some(
+                    "serve the policy file at exactly /.well-known/mta-sts.txt with status 200 (check the path and any bot protection)",
+                ),
+            ),
+            "too-large" => (
+                Mark::Fail,
+                format!("{url} → body over 64 KiB"),
+                Some("serve only the policy: a few hundred bytes of text"),
+            ),
+            other => (
+                Mark::Fail,
+                format!(
+                    "{url}: {other}{}",
+                    row.policy_fetch_detail
+                        .as_deref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                ),
+                Some("make the policy host answer HTTPS requests promptly"),
+            ),
+        };
+        out.push(check(
+            "the policy is served over HTTPS with status 200",
+            mark,
+            observed,
+            fix,
+        ));
+        if let Some(cert) = row.policy_cert.as_deref() {
+            out.push(if cert == "valid" {
+                check(format!("mta-sts.{d} presents a valid certificate"), Mark::Pass, "valid", None)
+            } else {
+                check(
+                    format!("mta-sts.{d} presents a valid certificate"),
+                    Mark::Fail,
+                    cert,
+                    Some("install a certificate from a public CA that names mta-sts.DOMAIN, with its intermediates, and renew it before it expires (RFC 8461 §3.3)"),
+                )
+            });
+        }
+        if let Some(ct) = row.policy_content_type.as_deref() {
+            let plain = ct
+                .split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/plain"));
+            out.push(check(
+                "the policy is served as text/plain",
+                if plain { Mark::Pass } else { Mark::Warn },
+                ct,
+                (!plain).then_some("serve the file with Content-Type: text/plain (RFC 8461 §3.3: senders SHOULD check it)"),
+            ));
+        }
+    }
+
+    // RFC 8461 §3.2
+    if let Some(valid) = row.policy_valid {
+        out.push(if valid {
+            check(
+                "the policy is valid",
+                Mark::Pass,
+                format!(
+                    "mode {}, max_age {}, mx {}",
+                    row.policy_mode.as_deref().unwrap_or("?"),
+                    row.policy_max_age.unwrap_or(0),
+                    row.policy_mx
+                        .as_ref()
+                        .map(|m| m.join(", "))
+                        .unwrap_or_default()
+                ),
+                None,
+            )
+        } else {
+            check(
+                "the policy is valid",
+                Mark::Fail,
+                format!("invalid ({})", row.policy_error.as_deref().unwrap_or("?")),
+                Some(
+                    "fix the policy text; `stsscan validate policy FILE` points at the exact line",
+                ),
+            )
+        });
+    }
+
+    // RFC 8461 §4.1 and §4.2, per MX host.
+    let mut hosts: Vec<&str> = mx.iter().map(|r| r.mx_host.as_str()).collect();
+    hosts.dedup();
+    match row.mx_kind.as_deref() {
+        Some("null") => out.push(check(
+            "the domain receives mail",
+            Mark::Skip,
+            "null MX (RFC 7505): no mail accepted",
+            None,
+        )),
+        Some("none") => out.push(check(
+            "the domain receives mail",
+            Mark::Skip,
+            "no MX and no address",
+            None,
+        )),
+        Some("lookup-failed") => out.push(check(
+            "the MX records resolve",
+            Mark::Fail,
+            format!(
+                "MX lookup failed ({})",
+                row.mx_dns.as_deref().unwrap_or("?")
+            ),
+            Some("make the DNS servers answer MX queries"),
+        )),
+        _ => {}
+    }
+    for h in hosts {
+        let rows: Vec<&MxRow> = mx.iter().filter(|r| r.mx_host == h).collect();
+        if let Some(m) = rows.first().and_then(|r| r.mx_policy_match) {
+            out.push(if m {
+                check(format!("MX {h} is listed in the policy"), Mark::Pass, "matches an mx pattern", None)
+            } else {
+                check(
+                    format!("MX {h} is listed in the policy"),
+                    Mark::Fail,
+                    format!("matches none of: {}", row.policy_mx.as_ref().map(|m| m.join(", ")).unwrap_or_default()),
+                    Some("add an `mx:` line for this host (a wildcard matches one leftmost label only), then change the TXT id so senders refresh the policy"),
+                )
+            });
+        }
+        for r in rows {
+            let addr = r.address.as_deref().unwrap_or("no address");
+            let req = format!("MX {h} ({addr}) offers STARTTLS with a valid certificate");
+            out.push(match (r.smtp.as_deref(), r.mx_cert.as_deref()) {
+                (None, _) if r.address_refused.is_some() => check(req, Mark::Skip, format!("not probed: address refused ({})", r.address_refused.as_deref().unwrap_or("")), None),
+                (None, _) if r.address.is_none() => check(req, Mark::Fail, format!("the host does not resolve ({})", r.address_dns.as_deref().unwrap_or("?")), Some("add an A/AAAA record for the MX host")),
+                (None, _) => check(req, Mark::Skip, "not probed", None),
+                (Some("ok"), Some("valid")) => check(req, Mark::Pass, format!("{} {}", r.tls_version.as_deref().unwrap_or(""), r.tls_cipher.as_deref().unwrap_or("")), None),
+                (Some("ok"), cert) => check(req, Mark::Fail, format!("certificate {}", cert.unwrap_or("?")), Some("install a certificate from a public CA whose subjectAltName covers the MX host name, with its intermediates")),
+                (Some("starttls-not-offered"), _) => check(req, Mark::Fail, "STARTTLS not advertised", Some("enable STARTTLS in the mail server (e.g. Postfix smtpd_tls_security_level = may)")),
+                (Some(s), _) => check(req, Mark::Fail, format!("{s}{}", r.smtp_detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()), Some("make the mail server complete an SMTP STARTTLS session with TLS 1.2 or newer")),
+            });
+        }
+    }
+    if let Some(deliverable) = row.enforce_deliverable {
+        out.push(if deliverable {
+            check("a sender enforcing the policy can deliver", Mark::Pass, "at least one listed MX accepts a valid TLS session", None)
+        } else {
+            check(
+                "a sender enforcing the policy can deliver",
+                Mark::Fail,
+                format!("no listed MX accepts a valid TLS session ({})", row.rfc8460_result.as_deref().unwrap_or("validation-failure")),
+                Some("fix the MX entries above before (or instead of) using mode: enforce; with mode: testing senders only report"),
+            )
+        });
+    }
+
+    // RFC 8460 §3
+    out.push(match row.tlsrpt.as_deref() {
+        Some("valid") => check(format!("_smtp._tls.{d} publishes TLS-RPT"), Mark::Pass, row.tlsrpt_rua.as_ref().map(|r| r.join(", ")).unwrap_or_default(), None),
+        Some("absent") | None => check(
+            format!("_smtp._tls.{d} publishes TLS-RPT"),
+            if has_sts { Mark::Warn } else { Mark::Skip },
+            "no TLS-RPT record",
+            Some("publish \"v=TLSRPTv1; rua=mailto:tls-reports@DOMAIN\" at _smtp._tls.DOMAIN to receive daily reports of TLS failures"),
+        ),
+        Some(other) => check(
+            format!("_smtp._tls.{d} publishes TLS-RPT"),
+            Mark::Fail,
+            format!("{other}{}", row.tlsrpt_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()),
+            Some("keep one record \"v=TLSRPTv1; rua=mailto:…\"; `stsscan validate tlsrpt-txt '<record>'` shows the problem"),
+        ),
+    });
+    out
+}
+
+fn print_human(row: &DomainRow, checks: &[Check]) {
+    let d = row.domain.as_deref().unwrap_or("?");
+    println!("MTA-STS and TLS-RPT check of {d}");
+    println!();
+    for c in checks {
+        println!("  {} {}", c.mark.symbol(), c.requirement);
+        println!("      {}", c.observed);
+        if c.mark != Mark::Pass && c.mark != Mark::Skip {
+            if let Some(fix) = &c.fix {
+                println!("      fix: {fix}");
+            }
+        }
+    }
+    let notable: Vec<_> = row
+        .findings
+        .iter()
+        .filter(|f| f.severity != "info")
+        .collect();
+    if !notable.is_empty() {
+        println!();
+        println!("Findings:");
+        for f in notable {
+            println!("  [{}] {}: {}", f.severity, f.code, f.message);
+        }
+    }
+    let failed = checks.iter().filter(|c| c.mark == Mark::Fail).count();
+    println!();
+    if failed == 0 {
+        println!("Nothing to fix.");
+    } else {
+        println!("{failed} requirement(s) not met.");
+    }
+}
+
+fn print_json(row: &DomainRow, mx: &[MxRow], checks: &[Check]) -> anyhow::Result<()> {
+    let v = json!({
+        "domain": row.domain,
+        "ok": !checks.iter().any(|c| c.mark == Mark::Fail),
+        "checks": checks.iter().map(|c| json!({
+            "requirement": c.requirement,
+            "status": c.mark.as_str(),
+            "observed": c.observed,
+            "fix": c.fix,
+        })).collect::<Vec<_>>(),
+        "sts_txt": row.sts_txt,
+        "sts_id": row.sts_id,
+        "policy_fetch": row.policy_fetch,
+        "policy_cert": row.policy_cert,
+        "policy_valid": row.policy_valid,
+        "policy_mode": row.policy_mode,
+        "policy_max_age": row.policy_max_age,
+        "policy_mx": row.policy_mx,
+        "mx_kind": row.mx_kind,
+        "tlsrpt": row.tlsrpt,
+        "tlsrpt_rua": row.tlsrpt_rua,
+        "policy_usable": row.policy_usable,
+        "enforce_deliverable": row.enforce_deliverable,
+        "rfc8460_result": row.rfc8460_result,
+        "mx": mx.iter().map(|r| json!({
+            "host": r.mx_host,
+            "address": r.address,
+            "policy_match": r.mx_policy_match,
+            "smtp": r.smtp,
+            "starttls": r.starttls,
+            "tls_version": r.tls_version,
+            "cert": r.mx_cert,
+            "cert_not_after": r.cert_not_after.map(|t| t.to_rfc3339()),
+        })).collect::<Vec<_>>(),
+        "findings": row.findings.iter().map(|f| json!({
+            "code": f.code, "severity": f.severity, "message": f.message,
+        })).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! `stsscan scan`: a batch scan of domain lists into a Parquet dataset, with progress, a
+//! closing summary, Ctrl-C handling (first drains and closes, second aborts) and `--resume`.
+
+#![allow(
+    clippy::print_stderr,
+    reason = "the closing summary and notices go to stderr"
+)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::progress::{self, ProgressMode};
+use super::scan_args::{InputArgs, NetArgs};
+use crate::pipeline::config::ScanConfig;
+use crate::pipeline::run::{self, RowTap, RunOptions, RunSummary};
+use crate::pipeline::stats::ScanStats;
+
+/// Arguments of `stsscan scan`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+  stsscan scan top-1m.csv --out data/          # Tranco list, system resolver\n  \
+  stsscan scan domains.txt.gz --resolver 127.0.0.53 --concurrency 2000 --out data/\n  \
+  stsscan scan domains.txt --out data/ --resume 20261129T120000Z-3f9a2c\n\n\
+Read the dataset with DuckDB:\n  \
+  SELECT sts_txt, count(*) FROM read_parquet('data/domains/**/*.parquet', hive_partitioning = true) GROUP BY 1;")]
+pub struct Args {
+    /// What to scan.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Dataset directory (created if missing); parts go to OUT/domains/ and OUT/mx/.
+    #[arg(long, short, default_value = "stsscan-out")]
+    pub out: PathBuf,
+    /// Domains scanned at once.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: u32,
+    /// Continue the scan with this id: only input lines missing from its completed parts are
+    /// scanned. The flags must be the same as when it started.
+    #[arg(long, value_name = "SCAN_ID")]
+    pub resume: Option<String>,
+    /// The id of a new scan (default: UTC time and a random suffix).
+    #[arg(long, value_name = "ID", conflicts_with = "resume")]
+    pub scan_id: Option<String>,
+    /// Domain rows per Parquet part file; a crash loses at most the open part.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub part_rows: u64,
+    /// Progress display on stderr.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressMode,
+    /// No progress and no summary (same as --progress quiet).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Network, limits and safety.
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// Runs `stsscan scan`.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let input = args.input.resolve()?;
+    let mut cfg = args.net.resolve(input, args.out.clone())?;
+    cfg.concurrency = args.concurrency as usize;
+    let opts = RunOptions {
+        scan_id: args
+            .resume
+            .clone()
+            .or_else(|| args.scan_id.clone())
+            .unwrap_or_else(run::new_scan_id),
+        resume: args.resume.is_some(),
+        tap: None,
+        part_rows: Some(args.part_rows),
+    };
+    let mode = if args.quiet {
+        ProgressMode::Quiet
+    } else {
+        args.progress
+    };
+    let rt = runtime()?;
+    let summary = rt.block_on(execute(cfg, opts, mode, "scan"))?;
+    if mode != ProgressMode::Quiet {
+        print_summary(&summary.0, &summary.1);
+    }
+    Ok(if summary.0.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The multi-threaded runtime every network command uses.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Runs a scan with progress and Ctrl-C handling; returns the summary and the stats.
+pub async fn execute(
+    cfg: ScanConfig,
+    opts: RunOptions,
+    mode: ProgressMode,
+    label: &str,
+) -> anyhow::Result<(RunSummary, Arc<ScanStats>)> {
+    let stats = Arc::new(ScanStats::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let quiet = mode == ProgressMode::Quiet;
+    let signals = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if !quiet {
+            eprintln!("\nstsscan: stopping: finishing the domains in flight (Ctrl-C again aborts)");
+        }
+        let _ = stop_tx.send(true);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stsscan: aborted; the open part is lost, `--resume` rescans it");
+            std::process::exit(130);
+        }
+    });
+    let reporter = progress::start(stats.clone(), mode, label);
+    let result = run::run(cfg, opts, stats.clone(), stop_rx).await;
+    reporter.finish().await;
+    signals.abort();
+    Ok((result?, stats))
+}
+
+/// Wraps a tap for [`RunOptions::tap`].
+pub fn tap(
+    f: impl Fn(&crate::output::DomainRow, &[crate::output::MxRow]) + Send + Sync + 'static,
+) -> RowTap {
+    Arc::new(f)
+}
+
+/// The closing summary on stderr: counts per status, where the data went.
+pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let done = stats.done.load(Relaxed);
+    eprintln!(
+        "{} {} entries in {:.1}s ({:.0}/s){}",
+        if summary.interrupted {
+            "interrupted after"
+        } else {
+            "scanned"
+        },
+        done,
+        stats.elapsed_secs(),
+        stats.rate(),
+        match stats.resumed.load(Relaxed) {
+            0 => String::new(),
+            n => format!(", {n} already done"),
+        }
+    );
+    let mut last = "";
+    let mut line = String::new();
+    for (field, value, n) in stats.tallies() {
+        if field != last {
+            if !line.is_empty() {
+                eprintln!("{line}");
+            }
+            line = format!("  {field:<13}");
+            last = field;
+        }
+        line.push_str(&format!(" {value}={n}"));
+    }
+    if !line.is_empty() {
+        eprintln!("{line}");
+    }
+    eprintln!(
+        "  policy fetches {}, STARTTLS probes {} ({} repeated with the MX name as SNI); {}",
+        stats.fetches.load(Relaxed),
+        stats.probes.load(Relaxed),
+        stats.sni_reprobes.load(Relaxed),
+        summary.caches
+    );
+    eprintln!("  manifest: {}", summary.written.manifest.display());
+}

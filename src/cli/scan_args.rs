@@ -1,0 +1,271 @@
+//! The flags shared by `scan`, `check` and `demo` (network, limits, safety), and their
+//! resolution into a validated [`ScanConfig`]. Bad values fail here, once, with a one-line
+//! error naming the flag and the offending value.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::pipeline::config::{
+    DEFAULT_EHLO_NAME, FetchPolicy, IpVersion, ProbeDedup, ProbeScope, ScanConfig, Timeouts,
+    default_user_agent,
+};
+use crate::pipeline::input::{CsvColumn, InputFormat, InputSpec, Shard};
+
+/// Network, limit and safety flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetArgs {
+    /// DNS resolver to use, as IP or IP:PORT (repeatable). Default: the system configuration
+    /// (/etc/resolv.conf).
+    #[arg(long = "resolver", value_name = "IP[:PORT]")]
+    pub resolvers: Vec<String>,
+    /// Timeout of one DNS query attempt (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub dns_timeout: Duration,
+    /// Attempts per DNS query; only timeouts and SERVFAIL are retried.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub dns_attempts: u8,
+    /// Global DNS query rate limit, in queries per second (default: unlimited).
+    #[arg(long, value_name = "QPS")]
+    pub dns_rate: Option<NonZeroU32>,
+    /// When to fetch the MTA-STS policy: auto (only when a v=STSv1 TXT exists, as a sender
+    /// does), always (finds orphan policies), never.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub fetch_policy: FetchPolicy,
+    /// Which MX hosts get a STARTTLS probe.
+    #[arg(long, value_enum, default_value = "all")]
+    pub probe: ProbeScope,
+    /// Share one probe per destination address (default) or per address and MX name (SNI).
+    #[arg(long, value_enum, default_value = "address")]
+    pub probe_dedup: ProbeDedup,
+    /// Address families to probe.
+    #[arg(long, value_enum, default_value = "4")]
+    pub ip_version: IpVersion,
+    /// Concurrent SMTP connections per destination address.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub per_address_connections: u16,
+    /// New SMTP connections per second per destination address.
+    #[arg(long, default_value = "5")]
+    pub per_address_rate: NonZeroU32,
+    /// TCP connect timeout (HTTPS and SMTP).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Timeout of the whole policy fetch after connecting.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub fetch_timeout: Duration,
+    /// Timeout of one SMTP reply.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub smtp_timeout: Duration,
+    /// Deadline of a whole SMTP session (tarpits cannot hold a slot longer).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub session_deadline: Duration,
+    /// Allow connections to private, loopback, link-local and reserved addresses (the lab
+    /// lives on loopback). Off by default: a scanner must not probe internal networks.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// File of CIDRs never to connect to (one per line, # comments).
+    #[arg(long, value_name = "FILE")]
+    pub blocklist: Option<PathBuf>,
+    /// Extra trust anchors in PEM (e.g. the lab CA printed by `stsscan lab serve`).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Trust only --ca-file, not the built-in Mozilla roots.
+    #[arg(long, requires = "ca_file")]
+    pub no_default_roots: bool,
+    /// HTTPS port of policy hosts. Lab only: the internet uses 443.
+    #[arg(long, default_value_t = 443)]
+    pub https_port: u16,
+    /// SMTP port of MX hosts. Lab only: the internet uses 25.
+    #[arg(long, default_value_t = 25)]
+    pub smtp_port: u16,
+    /// The name sent in EHLO; set it to a name of yours with a reverse DNS entry and a web page.
+    #[arg(long, default_value = DEFAULT_EHLO_NAME)]
+    pub ehlo_name: String,
+    /// The HTTP User-Agent; include a contact URL.
+    #[arg(long)]
+    pub user_agent: Option<String>,
+}
+
+/// Input flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// Domain lists: plain text (one per line, # comments) or CSV, optionally gzip; `-` reads
+    /// standard input.
+    #[arg(value_name = "LIST", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Input format (auto: CSV when the name ends in .csv or .csv.gz).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub input_format: InputFormatArg,
+    /// CSV column with the domain: a 1-based number or a header name (default: a `domain`
+    /// header, else column 2 as in Tranco's rank,domain).
+    #[arg(long, value_name = "N|NAME")]
+    pub column: Option<CsvColumn>,
+    /// Scan only shard INDEX of COUNT (0-based, stable hash of the domain). Under a Kubernetes
+    /// Indexed Job, `--shard-count N` alone takes the index from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "INDEX/COUNT", conflicts_with = "shard_count")]
+    pub shard: Option<Shard>,
+    /// Number of shards when the index comes from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "COUNT")]
+    pub shard_count: Option<u32>,
+}
+
+/// `--input-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormatArg {
+    /// By file name.
+    Auto,
+    /// One domain per line.
+    Plain,
+    /// CSV.
+    Csv,
+}
+
+/// Parses a duration like `2s`, `500ms`, `1m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 2s or 500ms: {e}"))
+}
+
+/// Parses `IP` or `IP:PORT` (IPv6 with a port as `[::1]:53`).
+pub fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    bail!(
+        "--resolver {s:?}: expected an IP address or IP:PORT (e.g. 127.0.0.53 or 127.0.0.53:5353)"
+    )
+}
+
+impl InputArgs {
+    /// The validated input specification.
+    pub fn resolve(&self) -> anyhow::Result<InputSpec> {
+        let shard = match (self.shard, self.shard_count) {
+            (Some(s), _) => s,
+            (None, Some(count)) => {
+                let idx = std::env::var("JOB_COMPLETION_INDEX").with_context(|| {
+                    "--shard-count needs JOB_COMPLETION_INDEX in the environment (or use --shard I/N)"
+                })?;
+                format!("{idx}/{count}")
+                    .parse::<Shard>()
+                    .map_err(|e| anyhow::anyhow!("JOB_COMPLETION_INDEX={idx:?}: {e}"))?
+            }
+            (None, None) => Shard::ALL,
+        };
+        Ok(InputSpec {
+            paths: self.inputs.clone(),
+            format: match self.input_format {
+                InputFormatArg::Auto => InputFormat::Auto,
+                InputFormatArg::Plain => InputFormat::Plain,
+                InputFormatArg::Csv => InputFormat::Csv,
+            },
+            column: self.column.clone().unwrap_or(CsvColumn::Auto),
+            shard,
+        })
+    }
+}
+
+impl NetArgs {
+    /// The validated configuration for a scan of `input` into `out`.
+    pub fn resolve(&self, input: InputSpec, out: PathBuf) -> anyhow::Result<ScanConfig> {
+        let resolvers = self
+            .resolvers
+            .iter()
+            .map(|r| parse_resolver(r))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let blocklist = match &self.blocklist {
+            None => Vec::new(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("--blocklist {}: cannot read", p.display()))?;
+                parse_cidrs(&text).map_err(|(line, msg)| {
+                    anyhow::anyhow!("--blocklist {}:{line}: {msg}", p.display())
+                })?
+            }
+        };
+        if let Some(ca) = &self.ca_file {
+            std::fs::metadata(ca)
+                .with_context(|| format!("--ca-file {}: cannot read", ca.display()))?;
+        }
+        if self.ehlo_name.is_empty() || self.ehlo_name.contains(char::is_whitespace) {
+            bail!(
+                "--ehlo-name {:?}: must be a domain name without spaces",
+                self.ehlo_name
+            );
+        }
+        Ok(ScanConfig {
+            input,
+            out,
+            resolvers,
+            dns_attempts: usize::from(self.dns_attempts),
+            dns_rate: self.dns_rate,
+            concurrency: 0,
+            fetch_policy: self.fetch_policy,
+            probe: self.probe,
+            probe_dedup: self.probe_dedup,
+            ip_version: self.ip_version,
+            per_address_connections: usize::from(self.per_address_connections),
+            per_address_rate: self.per_address_rate,
+            timeouts: Timeouts {
+                dns: self.dns_timeout,
+                connect: self.connect_timeout,
+                fetch: self.fetch_timeout,
+                smtp_reply: self.smtp_timeout,
+                smtp_session: self.session_deadline,
+            },
+            allow_private: self.allow_private,
+            blocklist,
+            ca_file: self.ca_file.clone(),
+            no_default_roots: self.no_default_roots,
+            https_port: self.https_port,
+            smtp_port: self.smtp_port,
+            ehlo_name: self.ehlo_name.clone(),
+            user_agent: self.user_agent.clone().unwrap_or_else(default_user_agent),
+        })
+    }
+}
+
+/// Validates CIDR lines (`#` comments, blank lines), returning them normalized.
+fn parse_cidrs(text: &str) -> Result<Vec<String>, (usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.split('#').next().unwrap_or("").trim();
+        if l.is_empty() {
+            continue;
+        }
+        let net: ipnet::IpNet = l
+            .parse()
+            .or_else(|_| l.parse::<IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| (i + 1, format!("{l:?} is not a CIDR like 192.0.2.0/24")))?;
+        out.push(net.to_string());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolvers_and_cidrs() {
+        assert_eq!(
+            parse_resolver("127.0.0.53").unwrap(),
+            "127.0.0.53:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_resolver("[::1]:5353").unwrap(),
+            "[::1]:5353".parse().unwrap()
+        );
+        assert!(parse_resolver("resolver.example").is_err());
+        assert_eq!(
+            parse_cidrs("# x\n10.0.0.0/8\n192.0.2.1 # one\n").unwrap(),
+            vec!["10.0.0.0/8".to_owned(), "192.0.2.1/32".to_owned()]
+        );
+        assert_eq!(parse_cidrs("\nnope\n").unwrap_err().0, 2);
+    }
+}

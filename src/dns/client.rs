@@ -1,0 +1,799 @@
+//! [`Dns`]: TXT, MX and address lookups returning [`Lookup`] values, never `Err`.
+//!
+//! Each lookup sends one query for a fully-qualified name through the configured
+//! [`Transport`]: hickory-resolver's `NameServerPool` (UDP; the pool re-sends over TCP when
+//! an answer comes back with TC=1) or the multiplexed UDP sockets of `dns::mux` (same TCP
+//! rule), then interprets the raw response itself: the RCODE, the CNAME chain in the answer section
+//! (RFC 1034 §3.6.2; an incomplete chain is followed with a new query for its target), the
+//! records of the queried type at the end of the chain, and the TTL. `timeout` and `servfail`
+//! are retried up to `attempts` tries in total; nothing else is. hickory's response cache is
+//! not in the path (see the module docs of [`crate::dns`]). An optional governor rate limit
+//! applies to every query sent, retries included.
+//!
+//! Reads are bounded by the protocol: a DNS message is at most 65 535 octets, so the records of
+//! one answer are bounded; the CNAME chain is bounded by [`MAX_CNAME_CHAIN`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use futures::FutureExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hickory_resolver::NameServerPool;
+use hickory_resolver::PoolContext;
+use hickory_resolver::TlsConfig;
+use hickory_resolver::config::{NameServerConfig, ResolverOpts, ServerOrderingStrategy};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::xfer::{DnsHandle, FirstAnswer};
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::{DnsRequestOptions, DnsResponse, Message, Query, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+
+use super::cache::{CacheStats, SingleFlight};
+use super::mux::UdpMux;
+use super::{AddressLookup, DnsConfig, DnsStatus, IpVersion, Lookup, Transport, combine_status};
+
+/// The longest CNAME chain followed; a longer one is `cname-loop`.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// Detail strings are cut to this many bytes.
+const MAX_DETAIL: usize = 200;
+
+/// The DNS client. Cheap to clone (all clones share the pool, limiter and address cache).
+#[derive(Clone)]
+pub struct Dns {
+    core: Arc<Core>,
+    cache: Arc<SingleFlight<(String, IpVersion), Arc<AddressLookup>>>,
+}
+
+enum Wire {
+    Hickory(NameServerPool<TokioRuntimeProvider>),
+    Mux(UdpMux),
+}
+
+struct Core {
+    wire: Wire,
+    next_server: AtomicUsize,
+    cfg: DnsConfig,
+    resolvers: Vec<SocketAddr>,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl std::fmt::Debug for Dns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dns")
+            .field("resolvers", &self.core.resolvers)
+            .field("cfg", &self.core.cfg)
+            .finish()
+    }
+}
+
+impl Dns {
+    /// Builds a client. `Err` when no resolver is configured (empty `resolvers` and no usable
+    /// `/etc/resolv.conf`) or `attempts` is 0. Must be called within a Tokio runtime.
+    pub fn new(cfg: DnsConfig) -> anyhow::Result<Dns> {
+        if cfg.attempts == 0 {
+            bail!("DNS attempts must be at least 1");
+        }
+        let resolvers = if cfg.resolvers.is_empty() {
+            let (sys, _) = hickory_resolver::system_conf::read_system_conf()
+                .context("reading the system resolver configuration (/etc/resolv.conf)")?;
+            let mut out = Vec::new();
+            for ns in sys.name_servers() {
+                let port = ns.connections.first().map_or(53, |c| c.port);
+                if !out.iter().any(|a: &SocketAddr| a.ip() == ns.ip) {
+                    out.push(SocketAddr::new(ns.ip, port));
+                }
+            }
+            out
+        } else {
+            cfg.resolvers.clone()
+        };
+        if resolvers.is_empty() {
+            bail!("no DNS resolver configured");
+        }
+        let mut opts = ResolverOpts::default();
+        opts.timeout = cfg.timeout;
+        opts.attempts = 1;
+        opts.cache_size = 0;
+        opts.num_concurrent_reqs = 1;
+        opts.server_ordering_strategy = ServerOrderingStrategy::QueryStatistics;
+        opts.preserve_intermediates = true;
+        opts.case_randomization = false;
+        let servers = resolvers.iter().map(|addr| {
+            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+            for c in &mut ns.connections {
+                c.port = addr.port();
+            }
+            ns
+        });
+        let wire = match cfg.transport {
+            Transport::Hickory => {
+                let tls = TlsConfig::new().context("DNS transport configuration")?;
+                let cx = Arc::new(PoolContext::new(opts, tls));
+                Wire::Hickory(NameServerPool::from_config(
+                    servers,
+                    cx,
+                    TokioRuntimeProvider::default(),
+                ))
+            }
+            Transport::Multiplexed { sockets } => Wire::Mux(
+                UdpMux::new(&resolvers, sockets).context("binding the DNS client sockets")?,
+            ),
+        };
+        let limiter = cfg
+            .rate_per_sec
+            .map(|r| RateLimiter::direct(Quota::per_second(r)));
+        Ok(Dns {
+            cache: Arc::new(SingleFlight::new(cfg.cache_capacity)),
+            core: Arc::new(Core {
+                wire,
+                next_server: AtomicUsize::new(0),
+                cfg,
+                resolvers,
+                limiter,
+            }),
+        })
+    }
+
+    /// The resolvers in use (after reading the system configuration), for the manifest.
+    pub fn resolvers(&self) -> &[SocketAddr] {
+        &self.core.resolvers
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DnsConfig {
+        &self.core.cfg
+    }
+
+    /// TXT lookup: each TXT RR as its list of character-strings, raw bytes (RFC 1035 §3.3.14;
+    /// how they are joined is the caller's business: RFC 8461 §3.1 concatenates them).
+    pub async fn txt(&self, name: &str) -> Lookup<Vec<Vec<u8>>> {
+        self.core
+            .resolve(name, RecordType::TXT)
+            .await
+            .map_records(|r| match r {
+                RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
+                _ => None,
+            })
+    }
+
+    /// MX lookup: `(preference, exchange)` with the exchange lowercase without the trailing
+    /// dot, `""` for the root (the RFC 7505 null MX `0 .`).
+    pub async fn mx(&self, name: &str) -> Lookup<(u16, String)> {
+        self.core
+            .resolve(name, RecordType::MX)
+            .await
+            .map_records(|r| match r {
+                RData::MX(mx) => Some((mx.preference, name_to_string(&mx.exchange))),
+                _ => None,
+            })
+    }
+
+    /// Address lookup through the shared single-flight cache: concurrent lookups of the same
+    /// `(host, version)` send one set of queries; completed answers are reused until their
+    /// TTL (at most `cache_max_ttl`; failures `cache_failure_ttl`) while the cache has room.
+    /// A shared or cached result carries the `elapsed` and `queries` of the lookup that
+    /// produced it.
+    pub async fn addresses(&self, host: &str, version: IpVersion) -> Arc<AddressLookup> {
+        let key = (normalize(host), version);
+        let core = self.core.clone();
+        let host = key.0.clone();
+        let (max_ttl, failure_ttl) = (core.cfg.cache_max_ttl, core.cfg.cache_failure_ttl);
+        self.cache
+            .get_or_compute(
+                key,
+                move || async move { Arc::new(core.addresses(&host, version).await) }.boxed(),
+                move |a| cache_lifetime(&a.lookup, max_ttl, failure_ttl),
+            )
+            .await
+    }
+
+    /// Address lookup bypassing the cache (always sends queries).
+    pub async fn addresses_uncached(&self, host: &str, version: IpVersion) -> AddressLookup {
+        self.core.addresses(&normalize(host), version).await
+    }
+
+    /// Counters of the address cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+}
+
+/// How long an address answer may be reused.
+fn cache_lifetime(l: &Lookup<IpAddr>, max_ttl: Duration, failure_ttl: Duration) -> Duration {
+    if l.status.is_failure() {
+        return failure_ttl.min(max_ttl);
+    }
+    match l.ttl {
+        Some(ttl) => Duration::from_secs(u64::from(ttl)).min(max_ttl),
+        None => max_ttl,
+    }
+}
+
+/// Lowercase, without the trailing dot.
+fn normalize(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn name_to_string(name: &Name) -> String {
+    let s = name.to_lowercase().to_ascii();
+    s.strip_suffix('.').unwrap_or(&s).to_string()
+}
+
+fn cut(mut s: String) -> String {
+    if s.len() > MAX_DETAIL {
+        let mut end = MAX_DETAIL;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+impl Lookup<RData> {
+    fn map_records<T>(self, f: impl Fn(RData) -> Option<T>) -> Lookup<T> {
+        Lookup {
+            status: self.status,
+            records: self.records.into_iter().filter_map(f).collect(),
+            cname_chain: self.cname_chain,
+            ttl: self.ttl,
+            detail: self.detail,
+            elapsed: self.elapsed,
+            queries: self.queries,
+        }
+    }
+}
+
+/// What one response (after retries) says about one name.
+enum Step {
+    /// A final status with the records found at the end of the chain.
+    Done {
+        status: DnsStatus,
+        records: Vec<RData>,
+        chain: Vec<Name>,
+        ttl: Option<u32>,
+        detail: Option<String>,
+    },
+    /// The chain ends in a name the response says nothing about: ask again for it.
+    Follow { chain: Vec<Name>, ttl: Option<u32> },
+}
+
+impl Core {
+    async fn addresses(&self, host: &str, version: IpVersion) -> AddressLookup {
+        let to_ip = |r: RData| match r {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        };
+        match version {
+            IpVersion::V4 => {
+                let l = self.resolve(host, RecordType::A).await.map_records(to_ip);
+                AddressLookup {
+                    v4: Some(l.status),
+                    v6: None,
+                    lookup: l,
+                }
+            }
+            IpVersion::V6 => {
+                let l = self
+                    .resolve(host, RecordType::AAAA)
+                    .await
+                    .map_records(to_ip);
+                AddressLookup {
+                    v4: None,
+                    v6: Some(l.status),
+                    lookup: l,
+                }
+            }
+            IpVersion::Both => {
+                let start = Instant::now();
+                let (a, aaaa) = tokio::join!(
+                    self.resolve(host, RecordType::A),
+                    self.resolve(host, RecordType::AAAA)
+                );
+                let (a, aaaa) = (a.map_records(to_ip), aaaa.map_records(to_ip));
+                let status = combine_status(a.status, aaaa.status);
+                let ttl = match (a.ttl, aaaa.ttl) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    (x, y) => x.or(y),
+                };
+                let detail = match (&a.detail, &aaaa.detail) {
+                    (None, None) => None,
+                    (x, y) => Some(cut(format!(
+                        "A: {}; AAAA: {}",
+                        x.as_deref().unwrap_or(a.status.as_str()),
+                        y.as_deref().unwrap_or(aaaa.status.as_str())
+                    ))),
+                };
+                let cname_chain = if a.cname_chain.is_empty() {
+                    aaaa.cname_chain.clone()
+                } else {
+                    a.cname_chain.clone()
+                };
+                let mut records = a.records;
+                records.extend(aaaa.records);
+                AddressLookup {
+                    v4: Some(a.status),
+                    v6: Some(aaaa.status),
+                    lookup: Lookup {
+                        status,
+                        records,
+                        cname_chain,
+                        ttl,
+                        detail,
+                        elapsed: start.elapsed(),
+                        queries: a.queries + aaaa.queries,
+                    },
+                }
+            }
+        }
+    }
+
+    /// One lookup of `rtype` at `name`: CNAME following, retries, status mapping.
+    async fn resolve(&self, name: &str, rtype: RecordType) -> Lookup<RData> {
+        let start = Instant::now();
+        let mut qname = match parse_name(name) {
+            Ok(n) => n,
+            Err(e) => return Lookup::failed(DnsStatus::InvalidName, e),
+        };
+        let mut chain: Vec<Name> = Vec::new();
+        let mut min_ttl: Option<u32> = None;
+        let mut queries = 0u32;
+        // Each round asks for the current end of the chain; the chain grows by at least one
+        // name per round, so MAX_CNAME_CHAIN + 1 rounds bound the loop.
+        for _ in 0..=MAX_CNAME_CHAIN {
+            let (step, sent) = self.query_with_retries(&qname, rtype, &chain).await;
+            queries += sent;
+            match step {
+                Step::Done {
+                    status,
+                    records,
+                    chain: new_chain,
+                    ttl,
+                    detail,
+                } => {
+                    let ttl = match (status, ttl, min_ttl) {
+                        // positive answers: the whole chain's minimum
+                        (DnsStatus::NoError, Some(t), Some(m)) => Some(t.min(m)),
+                        (_, t, _) => t,
+                    };
+                    return Lookup {
+                        status,
+                        records,
+                        cname_chain: new_chain.iter().map(name_to_string).collect(),
+                        ttl,
+                        detail,
+                        elapsed: start.elapsed(),
+                        queries,
+                    };
+                }
+                Step::Follow {
+                    chain: new_chain,
+                    ttl,
+                } => {
+                    min_ttl = match (min_ttl, ttl) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    chain = new_chain;
+                    match chain.last() {
+                        Some(last) => qname = last.clone(),
+                        None => break,
+                    }
+                }
+            }
+        }
+        Lookup {
+            status: DnsStatus::CnameLoop,
+            records: Vec::new(),
+            cname_chain: chain.iter().map(name_to_string).collect(),
+            ttl: None,
+            detail: Some(format!("CNAME chain longer than {MAX_CNAME_CHAIN}")),
+            elapsed: start.elapsed(),
+            queries,
+        }
+    }
+
+    /// Sends the query, retrying transient failures; returns the step and queries sent.
+    async fn query_with_retries(
+        &self,
+        qname: &Name,
+        rtype: RecordType,
+        chain: &[Name],
+    ) -> (Step, u32) {
+        let attempts = self.cfg.attempts.max(1);
+        let mut sent = 0u32;
+        loop {
+            if let Some(l) = &self.limiter {
+                l.until_ready().await;
+            }
+            sent += 1;
+            let step = self.query_once(qname, rtype, chain).await;
+            let transient = matches!(&step, Step::Done { status, .. } if status.is_transient());
+            if !transient || sent as usize >= attempts {
+                if let Step::Done {
+                    status,
+                    detail: Some(d),
+                    ..
+                } = &step
+                {
+                    if status.is_transient() && sent > 1 {
+                        let d = format!("{d} (after {sent} attempts)");
+                        return (with_detail(step, d), sent);
+                    }
+                }
+                return (step, sent);
+            }
+        }
+    }
+
+    async fn query_once(&self, qname: &Name, rtype: RecordType, chain: &[Name]) -> Step {
+        // Each transport enforces `timeout` itself; the outer timeout is a safety net so a
+        // lookup can never hang.
+        let guard = self.cfg.timeout.saturating_mul(2) + Duration::from_secs(1);
+        let res = match &self.wire {
+            Wire::Hickory(pool) => {
+                let mut options = DnsRequestOptions::default();
+                options.recursion_desired = true;
+                let query = Query::query(qname.clone(), rtype);
+                tokio::time::timeout(guard, pool.lookup(query, options).first_answer())
+                    .await
+                    .unwrap_or(Err(NetError::Timeout))
+                    .map(DnsResponse::into_message)
+            }
+            Wire::Mux(mux) => {
+                let i = self.next_server.fetch_add(1, Ordering::Relaxed) % self.resolvers.len();
+                let server = self.resolvers[i];
+                tokio::time::timeout(guard, mux.exchange(server, qname, rtype, self.cfg.timeout))
+                    .await
+                    .unwrap_or(Err(NetError::Timeout))
+            }
+        };
+        interpret(qname, rtype, chain, res)
+    }
+}
+
+/// RFC 2308 §5: the negative TTL is the minimum of the SOA record's TTL and its MINIMUM.
+fn negative_ttl(m: &Message) -> Option<u32> {
+    m.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+        _ => None,
+    })
+}
+
+fn with_detail(step: Step, d: String) -> Step {
+    match step {
+        Step::Done {
+            status,
+            records,
+            chain,
+            ttl,
+            ..
+        } => Step::Done {
+            status,
+            records,
+            chain,
+            ttl,
+            detail: Some(cut(d)),
+        },
+        other => other,
+    }
+}
+
+fn parse_name(name: &str) -> Result<Name, String> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.is_empty() {
+        return Err("empty name".into());
+    }
+    if !trimmed.is_ascii() {
+        return Err(cut(format!("not an A-label name: {name:?}")));
+    }
+    let mut n = Name::from_ascii(trimmed).map_err(|e| cut(format!("{name:?}: {e}")))?;
+    n.set_fqdn(true);
+    Ok(n)
+}
+
+fn done(status: DnsStatus, chain: Vec<Name>, ttl: Option<u32>, detail: Option<String>) -> Step {
+    Step::Done {
+        status,
+        records: Vec::new(),
+        chain,
+        ttl,
+        detail,
+    }
+}
+
+fn rcode_status(code: ResponseCode) -> DnsStatus {
+    match code {
+        ResponseCode::NoError => DnsStatus::NoData,
+        ResponseCode::NXDomain => DnsStatus::NxDomain,
+        ResponseCode::ServFail => DnsStatus::ServFail,
+        ResponseCode::Refused => DnsStatus::Refused,
+        ResponseCode::FormErr => DnsStatus::FormErr,
+        ResponseCode::NotImp => DnsStatus::NotImp,
+        _ => DnsStatus::OtherRcode,
+    }
+}
+
+/// Maps one transport result to a step. `chain` is the chain followed so far.
+fn interpret(
+    qname: &Name,
+    rtype: RecordType,
+    chain: &[Name],
+    res: Result<Message, NetError>,
+) -> Step {
+    let chain = chain.to_vec();
+    let response = match res {
+        Ok(r) => r,
+        Err(NetError::Dns(DnsError::NoRecordsFound(nr))) => {
+            let status = rcode_status(nr.response_code);
+            let detail = status
+                .is_failure()
+                .then(|| format!("RCODE {}", nr.response_code));
+            return done(status, chain, nr.negative_ttl, detail);
+        }
+        Err(NetError::Dns(DnsError::ResponseCode(code))) => {
+            let status = rcode_status(code);
+            return done(status, chain, None, Some(format!("RCODE {code}")));
+        }
+        Err(NetError::Timeout) => {
+            return done(DnsStatus::Timeout, chain, None, Some("no answer".into()));
+        }
+        Err(NetError::Truncated) => {
+            return done(
+                DnsStatus::Truncated,
+                chain,
+                None,
+                Some("TC=1 over TCP".into()),
+            );
+        }
+        Err(e) => {
+            return done(
+                DnsStatus::NetworkError,
+                chain,
+                None,
+                Some(cut(e.to_string())),
+            );
+        }
+    };
+    let code = response.metadata.response_code;
+    if !matches!(code, ResponseCode::NoError | ResponseCode::NXDomain) {
+        return done(
+            rcode_status(code),
+            chain,
+            None,
+            Some(format!("RCODE {code}")),
+        );
+    }
+    follow_answers(qname, rtype, chain, &response)
+}
+
+/// Walks the answer section from `qname` along CNAMEs and collects the records of `rtype`.
+fn follow_answers(
+    qname: &Name,
+    rtype: RecordType,
+    mut chain: Vec<Name>,
+    response: &Message,
+) -> Step {
+    let answers: &[Record] = &response.answers;
+    let mut target = qname.clone();
+    let mut ttl: Option<u32> = None;
+    let min = |ttl: Option<u32>, t: u32| Some(ttl.map_or(t, |x| x.min(t)));
+    let mut followed_here = false;
+    if rtype != RecordType::CNAME {
+        // at most one hop per answer record: bounded by the answer count
+        for _ in 0..answers.len() {
+            let next = answers.iter().find_map(|r| match &r.data {
+                RData::CNAME(c) if r.name == target => Some((c.0.clone(), r.ttl)),
+                _ => None,
+            });
+            let Some((next, t)) = next else { break };
+            if next == *qname || chain.contains(&next) {
+                chain.push(next);
+                return done(
+                    DnsStatus::CnameLoop,
+                    chain,
+                    None,
+                    Some("CNAME chain loops".into()),
+                );
+            }
+            chain.push(next.clone());
+            if chain.len() > MAX_CNAME_CHAIN {
+                return done(
+                    DnsStatus::CnameLoop,
+                    chain,
+                    None,
+                    Some(format!("CNAME chain longer than {MAX_CNAME_CHAIN}")),
+                );
+            }
+            ttl = min(ttl, t);
+            target = next;
+            followed_here = true;
+        }
+    }
+    let mut records = Vec::new();
+    for r in answers {
+        if r.name == target && r.record_type() == rtype {
+            ttl = min(ttl, r.ttl);
+            records.push(r.data.clone());
+        }
+    }
+    if !records.is_empty() {
+        return Step::Done {
+            status: DnsStatus::NoError,
+            records,
+            chain,
+            ttl,
+            detail: None,
+        };
+    }
+    let negative_ttl = negative_ttl(response);
+    if response.metadata.response_code == ResponseCode::NXDomain {
+        return done(DnsStatus::NxDomain, chain, negative_ttl, None);
+    }
+    // NOERROR without data at the end of the chain. With an SOA (or without a chain) this is
+    // NODATA; a chain that stops at a name with nothing said about it is followed.
+    let has_soa = response
+        .authorities
+        .iter()
+        .any(|r| r.record_type() == RecordType::SOA);
+    if followed_here && !has_soa {
+        return Step::Follow { chain, ttl };
+    }
+    done(DnsStatus::NoData, chain, negative_ttl, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::op::OpCode;
+    use hickory_resolver::proto::rr::rdata::{A, CNAME, SOA};
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn resp(code: ResponseCode, answers: Vec<Record>, soa: bool) -> Message {
+        let mut m = Message::response(1, OpCode::Query);
+        m.metadata.response_code = code;
+        m.answers = answers;
+        if soa {
+            m.authorities.push(Record::from_rdata(
+                n("example."),
+                300,
+                RData::SOA(SOA::new(n("ns.example."), n("h.example."), 1, 1, 1, 1, 60)),
+            ));
+        }
+        m
+    }
+
+    fn cname(from: &str, to: &str, ttl: u32) -> Record {
+        Record::from_rdata(n(from), ttl, RData::CNAME(CNAME(n(to))))
+    }
+
+    fn a(name: &str, ip: [u8; 4], ttl: u32) -> Record {
+        Record::from_rdata(
+            n(name),
+            ttl,
+            RData::A(A::from(std::net::Ipv4Addr::from(ip))),
+        )
+    }
+
+    #[test]
+    fn chain_in_one_answer() {
+        let r = resp(
+            ResponseCode::NoError,
+            vec![
+                cname("a.example.", "b.example.", 50),
+                cname("b.example.", "c.example.", 40),
+                a("c.example.", [192, 0, 2, 1], 100),
+            ],
+            false,
+        );
+        match follow_answers(&n("A.example."), RecordType::A, vec![], &r) {
+            Step::Done {
+                status,
+                records,
+                chain,
+                ttl,
+                ..
+            } => {
+                assert_eq!(status, DnsStatus::NoError);
+                assert_eq!(records.len(), 1);
+                assert_eq!(chain, vec![n("b.example."), n("c.example.")]);
+                assert_eq!(ttl, Some(40));
+            }
+            Step::Follow { .. } => panic!("should be done"),
+        }
+    }
+
+    #[test]
+    fn incomplete_chain_is_followed_and_loops_detected() {
+        let r = resp(
+            ResponseCode::NoError,
+            vec![cname("a.example.", "b.other.", 50)],
+            false,
+        );
+        assert!(matches!(
+            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
+            Step::Follow { .. }
+        ));
+        let r = resp(
+            ResponseCode::NoError,
+            vec![cname("a.example.", "b.other.", 50)],
+            true,
+        );
+        assert!(matches!(
+            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
+            Step::Done {
+                status: DnsStatus::NoData,
+                ttl: Some(60),
+                ..
+            }
+        ));
+        let r = resp(
+            ResponseCode::NoError,
+            vec![
+                cname("a.example.", "b.example.", 50),
+                cname("b.example.", "a.example.", 50),
+            ],
+            false,
+        );
+        assert!(matches!(
+            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
+            Step::Done {
+                status: DnsStatus::CnameLoop,
+                ..
+            }
+        ));
+        let r = resp(
+            ResponseCode::NXDomain,
+            vec![cname("a.example.", "gone.example.", 50)],
+            true,
+        );
+        assert!(matches!(
+            follow_answers(&n("a.example."), RecordType::A, vec![], &r),
+            Step::Done {
+                status: DnsStatus::NxDomain,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn names_are_validated_before_sending() {
+        assert!(parse_name("").is_err());
+        assert!(parse_name(".").is_err());
+        assert!(parse_name(&format!("{}.example", "a".repeat(64))).is_err());
+        assert!(parse_name("bücher.example").is_err());
+        assert_eq!(parse_name("Example.COM.").unwrap(), n("example.com."));
+        assert_eq!(name_to_string(&n("MX.Example.com.")), "mx.example.com");
+        assert_eq!(name_to_string(&Name::root()), "");
+    }
+
+    #[tokio::test]
+    async fn config_errors_are_errors() {
+        let cfg = DnsConfig {
+            resolvers: vec!["127.0.0.1:53".parse().unwrap()],
+            attempts: 0,
+            ..DnsConfig::default()
+        };
+        assert!(Dns::new(cfg).is_err());
+    }
+
+    #[test]
+    fn lifetimes() {
+        let mut l: Lookup<IpAddr> = Lookup::failed(DnsStatus::Timeout, "x".into());
+        let (max, fail) = (Duration::from_secs(3600), Duration::from_secs(60));
+        assert_eq!(cache_lifetime(&l, max, fail), fail);
+        l.status = DnsStatus::NoError;
+        l.ttl = Some(30);
+        assert_eq!(cache_lifetime(&l, max, fail), Duration::from_secs(30));
+        l.ttl = Some(86400 * 7);
+        assert_eq!(cache_lifetime(&l, max, fail), max);
+    }
+}

@@ -1,0 +1,365 @@
+//! An optional multiplexed UDP transport ([`crate::dns::Transport::Multiplexed`]).
+//!
+//! hickory opens a fresh UDP socket (and spawns a background task) per query; on this class of
+//! machine that costs far more CPU than the DNS message itself (see the measurement test in
+//! `tests/net/dns.rs`). This transport keeps a few long-lived UDP sockets with random source
+//! ports, sends each query with an unpredictable ID on one of them, and demultiplexes answers
+//! by (ID, resolver address, question). An answer with TC=1 is asked again over a fresh TCP
+//! connection (RFC 7766). It only builds and parses messages with hickory-proto; the meaning
+//! of an answer is decided by [`crate::dns::client`].
+//!
+//! Trade-off (why it is opt-in): RFC 5452 §9.2 asks resolvers to "use an unpredictable source
+//! port for outgoing queries"; here the port is one of a few random ones for the client's
+//! lifetime, so an off-path spoofer has fewer bits to guess. Use it against a trusted,
+//! nearby resolver (the usual set-up of a large scan), not across the internet.
+//!
+//! Reads are capped: a UDP datagram by its 65 535-octet buffer, a TCP answer by its 16-bit
+//! length prefix.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::io;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hickory_resolver::net::NetError;
+use hickory_resolver::proto::op::{Edns, Message, MessageType, Query};
+use hickory_resolver::proto::rr::{Name, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The EDNS UDP payload size advertised (the DNS Flag Day 2020 value).
+const EDNS_PAYLOAD: u16 = 1232;
+
+struct Waiter {
+    /// Unique per query: an ID is reused once its query ended, so removal checks the token.
+    token: u64,
+    server: SocketAddr,
+    name: Name,
+    rtype: RecordType,
+    tx: oneshot::Sender<Message>,
+}
+
+type Pending = Arc<Mutex<HashMap<u16, Waiter>>>;
+
+struct Sock {
+    sock: Arc<UdpSocket>,
+    pending: Pending,
+    ipv6: bool,
+}
+
+/// A set of long-lived UDP sockets with answer demultiplexing.
+pub(crate) struct UdpMux {
+    socks: Vec<Sock>,
+    next: AtomicUsize,
+    ids: RandomState,
+    counter: AtomicU64,
+    tokens: AtomicU64,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for UdpMux {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Removes a waiter when its query ends (answer, timeout or cancellation).
+struct Guard<'a> {
+    pending: &'a Pending,
+    id: u16,
+    token: u64,
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let mut map = lock(self.pending);
+        if map.get(&self.id).is_some_and(|w| w.token == self.token) {
+            map.remove(&self.id);
+        }
+    }
+}
+
+fn lock(p: &Pending) -> std::sync::MutexGuard<'_, HashMap<u16, Waiter>> {
+    p.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl UdpMux {
+    /// Binds `per_family` sockets for each address family used by `servers`. Must be called
+    /// within a Tokio runtime (it spawns one receive task per socket).
+    pub(crate) fn new(servers: &[SocketAddr], per_family: usize) -> io::Result<UdpMux> {
+        let mut socks = Vec::new();
+        let mut tasks = Vec::new();
+        for ipv6 in [false, true] {
+            if !servers.iter().any(|s| s.is_ipv6() == ipv6) {
+                continue;
+            }
+            for _ in 0..per_family.max(1) {
+                let bind: SocketAddr = if ipv6 {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                } else {
+                    (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+                };
+                let std_sock = StdUdpSocket::bind(bind)?;
+                std_sock.set_nonblocking(true)?;
+                let sock = Arc::new(UdpSocket::from_std(std_sock)?);
+                let pending: Pending = Arc::default();
+                tasks.push(tokio::spawn(receive(sock.clone(), pending.clone())));
+                socks.push(Sock {
+                    sock,
+                    pending,
+                    ipv6,
+                });
+            }
+        }
+        Ok(UdpMux {
+            socks,
+            next: AtomicUsize::new(0),
+            ids: RandomState::new(),
+            counter: AtomicU64::new(0),
+            tokens: AtomicU64::new(0),
+            tasks,
+        })
+    }
+
+    fn next_id(&self) -> u16 {
+        // keyed SipHash of a counter: unpredictable without the per-process random key
+        (self
+            .ids
+            .hash_one(self.counter.fetch_add(1, Ordering::Relaxed))
+            & 0xffff) as u16
+    }
+
+    fn next_token(&self) -> u64 {
+        self.tokens.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// One exchange with `server`: UDP, then TCP if the answer is truncated.
+    pub(crate) async fn exchange(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+        rtype: RecordType,
+        timeout: Duration,
+    ) -> Result<Message, NetError> {
+        let candidates: Vec<&Sock> = self
+            .socks
+            .iter()
+            .filter(|s| s.ipv6 == server.is_ipv6())
+            .collect();
+        if candidates.is_empty() {
+            return Err(NetError::NoConnections);
+        }
+        let sock = candidates[self.next.fetch_add(1, Ordering::Relaxed) % candidates.len()];
+        let (tx, rx) = oneshot::channel();
+        let token = self.next_token();
+        let mut waiter = Some(Waiter {
+            token,
+            server,
+            name: name.clone(),
+            rtype,
+            tx,
+        });
+        let mut chosen = None;
+        {
+            let mut map = lock(&sock.pending);
+            for _ in 0..64 {
+                let id = self.next_id();
+                if let std::collections::hash_map::Entry::Vacant(v) = map.entry(id) {
+                    if let Some(w) = waiter.take() {
+                        v.insert(w);
+                    }
+                    chosen = Some(id);
+                    break;
+                }
+            }
+        }
+        let Some(id) = chosen else {
+            return Err(NetError::Busy);
+        };
+        let _guard = Guard {
+            pending: &sock.pending,
+            id,
+            token,
+        };
+        let wire = encode_query(id, name, rtype)?;
+        let run = async {
+            sock.sock
+                .send_to(&wire, server)
+                .await
+                .map_err(NetError::from)?;
+            let answer = rx
+                .await
+                .map_err(|_| NetError::Message("receiver stopped"))?;
+            if answer.metadata.truncation {
+                return tcp_exchange(server, &wire, id, name, rtype).await;
+            }
+            Ok(answer)
+        };
+        tokio::time::timeout(timeout, run)
+            .await
+            .unwrap_or(Err(NetError::Timeout))
+    }
+}
+
+fn encode_query(id: u16, name: &Name, rtype: RecordType) -> Result<Vec<u8>, NetError> {
+    let mut m = Message::new(
+        id,
+        MessageType::Query,
+        hickory_resolver::proto::op::OpCode::Query,
+    );
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(name.clone(), rtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(EDNS_PAYLOAD);
+    m.set_edns(edns);
+    m.to_vec().map_err(NetError::from)
+}
+
+/// Whether `m` answers the query `(id, name, rtype)` (RFC 5452 §9.1: ID, question and source
+/// must match; the source is checked by the caller).
+fn answers(m: &Message, id: u16, name: &Name, rtype: RecordType) -> bool {
+    m.metadata.id == id
+        && m.metadata.message_type == MessageType::Response
+        && m.queries
+            .first()
+            .is_some_and(|q| q.name() == name && q.query_type() == rtype)
+}
+
+async fn receive(sock: Arc<UdpSocket>, pending: Pending) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(_) => {
+                // e.g. ICMP errors surfaced by the OS; the query times out on its own
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+        };
+        let Some(data) = buf.get(..n) else { continue };
+        let Ok(m) = Message::from_vec(data) else {
+            continue;
+        };
+        let id = m.metadata.id;
+        let mut map = lock(&pending);
+        let matches = map
+            .get(&id)
+            .is_some_and(|w| w.server == from && answers(&m, id, &w.name, w.rtype));
+        if matches {
+            if let Some(w) = map.remove(&id) {
+                let _ = w.tx.send(m);
+            }
+        }
+    }
+}
+
+async fn tcp_exchange(
+    server: SocketAddr,
+    wire: &[u8],
+    id: u16,
+    name: &Name,
+    rtype: RecordType,
+) -> Result<Message, NetError> {
+    let mut conn = TcpStream::connect(server).await?;
+    let len = u16::try_from(wire.len()).map_err(|_| NetError::Message("query too long"))?;
+    let mut out = Vec::with_capacity(wire.len() + 2);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(wire);
+    conn.write_all(&out).await?;
+    let len = conn.read_u16().await?;
+    let mut buf = vec![0u8; usize::from(len)];
+    conn.read_exact(&mut buf).await?;
+    let m = Message::from_vec(&buf).map_err(|e| NetError::Msg(e.to_string()))?;
+    if !answers(&m, id, name, rtype) {
+        return Err(NetError::Message("TCP answer does not match the query"));
+    }
+    if m.metadata.truncation {
+        return Err(NetError::Truncated);
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::op::OpCode;
+
+    fn waiter(token: u64) -> (Waiter, oneshot::Receiver<Message>) {
+        let (tx, rx) = oneshot::channel();
+        let w = Waiter {
+            token,
+            server: "127.0.0.1:53".parse().unwrap(),
+            name: Name::from_ascii("a.test.").unwrap(),
+            rtype: RecordType::A,
+            tx,
+        };
+        (w, rx)
+    }
+
+    /// Regression: a finished query's guard removed the waiter of a newer query that had been
+    /// given the same (recycled) ID, which then failed with `network-error`.
+    #[test]
+    fn guard_only_removes_its_own_waiter() {
+        let pending: Pending = Arc::default();
+        let (newer, _rx) = waiter(2);
+        lock(&pending).insert(7, newer);
+        drop(Guard {
+            pending: &pending,
+            id: 7,
+            token: 1,
+        });
+        assert!(lock(&pending).contains_key(&7), "newer waiter kept");
+        drop(Guard {
+            pending: &pending,
+            id: 7,
+            token: 2,
+        });
+        assert!(lock(&pending).is_empty());
+    }
+
+    /// RFC 5452 §3: a resolver accepts a reply only if "The question section of the reply
+    /// packet is equivalent to that of a question packet currently waiting for a response"
+    /// and "The ID field of the reply packet matches that of the question packet" (the source
+    /// address is compared by the receive loop).
+    #[test]
+    fn answers_must_match_id_and_question() {
+        let name = Name::from_ascii("a.test.").unwrap();
+        let mut m = Message::response(42, OpCode::Query);
+        m.add_query(Query::query(
+            Name::from_ascii("A.Test.").unwrap(),
+            RecordType::A,
+        ));
+        assert!(answers(&m, 42, &name, RecordType::A));
+        assert!(!answers(&m, 43, &name, RecordType::A));
+        assert!(!answers(&m, 42, &name, RecordType::AAAA));
+        let other = Name::from_ascii("b.test.").unwrap();
+        assert!(!answers(&m, 42, &other, RecordType::A));
+        let mut q = Message::new(42, MessageType::Query, OpCode::Query);
+        q.add_query(Query::query(name.clone(), RecordType::A));
+        assert!(
+            !answers(&q, 42, &name, RecordType::A),
+            "a query is not an answer"
+        );
+        let empty = Message::response(42, OpCode::Query);
+        assert!(!answers(&empty, 42, &name, RecordType::A));
+    }
+
+    #[test]
+    fn query_encoding_asks_for_recursion_with_edns() {
+        let name = Name::from_ascii("a.test.").unwrap();
+        let wire = encode_query(9, &name, RecordType::TXT).unwrap();
+        let m = Message::from_vec(&wire).unwrap();
+        assert_eq!(m.metadata.id, 9);
+        assert!(m.metadata.recursion_desired);
+        assert_eq!(m.edns.as_ref().map(|e| e.max_payload()), Some(EDNS_PAYLOAD));
+        assert_eq!(m.queries.len(), 1);
+    }
+}

@@ -1,0 +1,508 @@
+//! The fetcher itself: configuration, result record and the request/response handling.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::redirect::Policy;
+use rustls::pki_types::CertificateDer;
+use sha2::{Digest, Sha256};
+
+use super::classify::{classify, detail};
+use crate::tls::{ChainVerdict, TrustAnchors, capturing_client_config_with_slot};
+
+/// The User-Agent sent when none is configured: the scanner's name, version and a contact URL.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "stsscan/",
+    env!("CARGO_PKG_VERSION"),
+    " (MTA-STS measurement; +https://github.com/stsscan/stsscan)"
+);
+
+/// At most this many addresses of the policy host are tried.
+pub const MAX_ADDRESSES: usize = 8;
+
+/// Slack after the total deadline before the outer guard cancels an exchange.
+const GUARD_GRACE: Duration = Duration::from_millis(250);
+
+/// Longest header value (Content-Type, Location) kept, in bytes.
+const MAX_HEADER_VALUE: usize = 1024;
+
+/// How to fetch policies.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// Anchors the policy host's chain is judged against.
+    pub anchors: TrustAnchors,
+    /// The User-Agent header (identify the scanner, with a contact URL).
+    pub user_agent: String,
+    /// Timeout of the TCP connect plus TLS handshake, per address.
+    pub connect_timeout: Duration,
+    /// Deadline for the whole fetch (all addresses, headers and body).
+    pub total_timeout: Duration,
+    /// The HTTPS port (443; the lab moves it). Sent in the URL (and `Host`) when not 443.
+    pub https_port: u16,
+    /// Largest accepted body in bytes (RFC 8461 policies are small; 65536 by default).
+    pub max_body: usize,
+}
+
+impl FetchConfig {
+    /// Defaults: [`DEFAULT_USER_AGENT`], 10 s connect, 30 s total, port 443, 64 KiB.
+    pub fn new(anchors: TrustAnchors) -> Self {
+        FetchConfig {
+            anchors,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(30),
+            https_port: 443,
+            max_body: 65536,
+        }
+    }
+}
+
+/// Outcome of a policy fetch: the `policy_fetch` values of `docs/ground-truth.md` that are
+/// decided by the fetch itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FetchOutcome {
+    /// `ok`: status 200 and a body of at most `max_body` bytes, whatever the certificate.
+    Ok,
+    /// `http-status`: a status that is neither 200 nor 3xx.
+    HttpStatus,
+    /// `redirect`: a 3xx status; RFC 8461 §3.3: "HTTP 3xx redirects MUST NOT be followed".
+    Redirect,
+    /// `too-large`: the body (announced or received) exceeds `max_body` bytes.
+    TooLarge,
+    /// `host-not-found`: no address was given for `mta-sts.<domain>` (or the name cannot be
+    /// a host); the DNS layer normally records this before the fetch.
+    HostNotFound,
+    /// `connect-refused`: every address refused the TCP connection (RST), or was
+    /// unreachable (ICMP).
+    ConnectRefused,
+    /// `connect-timeout`: no TCP connection and TLS handshake within the connect timeout.
+    ConnectTimeout,
+    /// `tls-error`: TCP connected but the TLS handshake failed for a reason other than the
+    /// certificate (alert, protocol error, bad handshake signature, peer closed mid-way).
+    TlsError,
+    /// `timeout`: connected, but the response was not complete before the deadline.
+    Timeout,
+    /// `connection-closed`: the connection ended without a complete, parsable response.
+    ConnectionClosed,
+}
+
+impl FetchOutcome {
+    /// Every value.
+    pub const ALL: [FetchOutcome; 10] = [
+        FetchOutcome::Ok,
+        FetchOutcome::HttpStatus,
+        FetchOutcome::Redirect,
+        FetchOutcome::TooLarge,
+        FetchOutcome::HostNotFound,
+        FetchOutcome::ConnectRefused,
+        FetchOutcome::ConnectTimeout,
+        FetchOutcome::TlsError,
+        FetchOutcome::Timeout,
+        FetchOutcome::ConnectionClosed,
+    ];
+
+    /// The kebab-case string written to the output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchOutcome::Ok => "ok",
+            FetchOutcome::HttpStatus => "http-status",
+            FetchOutcome::Redirect => "redirect",
+            FetchOutcome::TooLarge => "too-large",
+            FetchOutcome::HostNotFound => "host-not-found",
+            FetchOutcome::ConnectRefused => "connect-refused",
+            FetchOutcome::ConnectTimeout => "connect-timeout",
+            FetchOutcome::TlsError => "tls-error",
+            FetchOutcome::Timeout => "timeout",
+            FetchOutcome::ConnectionClosed => "connection-closed",
+        }
+    }
+
+    /// Whether a TLS handshake completed (so a certificate verdict is meaningful).
+    pub fn handshake_completed(self) -> bool {
+        !matches!(
+            self,
+            FetchOutcome::HostNotFound
+                | FetchOutcome::ConnectRefused
+                | FetchOutcome::ConnectTimeout
+                | FetchOutcome::TlsError
+        )
+    }
+}
+
+impl std::fmt::Display for FetchOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything observed during one policy fetch.
+#[derive(Debug, Clone)]
+pub struct PolicyFetch {
+    /// The outcome.
+    pub outcome: FetchOutcome,
+    /// The URL requested.
+    pub url: String,
+    /// The address of the last attempt (the one that answered, if any).
+    pub address: Option<SocketAddr>,
+    /// How many addresses were tried.
+    pub attempts: usize,
+    /// The HTTP status, when a response head was received.
+    pub http_status: Option<u16>,
+    /// The `Content-Type` header as sent (lossy UTF-8, capped at 1 KiB).
+    pub content_type: Option<String>,
+    /// The `Location` header of a 3xx (never followed; lossy UTF-8, capped at 1 KiB).
+    pub location: Option<String>,
+    /// The announced `Content-Length`, if any.
+    pub content_length: Option<u64>,
+    /// The body, only when `outcome` is `ok` (at most `max_body` bytes).
+    pub body: Option<Bytes>,
+    /// Bytes of body read (for `too-large` read while streaming: `max_body + 1`).
+    pub body_len: Option<u64>,
+    /// SHA-256 of the body (lowercase hex), when `outcome` is `ok`.
+    pub body_sha256: Option<String>,
+    /// The chain the policy host presented, leaf first (empty if none was seen).
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The chain's verdict (no name), when the handshake completed.
+    pub chain_verdict: Option<ChainVerdict>,
+    /// The verdict for `mta-sts.<domain>` (RFC 8461 §3.3: "the Policy Host MUST present a
+    /// valid certificate"), when the handshake completed. This is `policy_cert`.
+    pub cert_verdict: Option<ChainVerdict>,
+    /// Negotiated TLS version (`TLSv1.3`, `TLSv1.2`), when a response was received.
+    pub tls_version: Option<String>,
+    /// Negotiated cipher suite: not exposed by reqwest, always `None` (see module docs).
+    pub tls_cipher: Option<String>,
+    /// Free-text detail for anything but `ok`.
+    pub detail: Option<String>,
+    /// Wall time of the whole fetch.
+    pub elapsed: Duration,
+}
+
+impl PolicyFetch {
+    fn new(url: String) -> Self {
+        PolicyFetch {
+            outcome: FetchOutcome::HostNotFound,
+            url,
+            address: None,
+            attempts: 0,
+            http_status: None,
+            content_type: None,
+            location: None,
+            content_length: None,
+            body: None,
+            body_len: None,
+            body_sha256: None,
+            chain: Vec::new(),
+            chain_verdict: None,
+            cert_verdict: None,
+            tls_version: None,
+            tls_cipher: None,
+            detail: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+/// The policy URL for `domain` (an A-label) on `port`: RFC 8461 §3.3
+/// `https://mta-sts.<domain>/.well-known/mta-sts.txt`; a non-443 port is written in the URL.
+pub fn policy_url(domain: &str, port: u16) -> String {
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if port == 443 {
+        format!("https://mta-sts.{domain}/.well-known/mta-sts.txt")
+    } else {
+        format!("https://mta-sts.{domain}:{port}/.well-known/mta-sts.txt")
+    }
+}
+
+/// Fetches MTA-STS policies. Share one per scan; each fetch builds its own reqwest client
+/// (the certificate slot is per connection), sharing the anchors.
+#[derive(Debug, Clone)]
+pub struct PolicyFetcher {
+    config: FetchConfig,
+}
+
+impl PolicyFetcher {
+    /// A fetcher with `config`.
+    pub fn new(config: FetchConfig) -> Self {
+        PolicyFetcher { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
+    /// Fetches `https://mta-sts.<domain>/.well-known/mta-sts.txt` from `addrs` (already
+    /// resolved and vetted by the caller). Never fails: every outcome is a value.
+    pub async fn fetch(&self, domain: &str, addrs: &[IpAddr]) -> PolicyFetch {
+        let started = Instant::now();
+        let deadline = started + self.config.total_timeout;
+        let domain = domain
+            .strip_suffix('.')
+            .unwrap_or(domain)
+            .to_ascii_lowercase();
+        let host = format!("mta-sts.{domain}");
+        let url = policy_url(&domain, self.config.https_port);
+        let mut result = PolicyFetch::new(url.clone());
+        let parsed = match reqwest::Url::parse(&url) {
+            Ok(u) if u.host_str() == Some(host.as_str()) => u,
+            _ => {
+                result.detail = Some(format!("{host} is not a valid host name"));
+                return result;
+            }
+        };
+        if addrs.is_empty() {
+            result.detail = Some(format!("no address for {host}"));
+            return result;
+        }
+        for ip in addrs.iter().take(MAX_ADDRESSES) {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let addr = SocketAddr::new(*ip, self.config.https_port);
+            let mut attempt = PolicyFetch::new(url.clone());
+            attempt.address = Some(addr);
+            attempt.attempts = result.attempts + 1;
+            self.attempt(&host, &parsed, addr, deadline, &mut attempt)
+                .await;
+            let retry = matches!(
+                attempt.outcome,
+                FetchOutcome::ConnectRefused | FetchOutcome::ConnectTimeout
+            );
+            result = attempt;
+            if !retry {
+                break;
+            }
+        }
+        if result.attempts == 0 {
+            result.outcome = FetchOutcome::ConnectTimeout;
+            result.detail = Some("deadline passed before connecting".to_owned());
+        }
+        result.elapsed = started.elapsed();
+        result
+    }
+
+    async fn attempt(
+        &self,
+        host: &str,
+        url: &reqwest::Url,
+        addr: SocketAddr,
+        deadline: Instant,
+        out: &mut PolicyFetch,
+    ) {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let (tls, slot) = match capturing_client_config_with_slot(&self.config.anchors) {
+            Ok(pair) => pair,
+            Err(e) => {
+                out.outcome = FetchOutcome::TlsError;
+                out.detail = Some(format!("TLS configuration: {e}"));
+                return;
+            }
+        };
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .resolve_to_addrs(host, &[addr])
+            .redirect(Policy::none())
+            .no_proxy()
+            .referer(false)
+            .https_only(true)
+            .http1_only()
+            .tls_info(true)
+            .pool_max_idle_per_host(0)
+            .user_agent(self.config.user_agent.as_str())
+            .connect_timeout(self.config.connect_timeout.min(remaining))
+            .timeout(remaining)
+            .build();
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => {
+                out.outcome = FetchOutcome::TlsError;
+                out.detail = Some(format!("HTTP client configuration: {}", detail(&e)));
+                return;
+            }
+        };
+        let exchange = self.exchange(&client, url, out);
+        // reqwest's own timeouts (set from the same deadline) classify first; this guard
+        // only bounds the exchange should they not fire.
+        let guard = deadline + GUARD_GRACE;
+        match tokio::time::timeout_at(guard.into(), exchange).await {
+            Ok(()) => {}
+            Err(_) => {
+                // The response head may have arrived: keep its facts, drop any partial body.
+                out.outcome = FetchOutcome::Timeout;
+                out.body = None;
+                out.body_sha256 = None;
+                out.detail = Some("deadline passed before the response was complete".into());
+            }
+        }
+        let captured = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(captured) = captured {
+            out.chain = captured.chain;
+            if out.outcome.handshake_completed() {
+                out.chain_verdict = Some(captured.chain_verdict);
+                out.cert_verdict = Some(captured.name_verdict);
+            }
+        }
+    }
+
+    async fn exchange(&self, client: &reqwest::Client, url: &reqwest::Url, out: &mut PolicyFetch) {
+        let mut response = match client.get(url.clone()).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                out.outcome = classify(&e);
+                out.detail = Some(detail(&e));
+                return;
+            }
+        };
+        let status = response.status();
+        out.http_status = Some(status.as_u16());
+        out.tls_version = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.version())
+            .map(version_name);
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &reqwest::header::HeaderValue| capped_lossy(v.as_bytes()))
+        };
+        out.content_type = header(CONTENT_TYPE);
+        out.location = header(LOCATION);
+        out.content_length = response.content_length();
+        if status.is_redirection() {
+            out.outcome = FetchOutcome::Redirect;
+            out.detail = Some(format!("HTTP {status}; redirects are not followed"));
+            return;
+        }
+        if status.as_u16() != 200 {
+            out.outcome = FetchOutcome::HttpStatus;
+            out.detail = Some(format!("HTTP {status}"));
+            return;
+        }
+        let max = self.config.max_body;
+        if let Some(len) = out.content_length {
+            if len > max as u64 {
+                out.outcome = FetchOutcome::TooLarge;
+                out.detail = Some(format!("Content-Length {len} exceeds {max} bytes"));
+                return;
+            }
+        }
+        let mut body = BytesMut::new();
+        // Bounded: every iteration consumes a non-empty chunk and the loop stops once more
+        // than `max` bytes were received; the total deadline bounds the time.
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = (max + 1).saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if body.len() > max {
+                        out.outcome = FetchOutcome::TooLarge;
+                        out.body_len = Some(body.len() as u64);
+                        out.detail = Some(format!("body exceeds {max} bytes"));
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The head arrived, so the handshake completed: a timeout stays a
+                    // timeout, anything else ended the body early.
+                    out.outcome = match classify(&e) {
+                        FetchOutcome::Timeout | FetchOutcome::ConnectTimeout => {
+                            FetchOutcome::Timeout
+                        }
+                        _ => FetchOutcome::ConnectionClosed,
+                    };
+                    out.body_len = Some(body.len() as u64);
+                    out.detail = Some(detail(&e));
+                    return;
+                }
+            }
+        }
+        let body = body.freeze();
+        out.outcome = FetchOutcome::Ok;
+        out.body_len = Some(body.len() as u64);
+        out.body_sha256 = Some(hex::encode(Sha256::digest(&body)));
+        out.body = Some(body);
+    }
+}
+
+fn version_name(v: reqwest::tls::Version) -> String {
+    if v == reqwest::tls::Version::TLS_1_3 {
+        "TLSv1.3".to_owned()
+    } else if v == reqwest::tls::Version::TLS_1_2 {
+        "TLSv1.2".to_owned()
+    } else if v == reqwest::tls::Version::TLS_1_1 {
+        "TLSv1.1".to_owned()
+    } else if v == reqwest::tls::Version::TLS_1_0 {
+        "TLSv1.0".to_owned()
+    } else {
+        format!("{v:?}")
+    }
+}
+
+fn capped_lossy(bytes: &[u8]) -> String {
+    let bytes = &bytes[..bytes.len().min(MAX_HEADER_VALUE)];
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_shape() {
+        // RFC 8461 §3.3: "the policy is fetched via HTTPS from the following URL:
+        // https://mta-sts.example.com/.well-known/mta-sts.txt"
+        assert_eq!(
+            policy_url("example.com", 443),
+            "https://mta-sts.example.com/.well-known/mta-sts.txt"
+        );
+        assert_eq!(
+            policy_url("example.com.", 8443),
+            "https://mta-sts.example.com:8443/.well-known/mta-sts.txt"
+        );
+    }
+
+    #[test]
+    fn vocabulary_strings() {
+        let s: Vec<&str> = FetchOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(
+            s,
+            [
+                "ok",
+                "http-status",
+                "redirect",
+                "too-large",
+                "host-not-found",
+                "connect-refused",
+                "connect-timeout",
+                "tls-error",
+                "timeout",
+                "connection-closed"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_address_and_bad_name_are_host_not_found() {
+        let f = PolicyFetcher::new(FetchConfig::new(TrustAnchors::empty()));
+        let r = f.fetch("example.com", &[]).await;
+        assert_eq!(r.outcome, FetchOutcome::HostNotFound);
+        assert_eq!(r.attempts, 0);
+        let r = f
+            .fetch("exa mple/com", &[IpAddr::from([127, 0, 0, 1])])
+            .await;
+        assert_eq!(r.outcome, FetchOutcome::HostNotFound);
+        assert_eq!(r.attempts, 0);
+    }
+
+    #[test]
+    fn header_values_are_capped() {
+        assert_eq!(capped_lossy(&[b'a'; 5000]).len(), MAX_HEADER_VALUE);
+        assert_eq!(capped_lossy(b"text/plain\xff"), "text/plain\u{fffd}");
+    }
+}

@@ -1,0 +1,153 @@
+//! The validated scan configuration: every flag resolved once (ripgrep's LowArgs → HiArgs), so
+//! the pipeline never re-checks user input. It is serialized whole into the manifest and the
+//! Parquet key-value metadata, which is what makes a scan reproducible and `--resume` safe.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::input::InputSpec;
+
+/// When to fetch the MTA-STS policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FetchPolicy {
+    /// Only when a TXT record beginning with `v=STSv1` exists (what a sender does).
+    Auto,
+    /// For every domain, to find orphan policies served without a TXT record.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Which MX hosts get a STARTTLS probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeScope {
+    /// Every MX of every domain.
+    All,
+    /// Only the MX of domains with an MTA-STS TXT record.
+    Sts,
+    /// No SMTP connections at all.
+    None,
+}
+
+/// How probes are shared between domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeDedup {
+    /// One probe per destination address and port; the certificate is then judged for each MX
+    /// name that points there (servers that choose certificates by SNI are judged on the
+    /// certificate they send for the first name probed).
+    Address,
+    /// One probe per address, port and SNI name (more connections, exact per-name certificates).
+    #[value(name = "address+name")]
+    #[serde(rename = "address+name")]
+    AddressName,
+}
+
+/// Which address families to probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpVersion {
+    /// IPv4 only.
+    #[value(name = "4")]
+    #[serde(rename = "4")]
+    V4,
+    /// IPv6 only.
+    #[value(name = "6")]
+    #[serde(rename = "6")]
+    V6,
+    /// Both.
+    Both,
+}
+
+/// Timeouts per phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeouts {
+    /// One DNS query attempt.
+    #[serde(with = "humantime_serde_compat")]
+    pub dns: Duration,
+    /// TCP connect (HTTPS and SMTP).
+    #[serde(with = "humantime_serde_compat")]
+    pub connect: Duration,
+    /// The whole policy fetch after connecting.
+    #[serde(with = "humantime_serde_compat")]
+    pub fetch: Duration,
+    /// One SMTP reply.
+    #[serde(with = "humantime_serde_compat")]
+    pub smtp_reply: Duration,
+    /// A whole SMTP session (tarpits cannot hold a slot longer).
+    #[serde(with = "humantime_serde_compat")]
+    pub smtp_session: Duration,
+}
+
+/// Everything a scan needs to run, validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanConfig {
+    /// The input lists.
+    pub input: InputSpec,
+    /// Dataset directory.
+    pub out: PathBuf,
+    /// Resolvers (empty: the system configuration).
+    pub resolvers: Vec<SocketAddr>,
+    /// Attempts per DNS query (retries only on timeout and SERVFAIL).
+    pub dns_attempts: usize,
+    /// Global DNS query rate limit.
+    pub dns_rate: Option<NonZeroU32>,
+    /// Domains in flight at once.
+    pub concurrency: usize,
+    /// When to fetch policies.
+    pub fetch_policy: FetchPolicy,
+    /// Which MX get probed.
+    pub probe: ProbeScope,
+    /// How probes are shared.
+    pub probe_dedup: ProbeDedup,
+    /// Address families.
+    pub ip_version: IpVersion,
+    /// Concurrent SMTP connections per destination address.
+    pub per_address_connections: usize,
+    /// SMTP connections per second per destination address.
+    pub per_address_rate: NonZeroU32,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Connect to private/loopback/reserved addresses (the lab needs it).
+    pub allow_private: bool,
+    /// Extra CIDRs never to connect to.
+    pub blocklist: Vec<String>,
+    /// Extra trust anchors (PEM), e.g. the lab CA.
+    pub ca_file: Option<PathBuf>,
+    /// Use only `ca_file`, not the Mozilla roots.
+    pub no_default_roots: bool,
+    /// HTTPS port of policy hosts (443; the lab may move it).
+    pub https_port: u16,
+    /// SMTP port of MX hosts (25; the lab may move it).
+    pub smtp_port: u16,
+    /// The EHLO name.
+    pub ehlo_name: String,
+    /// The HTTP User-Agent.
+    pub user_agent: String,
+}
+
+/// Serde adapter writing durations as humantime strings ("2s", "150ms").
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+/// The default EHLO name: a name that says what connected.
+pub const DEFAULT_EHLO_NAME: &str = "stsscan.invalid";
+
+/// The default User-Agent: names the tool and where to read about it.
+pub fn default_user_agent() -> String {
+    format!(
+        "stsscan/{} (MTA-STS measurement; +https://github.com/stsscan/stsscan)",
+        env!("CARGO_PKG_VERSION")
+    )
+}

@@ -1,0 +1,220 @@
+//! Running a whole scan: the input on its own thread feeding a bounded channel, domains
+//! scanned as tasks under a semaphore (`--concurrency` in flight, memory flat whatever the
+//! input size), rows handed to the Parquet writer thread, graceful shutdown and `--resume`.
+//!
+//! Shutdown: when `shutdown` turns true no new domain starts; domains in flight finish and
+//! the dataset is closed with status `interrupted` (a later `--resume` completes it).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use super::config::ScanConfig;
+use super::input::{InputEntry, InputReader, Normalized};
+use super::scanner::Scanner;
+use super::stats::ScanStats;
+use crate::output::manifest::ScanStatus;
+use crate::output::{DomainRow, Manifest, MxRow, OutputWriter, WriteSummary, WriterConfig};
+
+/// Input entries buffered between the reader thread and the scheduler.
+const INPUT_QUEUE: usize = 4096;
+
+/// A callback that sees every row before it is written (grading against the lab, `check`).
+pub type RowTap = Arc<dyn Fn(&DomainRow, &[MxRow]) + Send + Sync>;
+
+/// How to run a scan.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// The scan id (new scans: see [`new_scan_id`]).
+    pub scan_id: String,
+    /// Continue `scan_id`: skip input lines already in its completed parts; refuse if the
+    /// configuration differs from the one in its manifest.
+    pub resume: bool,
+    /// Called with every row before it is written.
+    pub tap: Option<RowTap>,
+    /// Domain rows per Parquet part (None: the writer's default, 1 000 000).
+    pub part_rows: Option<u64>,
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// The writer's summary (counts, parts, manifest path).
+    pub written: WriteSummary,
+    /// Whether the run was interrupted before the input ended.
+    pub interrupted: bool,
+    /// Cache statistics line.
+    pub caches: String,
+}
+
+/// A fresh scan id: UTC time and a random suffix, e.g. `20261129T120000Z-3f9a2c`.
+pub fn new_scan_id() -> String {
+    let now = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let rand = uuid::Uuid::new_v4().simple().to_string();
+    format!("{now}-{}", &rand[..6])
+}
+
+/// The records core's normalizer in the shape the input reader takes.
+pub fn normalize(raw: &str) -> Result<Normalized, String> {
+    crate::records::domain::normalize(raw)
+        .map(|d| Normalized {
+            ascii: d.as_str().to_owned(),
+            unicode: d.unicode().map(str::to_owned),
+        })
+        .map_err(|e| format!("{}: {}", e.code, e.message))
+}
+
+/// The configuration as written into the manifest and file metadata.
+pub fn config_json(cfg: &ScanConfig) -> serde_json::Value {
+    serde_json::to_value(cfg).unwrap_or(serde_json::Value::Null)
+}
+
+/// Runs a scan of `cfg` until the input ends or `shutdown` turns true.
+pub async fn run(
+    cfg: ScanConfig,
+    opts: RunOptions,
+    stats: Arc<ScanStats>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<RunSummary> {
+    InputReader::check_readable(&cfg.input)?;
+    let cfg = Arc::new(cfg);
+    let config = config_json(&cfg);
+    let mut started_at = Utc::now();
+    let done = if opts.resume {
+        let m = Manifest::load(&cfg.out, &opts.scan_id).with_context(|| {
+            format!(
+                "--resume {}: no manifest of that scan in {}",
+                opts.scan_id,
+                cfg.out.display()
+            )
+        })?;
+        if m.config != config {
+            bail!(
+                "--resume {}: the configuration differs from the one the scan started with; use the same flags (see {})",
+                opts.scan_id,
+                Manifest::path(&cfg.out, &opts.scan_id).display()
+            );
+        }
+        started_at = m.started_at;
+        let done = crate::output::read::done_lines(&cfg.out, &opts.scan_id)?;
+        Some(done)
+    } else {
+        if Manifest::path(&cfg.out, &opts.scan_id).exists() {
+            bail!(
+                "scan {} already exists in {}; use --resume {0} to complete it",
+                opts.scan_id,
+                cfg.out.display()
+            );
+        }
+        None
+    };
+
+    let scanner = Arc::new(Scanner::new(cfg.clone(), stats.clone())?);
+    let mut wc = WriterConfig::new(cfg.out.clone(), opts.scan_id.clone(), started_at, config);
+    wc.resolvers = scanner.resolvers();
+    if let Some(n) = opts.part_rows {
+        wc.part_rows = n.max(1);
+    }
+    let writer = OutputWriter::start(wc)?;
+
+    // The input on its own thread.
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<InputEntry>>(INPUT_QUEUE);
+    let input = cfg.input.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        for e in InputReader::new(input, normalize) {
+            let stop = e.is_err();
+            if tx.blocking_send(e).is_err() || stop {
+                break;
+            }
+        }
+    });
+
+    let concurrency = cfg.concurrency.max(1);
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut interrupted = false;
+    let mut failure: Option<anyhow::Error> = None;
+    let (err_tx, mut err_rx) = mpsc::channel::<anyhow::Error>(1);
+    loop {
+        let entry = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|s| *s) => { interrupted = true; break; }
+            e = err_rx.recv() => { failure = e; break; }
+            e = rx.recv() => e,
+        };
+        let Some(entry) = entry else { break };
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                failure = Some(anyhow::anyhow!("reading the input: {e}"));
+                break;
+            }
+        };
+        stats.read.fetch_add(1, Ordering::Relaxed);
+        if let Some(done) = &done {
+            if done.contains(entry.line) {
+                stats.resumed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        }
+        let permit = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|s| *s) => { interrupted = true; break; }
+            p = permits.clone().acquire_owned() => p?,
+        };
+        let scanner = scanner.clone();
+        let sender = writer.sender();
+        let stats = stats.clone();
+        let err_tx = err_tx.clone();
+        let tap = opts.tap.clone();
+        stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let (row, mx) = scanner.scan_entry(&entry).await;
+            if let Some(tap) = &tap {
+                tap(&row, &mx);
+            }
+            for (field, v) in [
+                ("input_status", Some(row.input_status.as_str())),
+                ("sts_txt", row.sts_txt.as_deref()),
+                ("policy_fetch", row.policy_fetch.as_deref()),
+                ("mx_kind", row.mx_kind.as_deref()),
+                ("tlsrpt", row.tlsrpt.as_deref()),
+            ] {
+                if let Some(v) = v {
+                    stats.tally(field, v);
+                }
+            }
+            if let Err(e) = sender.send(row, mx).await {
+                let _ = err_tx.try_send(anyhow::Error::new(e).context("writing rows"));
+            }
+            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            stats.done.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    drop(rx);
+    // Wait for every domain in flight.
+    let _all = permits.acquire_many(concurrency as u32).await?;
+    let _ = reader.await;
+    if failure.is_none() {
+        failure = err_rx.try_recv().ok();
+    }
+    // A failed run is closed like an interrupted one: what was written is kept and `--resume`
+    // completes it.
+    let status = if failure.is_some() || interrupted {
+        ScanStatus::Interrupted
+    } else {
+        ScanStatus::Complete
+    };
+    let written = tokio::task::spawn_blocking(move || writer.finish(status)).await??;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(RunSummary {
+        written,
+        interrupted,
+        caches: scanner.cache_report(),
+    })
+}

@@ -1,0 +1,556 @@
+//! Scanning one domain: the DNS lookups (concurrently), the policy fetch and the MX probes
+//! (concurrently with each other), then the pure verdicts, turned into one `domains` row and
+//! its `mx` rows.
+//!
+//! The [`Scanner`] holds everything shared between domains: the DNS client with its
+//! single-flight address cache, the policy fetcher, the single-flight, per-address-polite
+//! STARTTLS prober, the trust anchors, and a bounded memo of chain verdicts per probe (one
+//! provider address serves thousands of MX names; its chain is judged once, the name per MX).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use governor::Quota;
+
+use super::config::{FetchPolicy, IpVersion, ProbeDedup, ProbeScope, ScanConfig};
+use super::input::{EntryKind, InputEntry};
+use super::stats::ScanStats;
+use crate::assess::domain::{self as assess, MxAnswer, PolicyAnswer, TxtAnswer};
+use crate::assess::verdict::{self, AddressFacts, MxHostFacts};
+use crate::dns::{self, AddressPolicy, Dns, DnsConfig, DnsStatus, Lookup};
+use crate::fetch::{FetchConfig, PolicyFetch, PolicyFetcher};
+use crate::output::{DomainRow, FindingRow, MxRow};
+use crate::records::diag::{Finding, Severity};
+use crate::records::mx::MxHost;
+use crate::smtp::{ProbeConfig, Prober, ProberConfig, SharedProbe};
+use crate::tls::{self, CertVerdict, ChainVerdict, TrustAnchors, UnixTime};
+
+/// Most MX hosts followed per domain (more is a misconfiguration or an attack).
+pub const MAX_MX_HOSTS: usize = 16;
+/// Most addresses probed per MX host.
+pub const MAX_ADDRESSES_PER_HOST: usize = 8;
+/// Chain verdicts memoized (per probe id).
+const CHAIN_MEMO: usize = 65_536;
+
+/// Everything shared by the scans of all domains.
+pub struct Scanner {
+    cfg: Arc<ScanConfig>,
+    dns: Dns,
+    safety: Arc<AddressPolicy>,
+    fetcher: PolicyFetcher,
+    prober: Prober,
+    anchors: TrustAnchors,
+    chains: Mutex<HashMap<u64, ChainVerdict>>,
+    stats: Arc<ScanStats>,
+}
+
+/// The family selection of the DNS layer for `--ip-version`.
+fn family(v: IpVersion) -> dns::IpVersion {
+    match v {
+        IpVersion::V4 => dns::IpVersion::V4,
+        IpVersion::V6 => dns::IpVersion::V6,
+        IpVersion::Both => dns::IpVersion::Both,
+    }
+}
+
+impl Scanner {
+    /// Builds the shared state for `cfg`. Fails on unusable configuration (bad CA file).
+    pub fn new(cfg: Arc<ScanConfig>, stats: Arc<ScanStats>) -> anyhow::Result<Scanner> {
+        let dns = Dns::new(DnsConfig {
+            resolvers: cfg.resolvers.clone(),
+            timeout: cfg.timeouts.dns,
+            attempts: cfg.dns_attempts,
+            rate_per_sec: cfg.dns_rate,
+            ..DnsConfig::default()
+        })?;
+        let blocklist = cfg
+            .blocklist
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        let safety = Arc::new(AddressPolicy {
+            allow_private: cfg.allow_private,
+            blocklist,
+        });
+        let ca: Vec<_> = cfg.ca_file.iter().cloned().collect();
+        let anchors = TrustAnchors::from_pem_files(&ca, !cfg.no_default_roots)?;
+        let mut fc = FetchConfig::new(anchors.clone());
+        fc.user_agent = cfg.user_agent.clone();
+        fc.connect_timeout = cfg.timeouts.connect;
+        fc.total_timeout = cfg.timeouts.fetch;
+        fc.https_port = cfg.https_port;
+        let fetcher = PolicyFetcher::new(fc);
+        let tls_config = tls::capturing_client_config(&anchors)?;
+        let mut pc = ProbeConfig::new(cfg.ehlo_name.clone(), tls_config);
+        pc.connect_timeout = cfg.timeouts.connect;
+        pc.phase_timeout = cfg.timeouts.smtp_reply;
+        pc.session_deadline = cfg.timeouts.smtp_session;
+        let mut prc = ProberConfig::new(pc);
+        prc.dedup = match cfg.probe_dedup {
+            ProbeDedup::Address => crate::smtp::ProbeDedup::Address,
+            ProbeDedup::AddressName => crate::smtp::ProbeDedup::AddressAndName,
+        };
+        prc.per_address_connections =
+            NonZeroUsize::new(cfg.per_address_connections).unwrap_or(NonZeroUsize::MIN);
+        prc.per_address_rate = Some(Quota::per_second(cfg.per_address_rate));
+        let prober = Prober::new(prc);
+        Ok(Scanner {
+            cfg,
+            dns,
+            safety,
+            fetcher,
+            prober,
+            anchors,
+            chains: Mutex::new(HashMap::new()),
+            stats,
+        })
+    }
+
+    /// The resolvers in use, for the manifest.
+    pub fn resolvers(&self) -> Vec<String> {
+        if self.dns.resolvers().is_empty() {
+            vec!["system".to_owned()]
+        } else {
+            self.dns.resolvers().iter().map(|r| r.to_string()).collect()
+        }
+    }
+
+    /// Counters of the shared caches, for benchmarks and the closing summary.
+    pub fn cache_report(&self) -> String {
+        let d = self.dns.cache_stats();
+        let p = self.prober.stats();
+        format!(
+            "address cache: {} hits, {} misses, {} joined; probes: {} run, {} cached, {} joined",
+            d.hits, d.misses, d.joins, p.probes_run, p.cache_hits, p.joins
+        )
+    }
+
+    /// Scans one input entry into its rows. Invalid and duplicate lines make a row without
+    /// any network traffic.
+    pub async fn scan_entry(&self, entry: &InputEntry) -> (DomainRow, Vec<MxRow>) {
+        let scanned_at = Utc::now();
+        let mut row = DomainRow {
+            scanned_at,
+            input_line: entry.line,
+            input: entry.raw.clone(),
+            ..DomainRow::default()
+        };
+        match &entry.kind {
+            EntryKind::Invalid(reason) => {
+                row.input_status = "invalid".to_owned();
+                row.input_error = Some(reason.clone());
+                (row, Vec::new())
+            }
+            EntryKind::Duplicate(n) => {
+                row.input_status = "duplicate".to_owned();
+                row.domain = Some(n.ascii.clone());
+                row.domain_unicode = n.unicode.clone();
+                (row, Vec::new())
+            }
+            EntryKind::Domain(n) => {
+                row.input_status = "ok".to_owned();
+                row.domain = Some(n.ascii.clone());
+                row.domain_unicode = n.unicode.clone();
+                let started = Instant::now();
+                let mx = self.scan_domain(&n.ascii, scanned_at, &mut row).await;
+                row.duration_ms = started.elapsed().as_millis() as u64;
+                (row, mx)
+            }
+        }
+    }
+
+    async fn scan_domain(
+        &self,
+        d: &str,
+        scanned_at: DateTime<Utc>,
+        row: &mut DomainRow,
+    ) -> Vec<MxRow> {
+        let fam = family(self.cfg.ip_version);
+        let sts_name = format!("_mta-sts.{d}");
+        let rpt_name = format!("_smtp._tls.{d}");
+        let (sts, rpt, mx) = tokio::join!(
+            self.dns.txt(&sts_name),
+            self.dns.txt(&rpt_name),
+            self.dns.mx(d)
+        );
+        let apex = if mx.status == DnsStatus::NoData {
+            Some(self.dns.addresses(d, fam).await.lookup.status)
+        } else {
+            None
+        };
+        let sts_ans = TxtAnswer {
+            status: sts.status,
+            records: &sts.records,
+        };
+        let has_sts = assess::has_sts_record(&sts_ans);
+        let mx_ans = MxAnswer {
+            status: mx.status,
+            records: &mx.records,
+            apex_address: apex,
+        };
+        let mx_class = assess::classify_mx(d, mx_ans);
+        let fetch_wanted = match self.cfg.fetch_policy {
+            FetchPolicy::Auto => has_sts,
+            FetchPolicy::Always => true,
+            FetchPolicy::Never => false,
+        };
+        let probe_wanted = match self.cfg.probe {
+            ProbeScope::All => true,
+            ProbeScope::Sts => has_sts,
+            ProbeScope::None => false,
+        };
+        let hosts: Vec<MxHost> = mx_class.hosts.iter().take(MAX_MX_HOSTS).cloned().collect();
+        let (fetch, probed_hosts) = tokio::join!(
+            self.fetch_policy(d, fetch_wanted),
+            self.probe_hosts(&hosts, probe_wanted)
+        );
+        let answer = match &fetch {
+            FetchResult::NotAttempted => PolicyAnswer::NotAttempted,
+            FetchResult::HostLookup { status, refused } => PolicyAnswer::HostLookup {
+                status: *status,
+                refused: *refused,
+            },
+            FetchResult::Fetched(f) => PolicyAnswer::Fetched {
+                outcome: f.outcome.as_str(),
+                http_status: f.http_status,
+                content_type: f.content_type.as_deref(),
+                body: f.body.as_deref(),
+                cert: f.cert_verdict.as_ref().map(|v| v.verdict.as_str()),
+            },
+        };
+        let a = assess::assess(
+            d,
+            sts_ans,
+            TxtAnswer {
+                status: rpt.status,
+                records: &rpt.records,
+            },
+            mx_class.clone(),
+            answer,
+        );
+
+        // Per-MX facts and rows.
+        let mut facts = Vec::with_capacity(probed_hosts.len());
+        let mut mx_rows = Vec::new();
+        let mut findings = a.findings.clone();
+        for ph in &probed_hosts {
+            let policy_match = a.policy_match(&ph.host.name);
+            let mut hf = MxHostFacts {
+                host: ph.host.name.clone(),
+                policy_match,
+                addresses: Vec::new(),
+            };
+            let is_cname = !ph.lookup.cname_chain.is_empty();
+            let base = MxRow {
+                scanned_at,
+                domain: d.to_owned(),
+                mx_host: ph.host.name.clone(),
+                mx_preference: ph.host.preference,
+                mx_is_cname: Some(is_cname),
+                address_dns: Some(ph.lookup.status.as_str().to_owned()),
+                mx_policy_match: policy_match,
+                ..MxRow::default()
+            };
+            if ph.addresses.is_empty() {
+                mx_rows.push(base.clone());
+            }
+            for pa in &ph.addresses {
+                let mut r = base.clone();
+                r.address = Some(pa.ip.to_string());
+                r.ip_version = Some(if pa.ip.is_ipv4() { 4 } else { 6 });
+                let mut af = AddressFacts {
+                    smtp: None,
+                    starttls: None,
+                    cert: None,
+                    injection: None,
+                };
+                if let Some(refusal) = &pa.refused {
+                    r.address_refused = Some(refusal.clone());
+                } else if let Some(sp) = &pa.probe {
+                    self.fill_probe(&mut r, sp, &ph.host.name);
+                    af.smtp = r.smtp.clone();
+                    af.starttls = r.starttls;
+                    af.cert = r.mx_cert.clone();
+                    af.injection = r.starttls_injection;
+                    if !af.secure() {
+                        r.rfc8460_result = Some(verdict::address_failure(&af).to_owned());
+                    }
+                }
+                hf.addresses.push(af);
+                mx_rows.push(r);
+            }
+            findings.extend(verdict::host_findings(
+                &hf,
+                is_cname,
+                a.valid_policy().map(|p| p.mode.as_str()),
+            ));
+            facts.push(hf);
+        }
+        let summary = verdict::summarize(&facts, a.policy_usable, probe_wanted);
+        if summary.enforce_deliverable == Some(false) {
+            let enforce = a.valid_policy().map(|p| p.mode.as_str()) == Some("enforce");
+            findings.push(Finding::new(
+                "enforce-undeliverable",
+                if enforce { Severity::Error } else { Severity::Warning },
+                format!(
+                    "no MX host both matches the policy and accepts a valid TLS session; a sender enforcing the policy would not deliver ({})",
+                    summary.rfc8460_result.unwrap_or("validation-failure")
+                ),
+            ));
+        }
+
+        // The domain row.
+        row.sts_txt = Some(a.sts_txt.to_owned());
+        row.sts_txt_dns = Some(sts.status.as_str().to_owned());
+        row.sts_txt_records = Some(txt_strings(&sts));
+        row.sts_txt_cname_chain = Some(sts.cname_chain.clone());
+        row.sts_txt_error = a.sts_txt_error.as_ref().map(|e| e.code.to_owned());
+        row.sts_id = a.sts_id.clone();
+        row.policy_fetch = Some(a.policy_fetch.clone());
+        if let FetchResult::Fetched(f) = &fetch {
+            self.stats
+                .fetches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            row.policy_url = Some(f.url.clone());
+            row.policy_address = f.address.map(|a| a.ip().to_string());
+            row.policy_http_status = f.http_status;
+            row.policy_content_type = f.content_type.clone();
+            row.policy_location = f.location.clone();
+            row.policy_tls_version = f.tls_version.clone();
+            row.policy_body_sha256 = f.body_sha256.clone();
+            row.policy_body_bytes = f.body_len;
+            row.policy_body = f
+                .body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned());
+            row.policy_fetch_detail = f.detail.clone();
+            if let Some(Ok(leaf)) = tls::describe_chain(&f.chain).into_iter().next() {
+                row.policy_cert_not_after = leaf.not_after_utc();
+                row.policy_cert_issuer = Some(leaf.issuer);
+            }
+        }
+        row.policy_cert = a.policy_cert.clone();
+        if let Some(p) = &a.policy {
+            row.policy_valid = Some(p.is_valid());
+            row.policy_error = p.errors.first().map(|e| e.code.to_owned());
+            if let Some(pol) = &p.policy {
+                row.policy_mode = Some(pol.mode.as_str().to_owned());
+                row.policy_max_age = Some(pol.max_age);
+                row.policy_mx = Some(pol.mx.iter().map(|m| m.to_string()).collect());
+            }
+        }
+        row.mx_dns = Some(mx.status.as_str().to_owned());
+        row.mx_kind = Some(a.mx_kind.to_owned());
+        row.mx_hosts = Some(a.mx_hosts.iter().map(|h| h.name.clone()).collect());
+        row.mx_count = Some(a.mx_hosts.len() as u32);
+        row.tlsrpt = Some(a.tlsrpt.to_owned());
+        row.tlsrpt_dns = Some(rpt.status.as_str().to_owned());
+        row.tlsrpt_records = Some(txt_strings(&rpt));
+        row.tlsrpt_rua = (a.tlsrpt == "valid").then(|| a.tlsrpt_rua.clone());
+        row.tlsrpt_error = a.tlsrpt_error.as_ref().map(|e| e.code.to_owned());
+        row.policy_usable = Some(a.policy_usable);
+        row.enforce_deliverable = summary.enforce_deliverable;
+        row.all_mx_covered = summary.all_covered;
+        row.all_mx_starttls = summary.all_starttls;
+        row.all_mx_cert_valid = summary.all_cert_valid;
+        row.rfc8460_result = a
+            .policy_failure()
+            .or(summary.rfc8460_result)
+            .map(str::to_owned);
+        row.max_severity = findings
+            .iter()
+            .map(|f| f.severity)
+            .min()
+            .map(|s| s.as_str().to_owned());
+        row.findings = findings
+            .into_iter()
+            .map(|f| FindingRow {
+                code: f.code.to_owned(),
+                severity: f.severity.as_str().to_owned(),
+                message: f.message,
+            })
+            .collect();
+        mx_rows
+    }
+
+    async fn fetch_policy(&self, d: &str, wanted: bool) -> FetchResult {
+        if !wanted {
+            return FetchResult::NotAttempted;
+        }
+        let host = format!("mta-sts.{d}");
+        let lookup = self.dns.addresses(&host, family(self.cfg.ip_version)).await;
+        if lookup.lookup.status != DnsStatus::NoError {
+            return FetchResult::HostLookup {
+                status: lookup.lookup.status,
+                refused: false,
+            };
+        }
+        let (allowed, _refused) = self.safety.partition(&lookup.lookup.records);
+        if allowed.is_empty() {
+            return FetchResult::HostLookup {
+                status: lookup.lookup.status,
+                refused: true,
+            };
+        }
+        FetchResult::Fetched(Box::new(self.fetcher.fetch(d, &allowed).await))
+    }
+
+    async fn probe_hosts(&self, hosts: &[MxHost], wanted: bool) -> Vec<ProbedHost> {
+        let fam = family(self.cfg.ip_version);
+        let futs = hosts.iter().map(|h| async move {
+            let lookup = self.dns.addresses(&h.name, fam).await;
+            let mut addresses = Vec::new();
+            for ip in lookup.lookup.records.iter().take(MAX_ADDRESSES_PER_HOST) {
+                let refused = self.safety.check(*ip).err().map(|r| r.as_str().to_owned());
+                let probe = if refused.is_none() && wanted {
+                    Some(
+                        self.probe_address(SocketAddr::new(*ip, self.cfg.smtp_port), &h.name)
+                            .await,
+                    )
+                } else {
+                    None
+                };
+                addresses.push(ProbedAddress {
+                    ip: *ip,
+                    refused,
+                    probe,
+                });
+            }
+            ProbedHost {
+                host: h.clone(),
+                lookup: Lookup::clone(&lookup.lookup),
+                addresses,
+            }
+        });
+        futures::future::join_all(futs).await
+    }
+
+    /// Probes `addr` for MX `name`. With `--probe-dedup address` the result of the first name
+    /// probed at the address is shared; when its certificate does not cover `name` (a server
+    /// that picks certificates by SNI), the address is probed again with `name` as SNI, so
+    /// every per-name verdict is about the certificate a sender would see.
+    async fn probe_address(&self, addr: SocketAddr, name: &str) -> SharedProbe {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sp = self.prober.probe(addr, name).await;
+        if !sp.source.shared() {
+            self.stats.probes.fetch_add(1, Relaxed);
+        }
+        let sent_other_sni = sp
+            .probe
+            .sni
+            .as_deref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(name.trim_end_matches('.')));
+        let covers = sp
+            .probe
+            .chain
+            .first()
+            .map(|leaf| tls::name_matches(leaf, name));
+        if self.cfg.probe_dedup == ProbeDedup::Address && sent_other_sni && covers == Some(false) {
+            let again = self
+                .prober
+                .probe_keyed(addr, name, crate::smtp::ProbeDedup::AddressAndName)
+                .await;
+            if !again.source.shared() {
+                self.stats.probes.fetch_add(1, Relaxed);
+                self.stats.sni_reprobes.fetch_add(1, Relaxed);
+            }
+            return again;
+        }
+        sp
+    }
+
+    /// The chain verdict of a probe, judged once per probe id.
+    fn chain_verdict(&self, sp: &SharedProbe) -> ChainVerdict {
+        if let Ok(memo) = self.chains.lock() {
+            if let Some(v) = memo.get(&sp.probe_id) {
+                return v.clone();
+            }
+        }
+        let v = tls::judge_chain(&sp.probe.chain, &self.anchors, UnixTime::now());
+        if let Ok(mut memo) = self.chains.lock() {
+            if memo.len() >= CHAIN_MEMO {
+                memo.clear();
+            }
+            memo.insert(sp.probe_id, v.clone());
+        }
+        v
+    }
+
+    fn fill_probe(&self, r: &mut MxRow, sp: &SharedProbe, name: &str) {
+        let p = &sp.probe;
+        r.probe_id = Some(sp.probe_id);
+        r.probe_shared = Some(sp.source.shared());
+        r.smtp = Some(p.status.as_str().to_owned());
+        r.smtp_detail = p.detail.clone();
+        r.greeting = p.greeting.clone();
+        r.ehlo_capabilities = p.capabilities.as_ref().map(|c| c.keywords.clone());
+        r.starttls = p.starttls_offered;
+        r.starttls_injection = p.injection();
+        r.tls_version = p.tls_version.clone();
+        r.tls_cipher = p.tls_cipher.clone();
+        r.probe_ms = Some(p.elapsed.as_millis() as u64);
+        if p.chain.is_empty() {
+            return;
+        }
+        let chain = self.chain_verdict(sp);
+        r.chain_verdict = Some(chain.verdict.as_str().to_owned());
+        let for_name = if !chain.is_valid() {
+            chain.verdict
+        } else if p
+            .chain
+            .first()
+            .is_some_and(|leaf| tls::name_matches(leaf, name))
+        {
+            CertVerdict::Valid
+        } else {
+            CertVerdict::NameMismatch
+        };
+        r.mx_cert = Some(for_name.as_str().to_owned());
+        let infos = tls::describe_chain(&p.chain);
+        r.cert_sha256 = Some(
+            infos
+                .iter()
+                .map(|i| i.as_ref().map(|c| c.sha256.clone()).unwrap_or_default())
+                .collect(),
+        );
+        if let Some(Ok(leaf)) = infos.into_iter().next() {
+            r.cert_subject = Some(leaf.subject.clone());
+            r.cert_issuer = Some(leaf.issuer.clone());
+            r.cert_not_before = leaf.not_before_utc();
+            r.cert_not_after = leaf.not_after_utc();
+            r.cert_sans = Some(leaf.san_dns);
+            r.cert_key_algorithm = Some(leaf.key_algorithm);
+            r.cert_key_bits = Some(leaf.key_bits);
+        }
+    }
+}
+
+enum FetchResult {
+    NotAttempted,
+    HostLookup { status: DnsStatus, refused: bool },
+    Fetched(Box<PolicyFetch>),
+}
+
+struct ProbedHost {
+    host: MxHost,
+    lookup: Lookup<IpAddr>,
+    addresses: Vec<ProbedAddress>,
+}
+
+struct ProbedAddress {
+    ip: IpAddr,
+    refused: Option<String>,
+    probe: Option<SharedProbe>,
+}
+
+/// TXT RRs as text (character-strings concatenated, lossy UTF-8).
+fn txt_strings(l: &Lookup<Vec<Vec<u8>>>) -> Vec<String> {
+    l.records
+        .iter()
+        .map(|rr| String::from_utf8_lossy(&rr.concat()).into_owned())
+        .collect()
+}
