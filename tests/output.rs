@@ -58,7 +58,7 @@ fn full_domain(line: u64, domain: &str) -> DomainRow {
         policy_cert: Some("valid".into()),
         policy_cert_not_after: Some(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()),
         policy_cert_issuer: Some("CN=Lab CA".into()),
-        policy_tls_version: Some("tls1.3".into()),
+        policy_tls_version: Some("TLSv1.3".into()),
         policy_body_sha256: Some("ab".repeat(32)),
         policy_body_bytes: Some(70),
         policy_body: Some(
@@ -121,7 +121,7 @@ fn mx_row(domain: &str, host: &str, smtp: &str) -> MxRow {
         ehlo_capabilities: strings(&["PIPELINING", "STARTTLS"]),
         starttls: Some(true),
         starttls_injection: Some(false),
-        tls_version: Some("tls1.3".into()),
+        tls_version: Some("TLSv1.3".into()),
         tls_cipher: Some("TLS13_AES_128_GCM_SHA256".into()),
         chain_verdict: Some("valid".into()),
         mx_cert: Some("valid".into()),
