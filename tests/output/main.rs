@@ -9,6 +9,8 @@
     reason = "test helpers outside #[test] functions unwrap like the tests do"
 )]
 
+mod docs;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,8 +27,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use stsscan::output::manifest::{Manifest, ScanStatus};
 use stsscan::output::read::{self, completed_parts, done_lines};
-use stsscan::output::schema::{self, DESCRIPTION_KEY, type_name};
-use stsscan::output::vocab::VOCABULARIES;
+use stsscan::output::schema::{self, DESCRIPTION_KEY};
 use stsscan::output::{DomainRow, FindingRow, MxRow, OutputWriter, Table, WriterConfig};
 
 fn t0() -> DateTime<Utc> {
@@ -720,106 +721,6 @@ fn snapshot_of_a_printed_mx_batch() {
 | snap    | 2026-03-14T23:59:58 | gone.mx.example |           | nxdomain    |      |          |         |                |
 +---------+---------------------+-----------------+-----------+-------------+------+----------+---------+----------------+";
     assert_eq!(printed, expected, "\n{printed}");
-}
-
-// ---------------------------------------------------------------------------------------
-// docs/schema.md must agree with the Arrow schema and the vocabularies.
-
-fn doc() -> String {
-    fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/schema.md")).unwrap()
-}
-
-/// `| `name` | `type` | ...` rows of the section whose heading is `## Table `<table>``.
-fn doc_columns(doc: &str, table: &str) -> Vec<(String, String)> {
-    let heading = format!("## Table `{table}`");
-    let mut in_section = false;
-    let mut out = Vec::new();
-    for line in doc.lines() {
-        if line.starts_with("## ") {
-            in_section = line.trim() == heading;
-            continue;
-        }
-        if !in_section {
-            continue;
-        }
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if cells.len() >= 4 && cells[1].starts_with('`') {
-            out.push((
-                cells[1].trim_matches('`').to_string(),
-                cells[2].trim_matches('`').to_string(),
-            ));
-        }
-    }
-    out
-}
-
-fn expected_columns(table: Table) -> Vec<(String, String)> {
-    table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            let null = if f.is_nullable() { "?" } else { "" };
-            (
-                f.name().clone(),
-                format!("{}{null}", type_name(f.data_type())),
-            )
-        })
-        .collect()
-}
-
-#[test]
-fn docs_schema_md_lists_every_column_with_its_type_and_nothing_else() {
-    let doc = doc();
-    for table in [Table::Domains, Table::Mx] {
-        let documented = doc_columns(&doc, table.as_str());
-        let expected = expected_columns(table);
-        let table_md: String = expected
-            .iter()
-            .map(|(n, t)| {
-                let desc = table
-                    .schema()
-                    .field_with_name(n)
-                    .map(|f| f.metadata()[DESCRIPTION_KEY].clone())
-                    .unwrap_or_default();
-                format!("| `{n}` | `{t}` | {desc} |\n")
-            })
-            .collect();
-        assert_eq!(
-            documented,
-            expected,
-            "docs/schema.md, table {}, disagrees with the Arrow schema; expected rows:\n{table_md}",
-            table.as_str()
-        );
-    }
-}
-
-#[test]
-fn docs_schema_md_documents_every_vocabulary_value_exactly() {
-    let doc = doc();
-    for v in VOCABULARIES {
-        let heading = format!("### {}", v.name);
-        let mut in_section = false;
-        let mut documented = Vec::new();
-        for line in doc.lines() {
-            if line.starts_with("#") {
-                in_section = line.trim() == heading;
-                continue;
-            }
-            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-            if in_section && cells.len() >= 3 && cells[1].starts_with('`') {
-                documented.push(cells[1].trim_matches('`').to_string());
-            }
-        }
-        let expected: Vec<String> = v.values.iter().map(|s| s.to_string()).collect();
-        assert_eq!(documented, expected, "docs/schema.md section {heading:?}");
-        for col in v.columns {
-            assert!(
-                doc.contains(&format!("`{col}`")),
-                "{heading} should name `{col}`"
-            );
-        }
-    }
 }
 
 /// Writes a small dataset of two scans on two dates to `$STSSCAN_DEMO_OUT` (used by
