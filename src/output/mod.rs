@@ -1,7 +1,8 @@
 //! Output: the Arrow schema of the `domains` and `mx` tables (defined once, in [`schema`]),
-//! the rows the pipeline fills ([`rows`]), the Parquet dataset writer running on its own
-//! thread ([`writer`]), the scan manifest ([`manifest`]) and reading back completed parts for
-//! `--resume` ([`read`]).
+//! the rows the pipeline fills ([`rows`]), the closed vocabularies of the status columns
+//! ([`vocab`]), the Parquet dataset writer running on its own thread ([`writer`]), the scan
+//! manifest ([`manifest`]) and reading back completed parts for `--resume` ([`read`]).
+//! The column reference for users is `docs/schema.md`, checked against the schema by a test.
 //!
 //! # Layout of an output directory `OUT`
 //!
@@ -30,4 +31,4 @@ pub mod writer;
 pub use manifest::Manifest;
 pub use rows::{DomainRow, FindingRow, MxRow};
 pub use schema::{SCHEMA_VERSION, Table};
-pub use writer::{OutputWriter, WriteSummary, WriterConfig};
+pub use writer::{OutputError, OutputWriter, RowSender, WriteSummary, WriterConfig};

@@ -280,6 +280,26 @@ static MX_COLUMNS: &[Column<MxRow>] = &[
     opt!(U64 probe_ms, "Wall time of the probe, milliseconds."),
 ];
 
+/// Longest string stored in one cell (and one list item), in bytes: longer values are cut at
+/// the last UTF-8 boundary before it, so one row's memory is bounded whatever the pipeline
+/// passes. Equal to the policy body cap of RFC 8461 §3.3 (64 KiB).
+pub const MAX_CELL_BYTES: usize = 65_536;
+
+/// Most items stored in one list cell; further items are dropped.
+pub const MAX_LIST_ITEMS: usize = 4096;
+
+/// `s` cut to at most [`MAX_CELL_BYTES`] bytes on a character boundary.
+pub fn cap(s: &str) -> &str {
+    if s.len() <= MAX_CELL_BYTES {
+        return s;
+    }
+    let mut end = MAX_CELL_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 fn dict_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
@@ -367,7 +387,7 @@ fn dict_array(
     for v in values {
         match v {
             Some(s) => {
-                b.append(s)?;
+                b.append(cap(s.as_ref()))?;
             }
             None => b.append_null(),
         }
@@ -380,8 +400,8 @@ fn list_array(values: impl Iterator<Item = Option<impl AsRef<[String]>>>) -> Arr
     for v in values {
         match v {
             Some(items) => {
-                for s in items.as_ref() {
-                    b.values().append_value(s);
+                for s in items.as_ref().iter().take(MAX_LIST_ITEMS) {
+                    b.values().append_value(cap(s));
                 }
                 b.append(true);
             }
@@ -401,11 +421,12 @@ fn findings_array<'a>(
     );
     let mut lengths = Vec::new();
     for findings in values {
+        let findings = &findings[..findings.len().min(MAX_LIST_ITEMS)];
         lengths.push(findings.len());
         for f in findings {
-            code.append_value(&f.code);
-            severity.append_value(&f.severity);
-            message.append_value(&f.message);
+            code.append_value(cap(&f.code));
+            severity.append_value(cap(&f.severity));
+            message.append_value(cap(&f.message));
         }
     }
     let children: Vec<ArrayRef> = vec![
@@ -427,7 +448,7 @@ fn column_array<R>(get: &Getter<R>, scan_id: &str, rows: &[R]) -> Result<ArrayRe
     Ok(match get {
         Getter::ScanId => dict_array(rows.iter().map(|_| Some(scan_id)))?,
         Getter::Dict(f) => dict_array(rows.iter().map(f))?,
-        Getter::Str(f) => Arc::new(rows.iter().map(f).collect::<StringArray>()),
+        Getter::Str(f) => Arc::new(rows.iter().map(|r| f(r).map(cap)).collect::<StringArray>()),
         Getter::Bool(f) => Arc::new(rows.iter().map(f).collect::<BooleanArray>()),
         Getter::U8(f) => Arc::new(rows.iter().map(f).collect::<UInt8Array>()),
         Getter::U16(f) => Arc::new(rows.iter().map(f).collect::<UInt16Array>()),
@@ -468,9 +489,62 @@ pub fn mx_batch(scan_id: &str, rows: &[MxRow]) -> Result<RecordBatch, ArrowError
     batch_of(Table::Mx.schema(), MX_COLUMNS, scan_id, rows)
 }
 
+/// A value outside its column's closed vocabulary (see [`super::vocab`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VocabularyViolation {
+    /// `table.column`.
+    pub column: String,
+    /// The offending value.
+    pub value: String,
+}
+
+fn violations_of<R>(table: Table, columns: &[Column<R>], row: &R) -> Vec<VocabularyViolation> {
+    let mut out = Vec::new();
+    let mut check = |column: &str, value: &str| {
+        let (t, c) = column.split_once('.').unwrap_or((table.as_str(), column));
+        if super::vocab::check(t, c, value).is_err() {
+            out.push(VocabularyViolation {
+                column: format!("{t}.{c}"),
+                value: value.to_string(),
+            });
+        }
+    };
+    for col in columns {
+        match &col.get {
+            Getter::Dict(f) => {
+                if let Some(v) = f(row) {
+                    check(col.name, v);
+                }
+            }
+            Getter::Findings(f) => {
+                for finding in f(row) {
+                    check(
+                        &format!("{}.{}.severity", table.as_str(), col.name),
+                        &finding.severity,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every status value of `row` that is not in its closed vocabulary (empty when the row is
+/// clean). The writer stores such values anyway; tests and graders use this to catch them.
+pub fn domain_row_violations(row: &DomainRow) -> Vec<VocabularyViolation> {
+    violations_of(Table::Domains, DOMAIN_COLUMNS, row)
+}
+
+/// Like [`domain_row_violations`], for an `mx` row.
+pub fn mx_row_violations(row: &MxRow) -> Vec<VocabularyViolation> {
+    violations_of(Table::Mx, MX_COLUMNS, row)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::AsArray;
 
     #[test]
     fn names_are_unique_snake_case() {
@@ -501,6 +575,69 @@ mod tests {
         assert_eq!(b.schema(), Table::Domains.schema());
         let b = mx_batch("s", &[]).unwrap();
         assert_eq!(b.schema(), Table::Mx.schema());
+    }
+
+    #[test]
+    fn violations_name_the_column_and_value() {
+        let clean = DomainRow {
+            input_status: "ok".into(),
+            sts_txt: Some("valid".into()),
+            findings: vec![FindingRow {
+                code: "any-code".into(),
+                severity: "warning".into(),
+                message: String::new(),
+            }],
+            ..DomainRow::default()
+        };
+        assert_eq!(domain_row_violations(&clean), vec![]);
+        let dirty = DomainRow {
+            sts_txt: Some("Valid".into()),
+            findings: vec![FindingRow {
+                severity: "fatal".into(),
+                ..FindingRow::default()
+            }],
+            ..clean
+        };
+        let v: Vec<_> = domain_row_violations(&dirty)
+            .into_iter()
+            .map(|v| (v.column, v.value))
+            .collect();
+        assert_eq!(
+            v,
+            vec![
+                ("domains.sts_txt".to_string(), "Valid".to_string()),
+                ("domains.findings.severity".to_string(), "fatal".to_string()),
+            ]
+        );
+        let mx = MxRow {
+            smtp: Some("timeout".into()),
+            tls_cipher: Some("anything goes".into()),
+            ..MxRow::default()
+        };
+        let v = mx_row_violations(&mx);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].column, "mx.smtp");
+    }
+
+    #[test]
+    fn cells_are_capped_on_a_char_boundary() {
+        assert_eq!(cap("abc"), "abc");
+        let exact = "a".repeat(MAX_CELL_BYTES);
+        assert_eq!(cap(&exact).len(), MAX_CELL_BYTES);
+        // 'é' is two bytes: 65535 'a' + 'é' straddles the cap and is dropped whole.
+        let straddle = format!("{}é", "a".repeat(MAX_CELL_BYTES - 1));
+        assert_eq!(cap(&straddle).len(), MAX_CELL_BYTES - 1);
+        let row = DomainRow {
+            input: "x".repeat(100_000),
+            input_status: "ok".into(),
+            policy_mx: Some(vec!["*.mx.example".to_string(); MAX_LIST_ITEMS + 10]),
+            ..DomainRow::default()
+        };
+        let b = domains_batch("s", &[row]).unwrap();
+        let input = b.column_by_name("input").unwrap();
+        assert_eq!(input.as_string::<i32>().value(0).len(), MAX_CELL_BYTES);
+        let mx = b.column_by_name("policy_mx").unwrap();
+        assert_eq!(mx.as_list::<i32>().value_length(0) as usize, MAX_LIST_ITEMS);
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //! file (row groups are cut at [`WriterConfig::row_group_rows`] rows or 64 MiB).
 //!
 //! Starting a writer for a scan id that already has parts (resume) removes what a crash left
-//! (see [`super::read::prune_incomplete`]), continues the part numbering and takes the counts
-//! of the existing parts from their footers. Errors (unwritable directory, disk full) are
+//! (see [`super::read::prune_incomplete`]), continues the part numbering, takes the counts
+//! of the existing parts from their footers and keeps the scan's original start time (so its
+//! `scan_date` partition). Errors (unwritable directory, disk full) are
 //! `Err` values naming the path; the writer never panics on row contents.
 
 use std::fs::{self, File};
@@ -235,8 +236,15 @@ pub struct OutputWriter {
 impl OutputWriter {
     /// Validates the configuration, prepares the output directory (pruning what an earlier
     /// crashed run of the same scan left), writes a `running` manifest and starts the thread.
-    pub fn start(cfg: WriterConfig) -> Result<OutputWriter, OutputError> {
+    ///
+    /// Reusing a scan id means resuming that scan: when its manifest exists, the scan keeps
+    /// the manifest's `started_at` (and so its `scan_date` partition), whatever `cfg` says.
+    pub fn start(mut cfg: WriterConfig) -> Result<OutputWriter, OutputError> {
         validate_scan_id(&cfg.scan_id)?;
+        let manifest_path = Manifest::path(&cfg.out_dir, &cfg.scan_id);
+        if manifest_path.exists() {
+            cfg.started_at = Manifest::load_file(&manifest_path)?.started_at;
+        }
         if cfg.batch_rows == 0 || cfg.part_rows == 0 || cfg.row_group_rows == 0 {
             return Err(OutputError::Invalid(
                 "batch_rows, part_rows and row_group_rows must be positive".into(),
@@ -363,15 +371,13 @@ impl State {
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Msg>) -> Result<WriteSummary, OutputError> {
-        let status = loop {
-            match rx.blocking_recv() {
-                Some(Msg::Row(domain, mx)) => self.push(*domain, mx)?,
-                Some(Msg::Finish(status)) => break status,
-                // Every sender dropped without finish(): close cleanly as interrupted.
-                None => break ScanStatus::Interrupted,
-            }
-        };
+        let result = self.drain(&mut rx);
+        // Refuse further rows at once, whatever happened.
         rx.close();
+        if result.is_err() {
+            self.abandon_part();
+        }
+        let status = result?;
         self.close_part()?;
         let manifest = self.store_manifest(status, Some(Utc::now()))?;
         Ok(WriteSummary {
@@ -379,6 +385,29 @@ impl State {
             parts: self.parts,
             manifest,
         })
+    }
+
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Msg>) -> Result<ScanStatus, OutputError> {
+        loop {
+            match rx.blocking_recv() {
+                Some(Msg::Row(domain, mx)) => self.push(*domain, mx)?,
+                Some(Msg::Finish(status)) => return Ok(status),
+                // Every sender dropped without finish(): close cleanly as interrupted.
+                None => return Ok(ScanStatus::Interrupted),
+            }
+        }
+    }
+
+    /// After an error: drop the open part and remove its temporary files (best effort; a
+    /// resumed scan prunes whatever is left).
+    fn abandon_part(&mut self) {
+        if let Some(part) = self.part.take() {
+            let tmps = [part.domains.tmp.clone(), part.mx.tmp.clone()];
+            drop(part);
+            for tmp in tmps {
+                let _ = fs::remove_file(tmp);
+            }
+        }
     }
 
     fn push(&mut self, domain: DomainRow, mx: Vec<MxRow>) -> Result<(), OutputError> {

@@ -9,6 +9,8 @@
     reason = "test helpers outside #[test] functions unwrap like the tests do"
 )]
 
+mod docs;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,8 +27,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use stsscan::output::manifest::{Manifest, ScanStatus};
 use stsscan::output::read::{self, completed_parts, done_lines};
-use stsscan::output::schema::{self, DESCRIPTION_KEY, type_name};
-use stsscan::output::vocab::VOCABULARIES;
+use stsscan::output::schema::{self, DESCRIPTION_KEY};
 use stsscan::output::{DomainRow, FindingRow, MxRow, OutputWriter, Table, WriterConfig};
 
 fn t0() -> DateTime<Utc> {
@@ -58,7 +59,7 @@ fn full_domain(line: u64, domain: &str) -> DomainRow {
         policy_cert: Some("valid".into()),
         policy_cert_not_after: Some(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()),
         policy_cert_issuer: Some("CN=Lab CA".into()),
-        policy_tls_version: Some("tls1.3".into()),
+        policy_tls_version: Some("TLSv1.3".into()),
         policy_body_sha256: Some("ab".repeat(32)),
         policy_body_bytes: Some(70),
         policy_body: Some(
@@ -121,7 +122,7 @@ fn mx_row(domain: &str, host: &str, smtp: &str) -> MxRow {
         ehlo_capabilities: strings(&["PIPELINING", "STARTTLS"]),
         starttls: Some(true),
         starttls_injection: Some(false),
-        tls_version: Some("tls1.3".into()),
+        tls_version: Some("TLSv1.3".into()),
         tls_cipher: Some("TLS13_AES_128_GCM_SHA256".into()),
         chain_verdict: Some("valid".into()),
         mx_cert: Some("valid".into()),
@@ -209,6 +210,15 @@ fn write_sample(dir: &Path, scan_id: &str) -> stsscan::output::WriteSummary {
 
 #[test]
 fn round_trip_values_types_nulls_lists_dictionaries_timestamps() {
+    // The sample rows use only documented status values.
+    assert_eq!(
+        schema::domain_row_violations(&full_domain(1, "example.com")),
+        vec![]
+    );
+    assert_eq!(
+        schema::mx_row_violations(&mx_row("e.com", "m.e.com", "ok")),
+        vec![]
+    );
     let dir = tempfile::tempdir().unwrap();
     write_sample(dir.path(), "rt1");
     let path = dir
@@ -480,8 +490,11 @@ fn resume_ignores_tmp_parts_prunes_orphans_and_continues_numbering() {
     assert_eq!(done.len(), 10);
     assert!((1..=10).all(|l| done.contains(l)) && !done.contains(11));
 
-    // Resume: same scan id; debris is removed, numbering continues after the highest part.
-    let w = OutputWriter::start(cfg).unwrap();
+    // Resume (a day later): same scan id; debris is removed, numbering continues after the
+    // highest part, and the parts stay in the scan_date partition of the scan's start.
+    let mut later = cfg.clone();
+    later.started_at = t0() + chrono::Duration::days(1);
+    let w = OutputWriter::start(later).unwrap();
     assert!(!ddir.join(".part-00002.parquet.tmp").exists());
     assert!(!mdir.join("part-00003.parquet").exists());
     for i in 11..=12u64 {
@@ -499,6 +512,8 @@ fn resume_ignores_tmp_parts_prunes_orphans_and_continues_numbering() {
     assert_eq!(done.len(), 12);
     let m = Manifest::load(dir.path(), "res").unwrap();
     assert_eq!(m.counts.statuses["domains.sts_txt"]["valid"], 12);
+    assert_eq!(m.started_at, t0());
+    assert!(!dir.path().join("domains/scan_date=2026-03-15").exists());
 }
 
 #[test]
@@ -577,6 +592,39 @@ fn unwritable_output_is_an_error_naming_the_path() {
             .blocking_send(full_domain(2, "b.example"), vec![])
             .is_err()
     );
+}
+
+#[test]
+fn failed_rename_is_an_error_and_resume_removes_the_debris() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "ren");
+    let w = OutputWriter::start(cfg.clone()).unwrap();
+    w.blocking_send(
+        full_domain(1, "a.example"),
+        vec![mx_row("a.example", "mx.a.example", "ok")],
+    )
+    .unwrap();
+    // A directory where the finished domains part must go: the rename fails.
+    let target = cfg.partition_dir(Table::Domains).join("part-00000.parquet");
+    fs::create_dir_all(&target).unwrap();
+    let err = w.finish(ScanStatus::Complete).unwrap_err().to_string();
+    assert!(err.contains("part-00000.parquet"), "{err}");
+    fs::remove_dir(&target).unwrap();
+    // The mx part was renamed, its domains part was not: the domain is not done.
+    assert!(done_lines(dir.path(), "ren").unwrap().is_empty());
+    let w = OutputWriter::start(cfg.clone()).unwrap();
+    let files = files_under(dir.path());
+    assert!(
+        files.iter().all(|f| f.starts_with("manifest/")),
+        "debris left: {files:?}"
+    );
+    w.blocking_send(
+        full_domain(1, "a.example"),
+        vec![mx_row("a.example", "mx.a.example", "ok")],
+    )
+    .unwrap();
+    let summary = w.finish(ScanStatus::Complete).unwrap();
+    assert_eq!((summary.counts.domains, summary.counts.mx), (1, 1));
 }
 
 #[test]
@@ -675,114 +723,28 @@ fn snapshot_of_a_printed_mx_batch() {
     assert_eq!(printed, expected, "\n{printed}");
 }
 
-// ---------------------------------------------------------------------------------------
-// docs/schema.md must agree with the Arrow schema and the vocabularies.
-
-fn doc() -> String {
-    fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/schema.md")).unwrap()
-}
-
-/// `| `name` | `type` | ...` rows of the section whose heading is `## Table `<table>``.
-fn doc_columns(doc: &str, table: &str) -> Vec<(String, String)> {
-    let heading = format!("## Table `{table}`");
-    let mut in_section = false;
-    let mut out = Vec::new();
-    for line in doc.lines() {
-        if line.starts_with("## ") {
-            in_section = line.trim() == heading;
-            continue;
-        }
-        if !in_section {
-            continue;
-        }
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if cells.len() >= 4 && cells[1].starts_with('`') {
-            out.push((
-                cells[1].trim_matches('`').to_string(),
-                cells[2].trim_matches('`').to_string(),
-            ));
-        }
-    }
-    out
-}
-
-fn expected_columns(table: Table) -> Vec<(String, String)> {
-    table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            let null = if f.is_nullable() { "?" } else { "" };
-            (
-                f.name().clone(),
-                format!("{}{null}", type_name(f.data_type())),
-            )
-        })
-        .collect()
-}
-
-#[test]
-fn docs_schema_md_lists_every_column_with_its_type_and_nothing_else() {
-    let doc = doc();
-    for table in [Table::Domains, Table::Mx] {
-        let documented = doc_columns(&doc, table.as_str());
-        let expected = expected_columns(table);
-        let table_md: String = expected
-            .iter()
-            .map(|(n, t)| {
-                let desc = table
-                    .schema()
-                    .field_with_name(n)
-                    .map(|f| f.metadata()[DESCRIPTION_KEY].clone())
-                    .unwrap_or_default();
-                format!("| `{n}` | `{t}` | {desc} |\n")
-            })
-            .collect();
-        assert_eq!(
-            documented,
-            expected,
-            "docs/schema.md, table {}, disagrees with the Arrow schema; expected rows:\n{table_md}",
-            table.as_str()
-        );
-    }
-}
-
-#[test]
-fn docs_schema_md_documents_every_vocabulary_value_exactly() {
-    let doc = doc();
-    for v in VOCABULARIES {
-        let heading = format!("### {}", v.name);
-        let mut in_section = false;
-        let mut documented = Vec::new();
-        for line in doc.lines() {
-            if line.starts_with("#") {
-                in_section = line.trim() == heading;
-                continue;
-            }
-            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-            if in_section && cells.len() >= 3 && cells[1].starts_with('`') {
-                documented.push(cells[1].trim_matches('`').to_string());
-            }
-        }
-        let expected: Vec<String> = v.values.iter().map(|s| s.to_string()).collect();
-        assert_eq!(documented, expected, "docs/schema.md section {heading:?}");
-        for col in v.columns {
-            assert!(
-                doc.contains(&format!("`{col}`")),
-                "{heading} should name `{col}`"
-            );
-        }
-    }
-}
-
-/// Writes a small dataset to `$STSSCAN_DEMO_OUT` (used by scripts/check-duckdb.sh); without
-/// the variable it writes to a temporary directory and only checks that it worked.
+/// Writes a small dataset of two scans on two dates to `$STSSCAN_DEMO_OUT` (used by
+/// scripts/check-duckdb.sh); without the variable it writes to a temporary directory.
 #[test]
 fn write_demo_dataset() {
     let tmp = tempfile::tempdir().unwrap();
     let out = std::env::var_os("STSSCAN_DEMO_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_path_buf());
-    let summary = write_sample(&out, "demo");
-    assert_eq!(summary.counts.domains, 3);
+    let first = write_sample(&out, "demo-1");
+    assert_eq!(first.counts.domains, 3);
+    let mut cfg = config(&out, "demo-2");
+    cfg.started_at = t0() + chrono::Duration::days(1);
+    let w = OutputWriter::start(cfg).unwrap();
+    let mut d = full_domain(1, "example.com");
+    d.policy_mode = Some("testing".into());
+    w.blocking_send(d, vec![mx_row("example.com", "a.mx.example", "ok")])
+        .unwrap();
+    w.blocking_send(full_domain(2, "example.net"), vec![])
+        .unwrap();
+    let second = w.finish(ScanStatus::Complete).unwrap();
+    assert_eq!(
+        second.parts[0].path,
+        "domains/scan_date=2026-03-15/scan_id=demo-2/part-00000.parquet"
+    );
 }
