@@ -84,11 +84,6 @@ where
         stsscan::cli::demo::lab_scan_config(&self.lab, list, self.ca(), self.out(), concurrency)
             .expect("lab scan config")
     }
-
-    /// The truth of `domain`.
-    pub(crate) fn truth(&self, domain: &str) -> Option<DomainTruth> {
-        self.world.truth(domain)
-    }
 }
 
 /// What an in-process scan produced.
