@@ -86,6 +86,9 @@ where
     }
 }
 
+/// The truth of a domain, if the world has it.
+pub(crate) type TruthFn = Arc<dyn Fn(&str) -> Option<DomainTruth> + Send + Sync>;
+
 /// What an in-process scan produced.
 pub(crate) struct Scanned {
     /// The run summary.
@@ -101,11 +104,7 @@ pub(crate) struct Scanned {
 }
 
 /// Scans `cfg` in-process, grading every row against `truth`.
-pub(crate) async fn scan_graded(
-    cfg: ScanConfig,
-    truth: Arc<dyn Fn(&str) -> Option<DomainTruth> + Send + Sync>,
-    keep_rows: bool,
-) -> Scanned {
+pub(crate) async fn scan_graded(cfg: ScanConfig, truth: TruthFn, keep_rows: bool) -> Scanned {
     let grader = Arc::new(Grader::default());
     let rows = Arc::new(Mutex::new(Vec::new()));
     let scenarios = Arc::new(Mutex::new(BTreeMap::new()));
