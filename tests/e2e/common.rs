@@ -81,8 +81,24 @@ where
 
     /// The scan configuration pointing at this lab.
     pub(crate) fn config(&self, list: PathBuf, concurrency: usize) -> ScanConfig {
-        stsscan::cli::demo::lab_scan_config(&self.lab, list, self.ca(), self.out(), concurrency)
-            .expect("lab scan config")
+        let mut cfg = stsscan::cli::demo::lab_scan_config(
+            &self.lab,
+            list,
+            self.ca(),
+            self.out(),
+            concurrency,
+        )
+        .expect("lab scan config");
+        // Tests share 2 busy cores with parallel tests and builds: a lab answer delayed past
+        // `lab_scan_config`'s 800 ms would be graded as a (false) DNS timeout. The scenarios
+        // that never answer then cost 3 × 3 s, which concurrency absorbs.
+        cfg.timeouts.dns = Duration::from_secs(3);
+        cfg.dns_attempts = 3;
+        cfg.timeouts.connect = Duration::from_secs(5);
+        cfg.timeouts.fetch = Duration::from_secs(5);
+        cfg.timeouts.smtp_reply = Duration::from_secs(5);
+        cfg.timeouts.smtp_session = Duration::from_secs(10);
+        cfg
     }
 }
 
