@@ -11,4 +11,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod common;
+mod crash;
+mod generated;
+mod input;
+mod loopback;
 mod scenarios;

@@ -1,0 +1,185 @@
+//! Nothing leaves the lab: every connection the lab saw was to its own block, every policy
+//! fetch the scanner made is a request the lab counted, no policy is fetched (not even the
+//! policy host looked up) for a domain without a `v=STSv1` TXT under `--fetch-policy auto`,
+//! and every destination address was probed once plus the documented SNI re-probes
+//! (`Scanner::probe_address`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use hickory_proto::rr::RecordType;
+use stsscan::lab::world::{GeneratedWorld, Mix};
+use stsscan::pipeline::config::FetchPolicy;
+
+use crate::common::{LabRun, assert_agreement, scan_graded};
+
+/// Outcomes of a fetch in which the request reached the lab's HTTP layer: a response was
+/// received (`policy_http_status` set), or the host read the request and then never answered
+/// (`timeout`) or closed the connection (`connection-closed`).
+fn request_reached_lab(policy_fetch: &str, http_status: Option<u16>) -> bool {
+    http_status.is_some() || matches!(policy_fetch, "timeout" | "connection-closed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
+    let world = GeneratedWorld {
+        seed: 21,
+        n: 3_000,
+        mix: Mix::Adversarial,
+    };
+    let run = LabRun::start(|octet| world.build(octet, 4)).await;
+    let block = run.lab.block();
+    let list = run.write_list("domains.txt", world.domains());
+    let cfg = run.config(list, 200);
+    assert_eq!(cfg.fetch_policy, FetchPolicy::Auto);
+    assert_eq!(cfg.resolvers, vec![run.lab.dns_addr()]);
+    let truth_world = run.world.clone();
+    let s = scan_graded(cfg, Arc::new(move |d| truth_world.truth(d)), true).await;
+    assert_agreement(&s, world.n);
+    let counters = run.lab.counters();
+    assert_eq!(s.rows.len() as u64, world.n);
+
+    // 1. Every connection the lab saw, and every address the scanner wrote, is in the block.
+    for (ip, c) in counters.https_all().into_iter().chain(counters.smtp_all()) {
+        if c.accepted > 0 {
+            assert!(block.contains(ip), "{ip} outside the lab block");
+        }
+    }
+    let mut probes_at: BTreeMap<IpAddr, BTreeSet<u64>> = BTreeMap::new();
+    for (row, mx) in &s.rows {
+        if let Some(a) = &row.policy_address {
+            let ip: IpAddr = a.parse().expect("policy address");
+            assert!(
+                block.contains(ip),
+                "{}: policy fetched from {ip}",
+                row.input
+            );
+        }
+        for r in mx {
+            if let Some(a) = &r.address {
+                let ip: IpAddr = a.parse().expect("mx address");
+                assert!(block.contains(ip), "{}: MX address {ip}", row.input);
+                if let Some(id) = r.probe_id {
+                    probes_at.entry(ip).or_default().insert(id);
+                }
+            }
+        }
+    }
+
+    // 2. Policy fetches = HTTPS requests for /.well-known/mta-sts.txt counted by the lab.
+    let by_sni = counters.https_by_sni_path();
+    let path = "/.well-known/mta-sts.txt";
+    assert!(
+        by_sni.keys().all(|(_, p)| p == path),
+        "only the policy path is ever requested: {:?}",
+        by_sni.keys().filter(|(_, p)| p != path).collect::<Vec<_>>()
+    );
+    let lab_requests: u64 = by_sni.values().sum();
+    assert_eq!(counters.https_total(), lab_requests);
+    let fetched = s
+        .rows
+        .iter()
+        .filter(|(r, _)| r.policy_url.is_some())
+        .count() as u64;
+    assert_eq!(s.stats.fetches.load(Relaxed), fetched);
+    let reached = s
+        .rows
+        .iter()
+        .filter(|(r, _)| {
+            request_reached_lab(
+                r.policy_fetch.as_deref().unwrap_or_default(),
+                r.policy_http_status,
+            )
+        })
+        .count() as u64;
+    assert!(reached > 0 && fetched >= reached);
+    assert_eq!(
+        lab_requests, reached,
+        "requests the lab counted vs fetches that sent one"
+    );
+    // Fetches that never reached HTTP are those the lab could not see or refused early.
+    for (r, _) in s.rows.iter().filter(|(r, _)| r.policy_url.is_some()) {
+        let outcome = r.policy_fetch.as_deref().unwrap_or_default();
+        if !request_reached_lab(outcome, r.policy_http_status) {
+            assert!(outcome == "connect-refused", "{}: {outcome}", r.input);
+        }
+    }
+    let https_accepted: u64 = counters.https_all().values().map(|c| c.accepted).sum();
+    let refused = s
+        .rows
+        .iter()
+        .filter(|(r, _)| r.policy_fetch.as_deref() == Some("connect-refused"))
+        .count() as u64;
+    assert_eq!(
+        https_accepted,
+        fetched - refused,
+        "one connection per fetch"
+    );
+
+    // 3. RFC 8461 §3.1: "If the number of resulting records is not one, or if the resulting
+    // record is syntactically invalid, senders MUST assume the recipient domain does not have
+    // an available MTA-STS Policy and skip the remaining steps of policy discovery." With no
+    // record beginning with `v=STSv1` at all, `auto` neither looks up nor fetches the policy.
+    let mut untagged = 0;
+    for (row, _) in &s.rows {
+        let d = row.domain.as_deref().expect("domain");
+        let tagged = row
+            .sts_txt_records
+            .as_ref()
+            .is_some_and(|rs| rs.iter().any(|t| t.starts_with("v=STSv1")));
+        let host = format!("mta-sts.{d}");
+        if tagged {
+            assert_ne!(row.policy_fetch.as_deref(), Some("not-attempted"), "{d}");
+            continue;
+        }
+        untagged += 1;
+        assert_eq!(row.policy_fetch.as_deref(), Some("not-attempted"), "{d}");
+        assert!(row.policy_url.is_none(), "{d}");
+        assert_eq!(counters.dns_queries(&host, RecordType::A), 0, "{host} A");
+        assert_eq!(
+            counters.dns_queries(&host, RecordType::AAAA),
+            0,
+            "{host} AAAA"
+        );
+        assert_eq!(counters.https_requests(Some(&host), path), 0, "{host}");
+    }
+    // The adversarial mix includes orphan policies (served without a TXT).
+    assert!(untagged > 0);
+    let orphans = s
+        .rows
+        .iter()
+        .filter(|(r, _)| {
+            run.world
+                .truth(r.domain.as_deref().unwrap_or_default())
+                .is_some_and(|t| t.scenario == "policy-without-txt")
+        })
+        .count();
+    assert!(orphans > 0, "the world has policy-without-txt domains");
+
+    // 4. One probe per destination address, plus the documented SNI re-probes: the lab's
+    // accepted connections per SMTP listener equal the distinct probes the rows name there.
+    let mut extra = 0u64;
+    let mut total = 0u64;
+    for (ip, ids) in &probes_at {
+        total += ids.len() as u64;
+        extra += ids.len() as u64 - 1;
+        if let Some(c) = counters.smtp_conns(*ip) {
+            assert_eq!(c.accepted, ids.len() as u64, "connections to {ip}");
+        }
+    }
+    assert_eq!(s.stats.probes.load(Relaxed), total, "probes run");
+    assert_eq!(
+        s.stats.sni_reprobes.load(Relaxed),
+        extra,
+        "every probe beyond the first per address is an SNI re-probe"
+    );
+    for (ip, c) in counters.smtp_all() {
+        if c.accepted > 0 {
+            assert!(probes_at.contains_key(&ip), "{ip} connected but in no row");
+        }
+        assert!(c.max_open <= 4, "{ip}: {} at once", c.max_open);
+    }
+    run.lab.shutdown().await;
+}
