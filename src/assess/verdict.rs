@@ -111,7 +111,7 @@ pub fn address_failure(a: &AddressFacts) -> &'static str {
 ///
 /// | code | severity | meaning |
 /// |---|---|---|
-/// | `mx-is-cname` | warning | the MX target is an alias (RFC 2181 §10.3: it MUST NOT be) |
+/// | `mx-is-cname` | warning | the MX target is an alias (RFC 2181 §10.3: it "must not be an alias") |
 /// | `mx-not-covered` | error under `enforce`, else warning | the host matches no pattern of the policy: senders will not deliver to it |
 /// | `mx-starttls-missing` | warning | an address of the host does not offer STARTTLS |
 /// | `mx-cert-invalid` | warning | an address presented a certificate not valid for the host name |
