@@ -506,7 +506,7 @@ mod tests {
 
     /// RFC 8461 §3.1: "If the number of resulting records is not one, or if the resulting
     /// record is syntactically invalid, senders MUST assume the recipient domain does not have
-    /// an available MTA-STS Policy."
+    /// an available MTA-STS Policy and skip the remaining steps of policy discovery."
     #[test]
     fn multiple_records_mean_no_policy() {
         let sts = txt(&["v=STSv1; id=1", "v=STSv1; id=2", "unrelated"]);
@@ -537,9 +537,10 @@ mod tests {
         assert!(a.findings.iter().any(|f| f.code == "sts-txt-multiple"));
     }
 
-    /// Regression (e2e grading): RFC 8460 §3 — "Two URI schemes are supported: mailto and
-    /// https" and, in the ABNF, "commas (ASCII 0x2C) and exclamation points (ASCII 0x21) MUST
-    /// be encoded". A record whose only URI breaks either rule was graded `valid`.
+    /// Regression (e2e grading): RFC 8460 §3 — "Two URI schemes are supported: "mailto" and
+    /// "https"." and, in the ABNF, "commas (ASCII 0x2C), exclamation points (ASCII 0x21), and
+    /// semicolons (ASCII 0x3B) MUST be encoded". A record whose only URI breaks either rule was
+    /// graded `valid`.
     #[test]
     fn tlsrpt_http_scheme_or_unencoded_bang_is_invalid() {
         let rpt_of = |record: &str| {
@@ -646,8 +647,9 @@ mod tests {
         );
     }
 
-    /// RFC 8461 §3.3: "The certificate is valid for the "mta-sts" hostname" is required, so a
-    /// bad certificate makes the policy unusable even when the body is valid.
+    /// RFC 8461 §3.3 requires the Policy Host's certificate to be valid for the "mta-sts" name,
+    /// chain to a trusted root CA and be non-expired, so a bad certificate makes the policy
+    /// unusable even when the body is valid.
     #[test]
     fn bad_policy_cert_is_unusable() {
         let sts = txt(&["v=STSv1; id=1"]);

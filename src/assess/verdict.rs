@@ -111,7 +111,7 @@ pub fn address_failure(a: &AddressFacts) -> &'static str {
 ///
 /// | code | severity | meaning |
 /// |---|---|---|
-/// | `mx-is-cname` | warning | the MX target is an alias (RFC 2181 §10.3: it MUST NOT be) |
+/// | `mx-is-cname` | warning | the MX target is an alias (RFC 2181 §10.3: it "must not be an alias") |
 /// | `mx-not-covered` | error under `enforce`, else warning | the host matches no pattern of the policy: senders will not deliver to it |
 /// | `mx-starttls-missing` | warning | an address of the host does not offer STARTTLS |
 /// | `mx-cert-invalid` | warning | an address presented a certificate not valid for the host name |
@@ -266,9 +266,9 @@ mod tests {
         }
     }
 
-    /// RFC 8461 §4.2: "A receiving domain's policy applies ... If a valid TLS connection
-    /// cannot be established [to an MX that matches], the sender MUST NOT deliver" — so
-    /// delivery needs one MX that both matches and validates.
+    /// RFC 8461 §5: ""enforce": In this mode, Sending MTAs MUST NOT deliver the message to
+    /// hosts that fail MX matching or certificate validation or that do not support STARTTLS."
+    /// — so delivery needs one MX that both matches and validates.
     #[test]
     fn deliverable_needs_a_matching_and_valid_mx() {
         let hs = vec![

@@ -68,7 +68,8 @@ pub enum FetchOutcome {
     Ok,
     /// `http-status`: a status that is neither 200 nor 3xx.
     HttpStatus,
-    /// `redirect`: a 3xx status; RFC 8461 §3.3: "HTTP 3xx redirects MUST NOT be followed".
+    /// `redirect`: a 3xx status; RFC 8461 §3.3: "HTTP 3xx redirects MUST NOT be followed, and
+    /// HTTP caching (as specified in [RFC7234]) MUST NOT be used."
     Redirect,
     /// `too-large`: the body (announced or received) exceeds `max_body` bytes.
     TooLarge,
@@ -167,8 +168,9 @@ pub struct PolicyFetch {
     pub chain: Vec<CertificateDer<'static>>,
     /// The chain's verdict (no name), when the handshake completed.
     pub chain_verdict: Option<ChainVerdict>,
-    /// The verdict for `mta-sts.<domain>` (RFC 8461 §3.3: "the Policy Host MUST present a
-    /// valid certificate"), when the handshake completed. This is `policy_cert`.
+    /// The verdict for `mta-sts.<domain>` (RFC 8461 §3.3: the Policy Host's certificate must be
+    /// valid for the "mta-sts" name, chain to a trusted root CA and be non-expired), when the
+    /// handshake completed. This is `policy_cert`.
     pub cert_verdict: Option<ChainVerdict>,
     /// Negotiated TLS version (`TLSv1.3`, `TLSv1.2`), when a response was received.
     pub tls_version: Option<String>,
@@ -511,8 +513,8 @@ mod tests {
 
     #[test]
     fn url_shape() {
-        // RFC 8461 §3.3: "the policy is fetched via HTTPS from the following URL:
-        // https://mta-sts.example.com/.well-known/mta-sts.txt"
+        // RFC 8461 §3.2: "Thus, for a Policy Domain of "example.com", the full URL is
+        // "https://mta-sts.example.com/.well-known/mta-sts.txt"."
         assert_eq!(
             policy_url("example.com", 443),
             "https://mta-sts.example.com/.well-known/mta-sts.txt"

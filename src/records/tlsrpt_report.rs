@@ -20,9 +20,10 @@
 //! * `contact-info` is listed in §4.4 without "optional", yet real reporters omit it: a
 //!   warning. `failure-details` absent means none.
 //! * Variants accepted with a finding: `mx-host` and `policy-string` as one string instead of
-//!   an array (the RFC's own §4.9 example writes `mx-host` as a string); `failure-error-code`
-//!   (spelling of the §4.9 example) for `failure-reason-code`; counts written as strings of
-//!   digits; unknown result or policy types (kept as `Other`); unknown fields.
+//!   an array (the RFC's own Appendix B example writes `mx-host` as a string);
+//!   `failure-error-code` (spelling of the Appendix B example) for `failure-reason-code`;
+//!   counts written as strings of digits; unknown result or policy types (kept as `Other`);
+//!   unknown fields.
 //! * Errors are located by a byte span when the JSON itself is malformed; structural errors
 //!   span the whole input and name the JSON path in the message.
 //!

@@ -59,7 +59,7 @@ fn rfc3696_numeric_tld() {
     assert!(normalize("123.example").is_ok());
 }
 
-/// RFC 4343 (abstract): DNS labels "are treated in a case insensitive fashion" — so the
+/// RFC 4343 (Abstract): "Domain Name System (DNS) names are "case insensitive"." — so the
 /// normalized form is lowercase and equal for any spelling.
 #[test]
 fn rfc4343_case_insensitive() {
@@ -80,7 +80,8 @@ fn rfc5890_a_labels() {
     assert_eq!(code("bü cher.example"), "domain-idna-invalid");
 }
 
-/// RFC 3490 §3.1: "the following characters MUST be recognized as dots: U+002E (full stop),
+/// RFC 3490 §3.1 requirement 1: "Whenever dots are used as label separators, the following
+/// characters MUST be recognized as dots: U+002E (full stop),
 /// U+3002 (ideographic full stop), U+FF0E (fullwidth full stop), U+FF61 (halfwidth
 /// ideographic full stop)" (UTS-46 keeps this mapping).
 #[test]

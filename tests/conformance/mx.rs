@@ -58,7 +58,7 @@ fn rfc8461_3_2_a_labels_only() {
     assert_eq!(bad("mx.xn--a.example"), "mx-pattern-bad-a-label");
 }
 
-/// RFC 4343 (abstract): DNS labels "are treated in a case insensitive fashion"; an MX host
+/// RFC 4343 (Abstract): "Domain Name System (DNS) names are "case insensitive"."; an MX host
 /// name from DNS is fully qualified and may carry the root dot.
 #[test]
 fn matching_is_case_insensitive_and_ignores_root_dot() {
@@ -77,9 +77,10 @@ fn display_round_trips() {
     }
 }
 
-/// RFC 7505 §3: "The null MX RR is an ordinary MX record with an RDATA section consisting of
-/// preference number 0 and a zero-length label, written in master files as ".", as the
-/// exchange domain, to denote that there exists no mail exchanger for a domain."
+/// RFC 7505 §3: "To indicate that a domain does not accept email, it advertises a single MX RR
+/// (see Section 3.3.9 of [RFC1035]) with an RDATA section consisting of preference number 0
+/// and a zero-length label, written in master files as ".", as the exchange domain, to denote
+/// that there exists no mail exchanger for a domain."
 #[test]
 fn rfc7505_null_mx() {
     let a = classify("example.com", &[(0, ".")]);
@@ -114,8 +115,9 @@ fn rfc5321_implicit_mx() {
     );
 }
 
-/// RFC 5321 §5.1: "Multiple MX records contain a preference indication that MUST be used in
-/// sorting if more than one such record appears".
+/// RFC 5321 §5.1: "MX records contain a preference indication that MUST be used in sorting if
+/// more than one such record appears (see below). Lower numbers are more preferred than higher
+/// ones."
 #[test]
 fn rfc5321_sorted_by_preference() {
     let a = classify(

@@ -54,7 +54,8 @@ fn rfc8461_example_policy_parses() {
     assert!(!pol.mx[1].matches("a.b.example.net"));
 }
 
-/// "This resource contains the following CRLF-separated key/value pairs" — yet the ABNF says
+/// RFC 8461 §3.2: "This resource contains the following CRLF-separated key/value pairs" (errata
+/// 6253, status Reported, proposes "LF- or CRLF-separated") — yet the ABNF says
 /// `sts-policy-term = LF / CRLF`, so LF-only bodies are valid (with an info finding).
 #[test]
 fn lf_and_crlf_terminators_are_both_valid() {
@@ -110,7 +111,8 @@ fn whitespace_only_where_the_abnf_allows_it() {
     );
 }
 
-/// "version: Currently, only "STSv1" is supported." (`%s"STSv1"`, case-sensitive).
+/// RFC 8461 §3.2: "version": "Currently, only "STSv1" is supported." (`%s"STSv1"`,
+/// case-sensitive).
 #[test]
 fn only_stsv1_is_a_version() {
     assert_eq!(
@@ -119,7 +121,8 @@ fn only_stsv1_is_a_version() {
     );
 }
 
-/// "mode: ... Possible values are "enforce", "testing", or "none"."
+/// RFC 8461 §3.2: "mode": "One of "enforce", "testing", or "none", indicating the expected
+/// behavior of a Sending MTA in the case of a policy validation failure."
 #[test]
 fn mode_values_are_exact() {
     for (v, ok) in [
@@ -135,8 +138,8 @@ fn mode_values_are_exact() {
     }
 }
 
-/// "max_age: Max lifetime of the policy (plaintext non-negative integer seconds, maximum value
-/// of 31557600)." and `sts-policy-max-age-value = 1*10(DIGIT)`.
+/// RFC 8461 §3.2: "max_age": "Max lifetime of the policy (plaintext non-negative integer
+/// seconds, maximum value of 31557600)." and `sts-policy-max-age-value = 1*10(DIGIT)`.
 #[test]
 fn max_age_range_and_digits() {
     let body = |v: &str| format!("version: STSv1\nmode: none\nmax_age: {v}\n");
@@ -150,8 +153,9 @@ fn max_age_range_and_digits() {
     assert_eq!(error_codes(&body("86400.0")), ["policy-bad-max-age"]);
 }
 
-/// `sts-policy-mx = ...  ; required if mode is not "none"` (ABNF comment on
-/// `sts-policy-field`), `sts-policy-mx-value = ["*."] Domain`.
+/// RFC 8461 §3.2 ABNF: `0*(sts-policy-mx *WSP sts-policy-term) / ; required at least once,
+/// except when mode is "none"` (a branch of `sts-policy-field`), and
+/// `sts-policy-mx-value = ["*."] Domain`.
 #[test]
 fn mx_required_unless_mode_none() {
     assert_eq!(
@@ -165,8 +169,8 @@ fn mx_required_unless_mode_none() {
     );
 }
 
-/// "If any non-repeated field -- i.e., all fields excepting "mx" -- is duplicated, all entries
-/// except for the first SHOULD be ignored."
+/// RFC 8461 §3.2: "If any non-repeated field -- i.e., all fields excepting "mx" -- is
+/// duplicated, all entries except for the first SHALL be ignored."
 #[test]
 fn duplicated_fields_first_wins_mx_repeats() {
     let p = policy::parse(
@@ -180,8 +184,10 @@ fn duplicated_fields_first_wins_mx_repeats() {
     assert!(codes(&p).contains("policy-duplicate-field"));
 }
 
-/// "... possibly containing additional key/value pairs not specified in this document, in
-/// which case unknown fields SHOULD be ignored." Extension fields must still match
+/// RFC 8461 §3.2: "Parsers MUST accept TXT records and policy files that are syntactically
+/// valid (i.e., valid key/value pairs separated by semicolons for TXT records), possibly
+/// containing additional key/value pairs not specified in this document, in which case unknown
+/// fields SHALL be ignored." Extension fields must still match
 /// `sts-policy-extension`.
 #[test]
 fn extensions_are_ignored_but_validated() {
@@ -196,7 +202,7 @@ fn extensions_are_ignored_but_validated() {
     );
 }
 
-/// Typo keys are extensions to a sender ("unknown fields SHOULD be ignored"), so `nmx:` in an
+/// Typo keys are extensions to a sender ("unknown fields SHALL be ignored"), so `nmx:` in an
 /// enforce policy leaves it with zero `mx` — invalid — and the warning names the intended key.
 #[test]
 fn typo_key_nmx_is_explained() {
@@ -212,7 +218,8 @@ fn typo_key_nmx_is_explained() {
 }
 
 /// stsscan caps policy bodies at 64 KiB and calls a larger one invalid instead of truncating
-/// (design rule; RFC 8461 §3.3 leaves the limit to senders).
+/// (design rule; RFC 8461 §3.3 leaves the limit to senders: "a suggested maximum policy size
+/// is 64 kilobytes").
 #[test]
 fn oversize_body_is_invalid() {
     let mut body = b"version: STSv1\nmode: none\nmax_age: 604800\nx: ".to_vec();
@@ -222,9 +229,9 @@ fn oversize_body_is_invalid() {
     assert!(policy::parse(&body).is_valid());
 }
 
-/// "When fetching a policy, senders SHOULD validate that the media type is "text/plain" to
-/// guard against cases where web servers allow untrusted users to host non-text content
-/// (typically, HTML or images) at a user-defined path."
+/// RFC 8461 §3.2: "When fetching a policy, senders SHOULD validate that the media type is
+/// "text/plain" to guard against cases where web servers allow untrusted users to host
+/// non-text content (typically, HTML or images) at a user-defined path."
 #[test]
 fn content_type_text_plain() {
     assert!(content_type_findings(Some("text/plain; charset=utf-8")).is_empty());

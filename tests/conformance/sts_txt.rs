@@ -50,8 +50,9 @@ fn us_ascii_semicolon_separated() {
     assert_eq!(err("v=STSv1 id=1").code, "sts-txt-bad-delimiter");
 }
 
-/// RFC 8461 §3.1 ABNF: `sts-version = %s"v=STSv1"` (RFC 7405 `%s`: case-sensitive), and the
-/// record starts with it: `sts-text-record = sts-version 1*(sts-field-delim sts-field)
+/// RFC 8461 §3.1 ABNF: `sts-version = %s"v=STSv1"` (RFC 7405 `%s`: case-sensitive); "The TXT
+/// record MUST begin with the sts-version field; the order of other fields is not
+/// significant.": `sts-text-record = sts-version 1*(sts-field-delim sts-field)
 /// [sts-field-delim]`.
 #[test]
 fn abnf_version_first_case_sensitive() {
@@ -80,8 +81,10 @@ fn abnf_sts_id() {
 }
 
 /// RFC 8461 §3.1 ABNF: `sts-field-delim = *WSP ";" *WSP` (WSP is SP or HTAB) with an optional
-/// trailing delimiter. Whitespace before `;` is legal per the ABNF though the prose says
-/// records "begin with "v=STSv1;"" (errata 6285): accepted, with an info finding.
+/// trailing delimiter. Whitespace before `;` is legal per the ABNF, though the prose discards
+/// records "that do not begin with "v=STSv1;"". Errata 6285 (status: Reported, not verified)
+/// proposes `sts-field-delim = ";" *WSP` to remove that conflict; until then such a record is
+/// accepted, with an info finding.
 #[test]
 fn abnf_field_delim() {
     assert!(ok("v=STSv1;id=1").findings.is_empty());
@@ -94,7 +97,7 @@ fn abnf_field_delim() {
 
 /// RFC 8461 §3.1 ABNF: `sts-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")`
 /// and `sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E) ; chars excluding "=", ";", SP, and
-/// control chars`.
+/// CTLs` (the drafts said "control chars").
 #[test]
 fn abnf_extensions() {
     let p = ok("v=STSv1; id=1; a.b_c-9=!\"#:<>~");
@@ -159,7 +162,7 @@ fn rrset_rule() {
 }
 
 /// RFC 8461 §3.1: "If the resulting TXT record contains multiple strings, then the record MUST
-/// be treated as if those strings are concatenated together without adding spaces."
+/// be treated as if those strings are concatenated without adding spaces."
 #[test]
 fn multiple_strings_concatenated_without_spaces() {
     let r = evaluate_rrset(&rrset(&[&["v=STSv1; id=2016", "0831085700Z"]]));

@@ -21,7 +21,7 @@ fn codes(p: &ReportParse) -> BTreeSet<&'static str> {
         .collect()
 }
 
-/// RFC 8460 §4.9 "Example Reporting Policy": the example report must parse, including its
+/// RFC 8460 Appendix B ("Example JSON Report"): the example report must parse, including its
 /// string-valued `mx-host` and its `failure-error-code` spelling (both noted as findings).
 #[test]
 fn rfc8460_example_report_parses() {
@@ -97,8 +97,9 @@ fn every_registered_result_type_and_unknown_ones() {
     );
 }
 
-/// "policy-type: The type of policy that was applied by the sending domain. Presently, the
-/// only three valid choices are "tlsa", "sts", and the literal string "no-policy-found"."
+/// RFC 8460 §4.4: "policy-type: The type of policy that was applied by the sending domain.
+/// Presently, the only three valid choices are "tlsa", "sts", and the literal string
+/// "no-policy-found"."
 #[test]
 fn policy_types() {
     let p = tlsrpt_report::parse(&dataset("all-result-types.json"));
@@ -115,7 +116,7 @@ fn policy_types() {
     );
 }
 
-/// "The report SHOULD cover a full day, from 00:00-24:00 UTC."
+/// RFC 8460 §4.1: "The report SHOULD cover a full day, from 00:00-24:00 UTC."
 #[test]
 fn partial_day_is_noted() {
     let json = String::from_utf8(dataset("google-style-no-failures.json"))

@@ -52,7 +52,8 @@ fn mx_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// RFC 6125 §6.4: DNS-ID only; a wildcard only as the whole left-most label.
+/// RFC 6125 §6.4.3 as narrowed by RFC 8461 §3.3/§4.2: DNS-ID only; a wildcard only as the
+/// whole left-most label.
 fn cert_name_matches(names: &[String], host: &str) -> bool {
     names.iter().any(|n| mx_matches(n, host))
 }
@@ -434,7 +435,7 @@ fn answers_agree(w: LabWorld<ExplicitWorld>) {
 
 fn check_dns(w: &LabWorld<ExplicitWorld>, t: &DomainTruth) {
     let d = &t.domain;
-    // RFC 8461 §3.1: "Records that do not begin with "v=STSv1;" are discarded" (multiple
+    // RFC 8461 §3.1: "records that do not begin with "v=STSv1;" are discarded" (multiple
     // records case) — the truth counts records beginning with `v=STSv1`.
     let sts = w.dns(&format!("_mta-sts.{d}"), RecordType::TXT).outcome;
     let recs = txt_of(&sts);
@@ -466,7 +467,8 @@ fn check_dns(w: &LabWorld<ExplicitWorld>, t: &DomainTruth) {
             }
         }
     }
-    // RFC 8460 §3: "v: This document defines the "TLSRPTv1" version".
+    // RFC 8460 §3: ""v": This document defines version 1 of TLSRPT, for which this value
+    // MUST be equal to "TLSRPTv1"."
     let rpt = w.dns(&format!("_smtp._tls.{d}"), RecordType::TXT).outcome;
     let rrecs = txt_of(&rpt);
     let n = tagged_count(&rrecs, b"v=TLSRPTv1");
@@ -532,7 +534,8 @@ fn check_policy_host(w: &LabWorld<ExplicitWorld>, t: &DomainTruth, https: &HashS
         (PolicyFetch::ConnectionClosed, HttpBehaviour::Close) => {}
         (fetch, HttpBehaviour::Respond(r)) => {
             assert_eq!(Some(r.status), t.policy_http_status, "{d}");
-            // RFC 8461 §3.3: "senders SHOULD NOT follow HTTP redirects" / status 200 only.
+            // RFC 8461 §3.3: "Policies fetched via HTTPS are only valid if the HTTP response
+            // code is 200 (OK). HTTP 3xx redirects MUST NOT be followed".
             match fetch {
                 PolicyFetch::Redirect => {
                     assert!((300..400).contains(&r.status), "{d}");
@@ -614,8 +617,8 @@ fn check_mx(w: &LabWorld<ExplicitWorld>, t: &DomainTruth, smtp: &HashSet<IpAddr>
         } = &r.data
         {
             if exchange.is_empty() {
-                // RFC 7505 §3: "a single MX resource record ... RDATA section consisting of
-                // preference number 0 and a zero-length label"
+                // RFC 7505 §3: "a single MX RR (see Section 3.3.9 of [RFC1035]) with an RDATA
+                // section consisting of preference number 0 and a zero-length label"
                 assert_eq!(*preference, 0, "{d}");
                 null = true;
             } else {
@@ -699,8 +702,9 @@ fn nmx_typo_is_an_invalid_policy() {
     assert_eq!(t.policy_mx, Some(Vec::new()));
 }
 
-/// RFC 8461 §3.3: "the HTTP response body ... MUST NOT be larger than" what a sender is willing
-/// to read; the project caps at 64 KiB and calls a larger body too large, whatever the framing.
+/// RFC 8461 §3.3 lets senders limit the response body size ("a suggested maximum policy size
+/// is 64 kilobytes"); the project caps at 64 KiB and calls a larger body too large, whatever
+/// the framing.
 #[test]
 fn oversized_policies_are_too_large_with_either_framing() {
     let w = ExplicitWorld::builder()
@@ -813,7 +817,7 @@ fn truth_writers_round_trip_row_counts() {
 mod e2e;
 
 /// "Over time" scenarios: identical to a valid enforce setup at epoch 0, changed from epoch 1.
-/// RFC 8461 §3.1: the `id` is "a short string used to track policy updates. This string MUST
+/// RFC 8461 §3.1: the `id` is "A short string used to track policy updates. This string MUST
 /// uniquely identify a given instance of a policy, such that senders can determine when the
 /// policy has been updated by comparing to the "id" of a previously seen policy."
 #[test]

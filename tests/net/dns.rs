@@ -79,8 +79,9 @@ fn v4(s: &str) -> IpAddr {
 // ---------------------------------------------------------------------------------------------
 
 /// RFC 2308 §2.2: "NODATA is indicated by an answer with the RCODE set to NOERROR and no
-/// relevant answers in the answer section." §2.1: "NXDOMAIN ... the RCODE being set to
-/// NXDOMAIN." §5: the negative TTL is "the minimum of the SOA.MINIMUM field and SOA's TTL".
+/// relevant answers in the answer section." §2.1: "Name errors (NXDOMAIN) are indicated by
+/// the presence of "Name Error" in the RCODE field." §5: the negative TTL "is taken from the
+/// minimum of the SOA.MINIMUM field and SOA's TTL".
 async fn statuses_are_exact_and_kept_apart(t: Transport) {
     let server = TestServer::start();
     // generous for answers (a loaded CI machine), short only where silence is expected
@@ -265,9 +266,9 @@ async fn txt_keeps_strings_and_bytes(t: Transport) {
     );
 }
 
-/// RFC 7505 §3: "The null MX RR is an ordinary MX record with an RDATA section consisting of
-/// preference number 0 and a zero-length label, written in master files as ".", as the
-/// exchange domain". MX exchanges come back lowercase without the trailing dot.
+/// RFC 7505 §3: "it advertises a single MX RR (see Section 3.3.9 of [RFC1035]) with an RDATA
+/// section consisting of preference number 0 and a zero-length label, written in master files
+/// as ".", as the exchange domain". MX exchanges come back lowercase without the trailing dot.
 async fn mx_records_and_null_mx(t: Transport) {
     let server = TestServer::start();
     let dns = dns_for(&server, t, 1, 1000);

@@ -88,8 +88,8 @@ async fn ok_crlf_policy_with_valid_certificate() {
 
 #[tokio::test]
 async fn request_carries_sni_path_host_and_user_agent() {
-    // RFC 8461 §3.3: "the policy is fetched via HTTPS from the following URL:
-    // https://mta-sts.example.com/.well-known/mta-sts.txt" — so SNI and Host are the
+    // RFC 8461 §3.2: "Thus, for a Policy Domain of "example.com", the full URL is
+    // "https://mta-sts.example.com/.well-known/mta-sts.txt"." — so SNI and Host are the
     // Policy Host, mta-sts.<domain>.
     let pki = Pki::new("sni");
     let srv = start(&good_leaf(&pki), Reply::ok("text/plain", POLICY_LF)).await;
@@ -116,7 +116,7 @@ async fn request_carries_sni_path_host_and_user_agent() {
 
 #[tokio::test]
 async fn ok_lf_policy_and_content_type_recorded_not_judged() {
-    // RFC 8461 §3.3: "senders SHOULD validate that the media type is "text/plain"" — a
+    // RFC 8461 §3.2: "senders SHOULD validate that the media type is "text/plain"" — a
     // SHOULD, so the fetch records the header for `assess` and still returns `ok`.
     let pki = Pki::new("ok-lf");
     let srv = start(
@@ -132,7 +132,8 @@ async fn ok_lf_policy_and_content_type_recorded_not_judged() {
 
 #[tokio::test]
 async fn bad_certificates_are_recorded_not_fatal() {
-    // RFC 8461 §3.3: "the Policy Host MUST present a valid certificate" — the scanner records
+    // RFC 8461 §3.3 requires the Policy Host's certificate to be valid for the "mta-sts" name
+    // (RFC 6125 rules), chain to a trusted root CA and be non-expired — the scanner records
     // the verdict (`policy_cert`) and still reads the response (`policy_fetch = ok`).
     let pki = Pki::new("bad-certs");
     let complete = good_leaf(&pki);
@@ -197,7 +198,8 @@ async fn not_found_is_http_status() {
 
 #[tokio::test]
 async fn redirect_is_not_followed() {
-    // RFC 8461 §3.3: "HTTP 3xx redirects MUST NOT be followed".
+    // RFC 8461 §3.3: "HTTP 3xx redirects MUST NOT be followed, and HTTP caching (as specified
+    // in [RFC7234]) MUST NOT be used."
     let pki = Pki::new("301");
     let location = format!("https://{HOST}:1/elsewhere.txt");
     let reply = Reply::Respond {

@@ -155,9 +155,10 @@ async fn dns_txt_cname_chain_and_null_mx() {
         "question echoed as sent"
     );
 
-    // RFC 7505 §3: "The null MX RR is an ordinary MX record with an RDATA section consisting
-    // of preference number 0 and a zero-length label, written in master files as ".", as the
-    // exchange domain, to denote that there exists no mail exchanger for a domain."
+    // RFC 7505 §3: "it advertises a single MX RR (see Section 3.3.9 of [RFC1035]) with an
+    // RDATA section consisting of preference number 0 and a zero-length label, written in
+    // master files as ".", as the exchange domain, to denote that there exists no mail
+    // exchanger for a domain."
     let m = udp(dns, &query("nullmx.test.", RecordType::MX, true), STEP)
         .await
         .unwrap();

@@ -116,7 +116,7 @@ async fn smtp_starttls_failures() {
 #[tokio::test]
 async fn smtp_greeting_personalities() {
     let (lab, w) = lab().await;
-    // RFC 5321 §4.2: "Normally, the response to EHLO will be a multiline reply." — and the
+    // RFC 5321 §4.1.1.1: "Normally, the response to EHLO will be a multiline reply." — and the
     // greeting may be multi-line too: three lines, 220- 220- 220.
     let mut s = connect(&lab, &w, P::MultilineGreeting).await;
     let mut buf = Vec::new();
@@ -129,8 +129,9 @@ async fn smtp_greeting_personalities() {
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert!(e.iter().any(|l| l.contains("STARTTLS")));
 
-    // RFC 5321 §3.1: "... the SMTP server MAY ... respond with a 554 reply code ... instead of
-    // the 220". And 421 "Service not available, closing transmission channel".
+    // RFC 5321 §3.1: "a 554 response MAY be given in the initial connection opening message
+    // instead of the 220." And §4.2.3: "421 <domain> Service not available, closing
+    // transmission channel".
     for (p, want) in [
         (P::RejectGreeting, "554 5.7.1 No SMTP service here"),
         (P::TempFailGreeting, "421 4.3.2 Service not available"),

@@ -321,7 +321,8 @@ async fn policy_hosts_and_mx_behave_as_the_truth_says() {
             .unwrap();
         let mut buf = Vec::new();
         let greeting = wire::reply(&mut tcp, &mut buf).await.unwrap();
-        // RFC 5321 §4.2: a 554 greeting means "No SMTP service here".
+        // RFC 5321 §4.2.3: "554 Transaction failed (Or, in the case of a connection-opening
+        // response, "No SMTP service here")".
         if m.smtp == SmtpOutcome::GreetingRejected {
             assert!(greeting[0].starts_with("554"), "{d}: {greeting:?}");
             assert_eq!(m.starttls, None);
@@ -333,7 +334,7 @@ async fn policy_hosts_and_mx_behave_as_the_truth_says() {
         );
         tcp.write_all(b"EHLO scanner.test\r\n").await.unwrap();
         let ehlo = wire::reply(&mut tcp, &mut buf).await.unwrap();
-        // RFC 3207 §4: "The STARTTLS keyword is used to tell the SMTP client that the SMTP
+        // RFC 3207 §3: "The STARTTLS keyword is used to tell the SMTP client that the SMTP
         // server is currently able to negotiate the use of TLS."
         let offered = ehlo.iter().any(|l| {
             l.get(4..)

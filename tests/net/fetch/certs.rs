@@ -189,7 +189,8 @@ fn rfc6125_wildcard_rules() {
 #[test]
 fn no_common_name_fallback() {
     // RFC 6125 §6.4.4: "a client MUST NOT seek a match for a reference identifier of CN-ID
-    // if the presented identifiers include a DNS-ID"; webpki (like RFC 9525, which
+    // if the presented identifiers include a DNS-ID, SRV-ID, URI-ID, or any
+    // application-specific identifier types supported by the client."; webpki (like RFC 9525, which
     // obsoletes it) never consults the CN at all.
     let pki = Pki::new("cn");
     let cn_only = pki.leaf_from(leaf_params(&[], NAME, CURRENT));

@@ -200,7 +200,7 @@ async fn endless_continuation_is_protocol_error() {
     assert_eq!(p.starttls_offered, None);
 }
 
-/// RFC 3207 §4: "The STARTTLS keyword is used to tell the SMTP client that the SMTP server
+/// RFC 3207 §3: "The STARTTLS keyword is used to tell the SMTP client that the SMTP server
 /// is currently able to negotiate the use of TLS." Without it the client does not try.
 #[tokio::test]
 async fn no_starttls_offered() {

@@ -195,9 +195,9 @@ async fn per_address_connection_limit_holds() {
 }
 
 /// RFC 8461 §4.2: "The certificate MUST have a subject alternative name (SAN) [RFC5280] with
-/// a DNS-ID ([RFC6125], Section 3.1) matching the host name". One probe shared by two names
-/// (address dedup) is judged per name: valid for the name in the SAN, name-mismatch for a
-/// tenant name that shares the address.
+/// a DNS-ID [RFC6125] matching the hostname, per the rules given in [RFC6125]." One probe
+/// shared by two names (address dedup) is judged per name: valid for the name in the SAN,
+/// name-mismatch for a tenant name that shares the address.
 #[tokio::test]
 async fn shared_probe_is_judged_per_mx_name() {
     let st = server_tls();
