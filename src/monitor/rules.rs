@@ -197,12 +197,13 @@ impl RuleOptions {
 /// (critical first), domain, code and subject.
 pub fn diff(old: &Snapshot, new: &Snapshot, opts: &RuleOptions) -> Vec<Alert> {
     let mut out = Vec::new();
+    let new_scan = new.scan_id.as_deref().unwrap_or_default();
     for (domain, n) in &new.domains {
         let o = old.domains.get(domain);
         let mut ctx = Ctx {
             domain,
             old_scan: old.scan_id.as_deref(),
-            new_scan: &new.scan_id.clone().unwrap_or_default(),
+            new_scan,
             out: &mut out,
         };
         diff_domain(o, n, opts, &mut ctx);
