@@ -374,3 +374,36 @@ fn garbage_part_is_an_error_not_a_panic() {
             .is_empty()
     );
 }
+
+#[test]
+fn human_summary_groups_by_severity_and_jsonl_has_every_field() {
+    let mut new = healthy(T0 + DAY);
+    new.tlsrpt = s("absent");
+    new.mx[0].smtp = s("starttls-not-offered");
+    let alerts = run_pair(healthy(T0), new);
+    let text = stsscan::monitor::report::human(&alerts, Some("old"), "new", 1);
+    assert!(
+        text.starts_with("old → new: 1 domains, 1 critical, 1 warning, 0 info"),
+        "{text}"
+    );
+    let crit = text.find("CRITICAL (1):").unwrap();
+    let warn = text.find("WARNING (1):").unwrap();
+    assert!(crit < warn, "{text}");
+    assert!(
+        text.contains("example.com  tlsrpt-removed: valid → absent"),
+        "{text}"
+    );
+    assert!(text.contains("starttls-lost [mx1.example.com 192.0.2.1]: ok → starttls-not-offered"));
+    assert_eq!(stsscan::monitor::report::nagios_status(&alerts), 2);
+    let lines = stsscan::monitor::report::jsonl(&alerts).unwrap();
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        for k in [
+            "code", "severity", "domain", "subject", "message", "old", "new", "old_scan",
+            "new_scan",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing in {l}");
+        }
+    }
+    assert!(stsscan::monitor::report::human(&[], None, "n", 0).contains("no changes"));
+}
