@@ -28,6 +28,7 @@ pub mod fetch;
 pub mod grade;
 #[cfg(feature = "lab")]
 pub mod lab;
+pub mod monitor;
 pub mod output;
 pub mod pipeline;
 pub mod records;

@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand};
 pub mod check;
 #[cfg(feature = "lab")]
 pub mod demo;
+pub mod diff;
 #[cfg(feature = "lab")]
 pub mod lab;
+pub mod monitor;
 pub mod progress;
 pub mod scan;
 pub mod scan_args;
@@ -41,6 +43,12 @@ pub enum Command {
     /// Run or inspect the simulated internet used for tests and demos.
     #[cfg(feature = "lab")]
     Lab(lab::Args),
+    /// Compare two scans and report what changed (Nagios exit codes: 0 ok, 1 warning,
+    /// 2 critical, 3 could not run). `stsscan diff --help` for the flags.
+    Diff(diff::RawArgs),
+    /// Scan a portfolio into a history directory, compare with the previous scan and alert
+    /// (Nagios exit codes). `stsscan monitor --help` for the flags.
+    Monitor(diff::RawArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -54,6 +62,8 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         #[cfg(feature = "lab")]
         Command::Lab(args) => lab::run(args),
+        Command::Diff(args) => diff::run_raw(args),
+        Command::Monitor(args) => monitor::run_raw(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,336 @@
+//! A scan reduced to what the rules compare: per domain a [`DomainSnap`] (a dozen `domains`
+//! columns and its `mx` rows), read from the completed parts with a column projection, batch
+//! by batch. Memory is proportional to the portfolio (one small struct per domain and MX
+//! address), never to the width of the tables. Also: finding the complete scans of a
+//! dataset directory by manifest.
+//!
+//! This module only reads; it never writes parts or manifests.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt32Array,
+};
+use arrow::datatypes::DataType;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::output::manifest::{Manifest, ScanStatus};
+use crate::output::read::completed_parts;
+use crate::output::schema::Table;
+
+/// The most MX rows kept per domain (a larger answer is truncated: the rules only need the
+/// hosts a real MX set has).
+pub const MAX_MX_PER_DOMAIN: usize = 256;
+/// The longest string kept from any column (longer values are cut at a char boundary).
+pub const MAX_VALUE_BYTES: usize = 1024;
+
+/// One MX row (domain × host × address) as the rules see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MxSnap {
+    /// `mx.mx_host`.
+    pub host: String,
+    /// `mx.address`.
+    pub address: Option<String>,
+    /// `mx.mx_policy_match`.
+    pub policy_match: Option<bool>,
+    /// `mx.smtp`.
+    pub smtp: Option<String>,
+    /// `mx.cert_not_after`, microseconds since the epoch.
+    pub cert_not_after: Option<i64>,
+}
+
+/// One domain of a scan as the rules see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainSnap {
+    /// `scanned_at`, microseconds since the epoch.
+    pub scanned_at: i64,
+    /// `sts_txt`.
+    pub sts_txt: Option<String>,
+    /// `sts_id`.
+    pub sts_id: Option<String>,
+    /// `policy_fetch`.
+    pub policy_fetch: Option<String>,
+    /// `policy_cert_not_after`, microseconds.
+    pub policy_cert_not_after: Option<i64>,
+    /// `policy_body_sha256`.
+    pub policy_body_sha256: Option<String>,
+    /// `policy_mode`.
+    pub policy_mode: Option<String>,
+    /// `policy_max_age`.
+    pub policy_max_age: Option<u32>,
+    /// `mx_hosts` (empty when null).
+    pub mx_hosts: Vec<String>,
+    /// `tlsrpt`.
+    pub tlsrpt: Option<String>,
+    /// `enforce_deliverable`.
+    pub enforce_deliverable: Option<bool>,
+    /// `rfc8460_result`.
+    pub rfc8460_result: Option<String>,
+    /// The domain's `mx` rows.
+    pub mx: Vec<MxSnap>,
+}
+
+/// A scan: its id and every scanned domain (input_status = ok) by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The scan id (None for the empty snapshot standing in for "no previous scan").
+    pub scan_id: Option<String>,
+    /// Domains by A-label.
+    pub domains: HashMap<String, DomainSnap>,
+}
+
+const DOMAIN_COLUMNS: &[&str] = &[
+    "input_status",
+    "domain",
+    "scanned_at",
+    "sts_txt",
+    "sts_id",
+    "policy_fetch",
+    "policy_cert_not_after",
+    "policy_body_sha256",
+    "policy_mode",
+    "policy_max_age",
+    "mx_hosts",
+    "tlsrpt",
+    "enforce_deliverable",
+    "rfc8460_result",
+];
+
+const MX_COLUMNS: &[&str] = &[
+    "domain",
+    "mx_host",
+    "address",
+    "mx_policy_match",
+    "smtp",
+    "cert_not_after",
+];
+
+fn cap(s: &str) -> String {
+    if s.len() <= MAX_VALUE_BYTES {
+        return s.to_owned();
+    }
+    let mut end = MAX_VALUE_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// A string column (plain or dictionary-encoded), as plain UTF-8.
+struct Strs(StringArray);
+
+impl Strs {
+    fn get(&self, i: usize) -> Option<String> {
+        (!self.0.is_null(i)).then(|| cap(self.0.value(i)))
+    }
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> anyhow::Result<&'a ArrayRef> {
+    batch
+        .column_by_name(name)
+        .with_context(|| format!("{}: no column {name}", path.display()))
+}
+
+fn strings(batch: &RecordBatch, name: &str, path: &Path) -> anyhow::Result<Strs> {
+    let col = column(batch, name, path)?;
+    let plain = match col.data_type() {
+        DataType::Utf8 => col.clone(),
+        _ => arrow::compute::cast(col, &DataType::Utf8)
+            .with_context(|| format!("{}: column {name} is not a string", path.display()))?,
+    };
+    let arr = plain
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .with_context(|| format!("{}: column {name} is not a string", path.display()))?
+        .clone();
+    Ok(Strs(arr))
+}
+
+fn typed<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> anyhow::Result<&'a T> {
+    column(batch, name, path)?
+        .as_any()
+        .downcast_ref::<T>()
+        .with_context(|| format!("{}: column {name} has an unexpected type", path.display()))
+}
+
+fn opt<T>(present: bool, v: impl FnOnce() -> T) -> Option<T> {
+    present.then(v)
+}
+
+/// Streams the projected `columns` of every completed part of `table` in `scan_id`.
+fn for_each_batch(
+    dir: &Path,
+    scan_id: &str,
+    table: Table,
+    columns: &[&str],
+    mut f: impl FnMut(&RecordBatch, &Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    for part in completed_parts(dir, scan_id)?
+        .into_iter()
+        .filter(|p| p.table == table)
+    {
+        let path = &part.path;
+        let file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let schema = builder.schema().clone();
+        let idx = columns
+            .iter()
+            .map(|c| {
+                schema
+                    .index_of(c)
+                    .with_context(|| format!("{}: no column {c}", path.display()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(8192)
+            .build()
+            .with_context(|| format!("reading {}", path.display()))?;
+        for batch in reader {
+            let batch = batch.with_context(|| format!("reading {}", path.display()))?;
+            f(&batch, path)?;
+        }
+    }
+    Ok(())
+}
+
+fn list_strings(list: &ListArray, i: usize) -> Vec<String> {
+    if list.is_null(i) {
+        return Vec::new();
+    }
+    let values = list.value(i);
+    let Some(s) = values.as_any().downcast_ref::<StringArray>() else {
+        return Vec::new();
+    };
+    (0..s.len().min(MAX_MX_PER_DOMAIN))
+        .filter(|&j| !s.is_null(j))
+        .map(|j| cap(s.value(j)))
+        .collect()
+}
+
+/// Reads scan `scan_id` of dataset `dir` (its completed parts; the scan need not be complete).
+pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
+    let mut snap = Snapshot {
+        scan_id: Some(scan_id.to_owned()),
+        domains: HashMap::new(),
+    };
+    let mut parts = 0usize;
+    for_each_batch(dir, scan_id, Table::Domains, DOMAIN_COLUMNS, |b, path| {
+        parts += 1;
+        let status = strings(b, "input_status", path)?;
+        let domain = strings(b, "domain", path)?;
+        let at = typed::<TimestampMicrosecondArray>(b, "scanned_at", path)?;
+        let sts_txt = strings(b, "sts_txt", path)?;
+        let sts_id = strings(b, "sts_id", path)?;
+        let fetch = strings(b, "policy_fetch", path)?;
+        let pcert = typed::<TimestampMicrosecondArray>(b, "policy_cert_not_after", path)?;
+        let sha = strings(b, "policy_body_sha256", path)?;
+        let mode = strings(b, "policy_mode", path)?;
+        let age = typed::<UInt32Array>(b, "policy_max_age", path)?;
+        let hosts = typed::<ListArray>(b, "mx_hosts", path)?;
+        let tlsrpt = strings(b, "tlsrpt", path)?;
+        let deliver = typed::<BooleanArray>(b, "enforce_deliverable", path)?;
+        let result = strings(b, "rfc8460_result", path)?;
+        for i in 0..b.num_rows() {
+            if status.get(i).as_deref() != Some("ok") {
+                continue;
+            }
+            let Some(name) = domain.get(i) else { continue };
+            let d = DomainSnap {
+                scanned_at: if at.is_null(i) { 0 } else { at.value(i) },
+                sts_txt: sts_txt.get(i),
+                sts_id: sts_id.get(i),
+                policy_fetch: fetch.get(i),
+                policy_cert_not_after: opt(!pcert.is_null(i), || pcert.value(i)),
+                policy_body_sha256: sha.get(i),
+                policy_mode: mode.get(i),
+                policy_max_age: opt(!age.is_null(i), || age.value(i)),
+                mx_hosts: list_strings(hosts, i),
+                tlsrpt: tlsrpt.get(i),
+                enforce_deliverable: opt(!deliver.is_null(i), || deliver.value(i)),
+                rfc8460_result: result.get(i),
+                mx: Vec::new(),
+            };
+            // First occurrence wins (the scanner never writes a domain twice as ok).
+            snap.domains.entry(name).or_insert(d);
+        }
+        Ok(())
+    })?;
+    if parts == 0 {
+        bail!(
+            "scan {scan_id} has no completed domains part in {}",
+            dir.display()
+        );
+    }
+    for_each_batch(dir, scan_id, Table::Mx, MX_COLUMNS, |b, path| {
+        let domain = strings(b, "domain", path)?;
+        let host = strings(b, "mx_host", path)?;
+        let addr = strings(b, "address", path)?;
+        let matched = typed::<BooleanArray>(b, "mx_policy_match", path)?;
+        let smtp = strings(b, "smtp", path)?;
+        let na = typed::<TimestampMicrosecondArray>(b, "cert_not_after", path)?;
+        for i in 0..b.num_rows() {
+            let (Some(d), Some(h)) = (domain.get(i), host.get(i)) else {
+                continue;
+            };
+            let Some(entry) = snap.domains.get_mut(&d) else {
+                continue;
+            };
+            if entry.mx.len() >= MAX_MX_PER_DOMAIN {
+                continue;
+            }
+            entry.mx.push(MxSnap {
+                host: h,
+                address: addr.get(i),
+                policy_match: opt(!matched.is_null(i), || matched.value(i)),
+                smtp: smtp.get(i),
+                cert_not_after: opt(!na.is_null(i), || na.value(i)),
+            });
+        }
+        Ok(())
+    })?;
+    Ok(snap)
+}
+
+/// The manifests of `dir` with status `complete`, oldest first (by `started_at`, then id).
+/// Unreadable manifests are skipped; a missing `manifest/` directory gives an empty list.
+pub fn complete_scans(dir: &Path) -> anyhow::Result<Vec<Manifest>> {
+    let mdir = dir.join("manifest");
+    let entries = match fs::read_dir(&mdir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("listing {}", mdir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", mdir.display()))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with("scan_id=") && name.ends_with(".json")) {
+            continue;
+        }
+        if let Ok(m) = Manifest::load_file(&entry.path()) {
+            if m.status == ScanStatus::Complete {
+                out.push(m);
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        a.started_at
+            .cmp(&b.started_at)
+            .then_with(|| a.scan_id.cmp(&b.scan_id))
+    });
+    Ok(out)
+}
+
+/// The id of the most recent complete scan of `dir`, if any.
+pub fn latest_complete(dir: &Path) -> anyhow::Result<Option<String>> {
+    Ok(complete_scans(dir)?.pop().map(|m| m.scan_id))
+}

@@ -1,0 +1,409 @@
+//! The pure rule engine on hand-made row pairs: each rule fires exactly when it should.
+
+use std::path::Path;
+
+use stsscan::monitor::rules::{Alert, Rule, RuleOptions, Severity, diff};
+use stsscan::monitor::snapshot::{DomainSnap, MxSnap, Snapshot};
+
+const DAY: i64 = 86_400_000_000;
+const T0: i64 = 1_780_000_000_000_000;
+
+// ---------------------------------------------------------------------------------------
+// Pure rule engine on hand-made rows.
+// ---------------------------------------------------------------------------------------
+
+fn s(v: &str) -> Option<String> {
+    Some(v.to_owned())
+}
+
+/// A healthy enforce domain: valid TXT, policy fetched, one covered MX with STARTTLS.
+fn healthy(at: i64) -> DomainSnap {
+    DomainSnap {
+        scanned_at: at,
+        sts_txt: s("valid"),
+        sts_id: s("20260101"),
+        policy_fetch: s("ok"),
+        policy_cert_not_after: Some(at + 90 * DAY),
+        policy_body_sha256: s("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        policy_mode: s("enforce"),
+        policy_max_age: Some(604_800),
+        mx_hosts: vec!["mx1.example.com".into()],
+        tlsrpt: s("valid"),
+        enforce_deliverable: Some(true),
+        rfc8460_result: None,
+        mx: vec![MxSnap {
+            host: "mx1.example.com".into(),
+            address: s("192.0.2.1"),
+            policy_match: Some(true),
+            smtp: s("ok"),
+            cert_not_after: Some(at + 90 * DAY),
+        }],
+    }
+}
+
+fn snap(id: &str, rows: &[(&str, DomainSnap)]) -> Snapshot {
+    Snapshot {
+        scan_id: Some(id.to_owned()),
+        domains: rows
+            .iter()
+            .map(|(d, r)| ((*d).to_owned(), r.clone()))
+            .collect(),
+    }
+}
+
+fn run_pair(old: DomainSnap, new: DomainSnap) -> Vec<Alert> {
+    diff(
+        &snap("old", &[("example.com", old)]),
+        &snap("new", &[("example.com", new)]),
+        &RuleOptions::default(),
+    )
+}
+
+fn codes(alerts: &[Alert]) -> Vec<(&'static str, Severity)> {
+    alerts.iter().map(|a| (a.code, a.severity)).collect()
+}
+
+#[test]
+fn unchanged_domain_raises_nothing() {
+    let a = healthy(T0);
+    let b = healthy(T0 + DAY);
+    assert!(run_pair(a, b).is_empty());
+}
+
+#[test]
+fn policy_changed_id_unchanged_is_critical() {
+    // RFC 8461 §3.1: "id: A short string used to track policy updates. This string MUST
+    // uniquely identify a given instance of a policy, such that senders can determine when
+    // the policy has been updated by comparing to the "id" of a previously seen policy."
+    let old = healthy(T0);
+    let mut new = healthy(T0 + DAY);
+    new.policy_body_sha256 = s("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+    let alerts = run_pair(old.clone(), new.clone());
+    assert_eq!(
+        codes(&alerts),
+        vec![("policy-changed-id-unchanged", Severity::Critical)]
+    );
+    assert_eq!(alerts[0].old.as_deref(), Some("sha256 aaaaaaaaaaaa"));
+    assert_eq!(alerts[0].old_scan.as_deref(), Some("old"));
+    assert_eq!(alerts[0].new_scan, "new");
+    // With the id bumped as well: no alert.
+    new.sts_id = s("20260102");
+    assert!(run_pair(old.clone(), new.clone()).is_empty());
+    // Not comparable when the new fetch failed (that is fetch-failed's business).
+    let mut failed = healthy(T0 + DAY);
+    failed.policy_fetch = s("http-status");
+    failed.policy_body_sha256 = None;
+    assert_eq!(
+        codes(&run_pair(old, failed)),
+        vec![("fetch-failed", Severity::Critical)]
+    );
+}
+
+#[test]
+fn id_changed_policy_unchanged_is_info() {
+    let old = healthy(T0);
+    let mut new = healthy(T0 + DAY);
+    new.sts_id = s("20260102");
+    let alerts = run_pair(old, new);
+    assert_eq!(
+        codes(&alerts),
+        vec![("id-changed-policy-unchanged", Severity::Info)]
+    );
+    assert_eq!(alerts[0].old.as_deref(), Some("20260101"));
+    assert_eq!(alerts[0].new.as_deref(), Some("20260102"));
+}
+
+fn moved(mode: &str, matched: Option<bool>) -> DomainSnap {
+    let mut new = healthy(T0 + DAY);
+    new.policy_mode = s(mode);
+    new.mx_hosts = vec!["mx1.example.com".into(), "mx2.newprovider.net".into()];
+    new.mx.push(MxSnap {
+        host: "mx2.newprovider.net".into(),
+        address: s("198.51.100.7"),
+        policy_match: matched,
+        smtp: s("ok"),
+        cert_not_after: Some(T0 + 90 * DAY),
+    });
+    new
+}
+
+#[test]
+fn mx_not_covered_by_mode() {
+    // RFC 8461 §4.1: "senders who are validating the policy MUST ... verify that the MX
+    // hostname matches ... the "mx" field[s]" — an uncovered MX fails under enforce.
+    let mut old = healthy(T0);
+    old.policy_mode = s("enforce");
+    let a = run_pair(old.clone(), moved("enforce", Some(false)));
+    assert_eq!(codes(&a), vec![("mx-not-covered", Severity::Critical)]);
+    assert_eq!(a[0].subject.as_deref(), Some("mx2.newprovider.net"));
+    assert_eq!(a[0].old.as_deref(), Some("mx1.example.com"));
+    assert_eq!(
+        a[0].new.as_deref(),
+        Some("mx1.example.com mx2.newprovider.net")
+    );
+    let mut told = healthy(T0);
+    told.policy_mode = s("testing");
+    assert_eq!(
+        codes(&run_pair(told.clone(), moved("testing", Some(false)))),
+        vec![("mx-not-covered", Severity::Warning)]
+    );
+    // Covered new host, or mode none: nothing.
+    assert!(run_pair(old.clone(), moved("enforce", Some(true))).is_empty());
+    let mut nold = healthy(T0);
+    nold.policy_mode = s("none");
+    assert!(run_pair(nold, moved("none", Some(false))).is_empty());
+    // An old host that was already uncovered is not "new" (the MX set did not gain it).
+    let mut both_old = moved("enforce", Some(false));
+    both_old.scanned_at = T0;
+    assert!(run_pair(both_old, moved("enforce", Some(false))).is_empty());
+}
+
+#[test]
+fn mode_downgraded() {
+    for to in ["testing", "none"] {
+        let mut new = healthy(T0 + DAY);
+        new.policy_mode = s(to);
+        // Same body hash here: only the mode rule is under test.
+        let a = run_pair(healthy(T0), new);
+        assert_eq!(
+            codes(&a),
+            vec![("mode-downgraded", Severity::Warning)],
+            "{to}"
+        );
+        assert_eq!(a[0].new.as_deref(), Some(to));
+    }
+    // testing → enforce is an upgrade.
+    let mut old = healthy(T0);
+    old.policy_mode = s("testing");
+    assert!(run_pair(old, healthy(T0 + DAY)).is_empty());
+}
+
+#[test]
+fn txt_removed_without_none() {
+    // RFC 8461 §8.3: "publish a new policy with "mode" equal to "none" and a small "max_age"
+    // ... [then] remove the TXT and policy endpoints".
+    let mut gone = healthy(T0 + DAY);
+    gone.sts_txt = s("absent");
+    gone.sts_id = None;
+    gone.policy_fetch = s("not-attempted");
+    gone.policy_body_sha256 = None;
+    gone.policy_mode = None;
+    gone.policy_max_age = None;
+    gone.policy_cert_not_after = None;
+    gone.enforce_deliverable = None;
+    let a = run_pair(healthy(T0), gone.clone());
+    assert_eq!(
+        codes(&a),
+        vec![("txt-removed-without-none", Severity::Critical)]
+    );
+    // After a scan that showed mode: none, the removal is the documented procedure.
+    let mut none = healthy(T0);
+    none.policy_mode = s("none");
+    assert!(run_pair(none, gone.clone()).is_empty());
+    // A lookup failure is not a removal.
+    let mut failed = gone;
+    failed.sts_txt = s("lookup-failed");
+    assert!(run_pair(healthy(T0), failed).is_empty());
+}
+
+#[test]
+fn cert_expiring_fires_once_per_threshold() {
+    let opts = RuleOptions::default();
+    let mut history = Vec::new();
+    // Scans one day apart; the policy certificate expires at T0 + 25 days.
+    let not_after = T0 + 25 * DAY;
+    for day in 0..30 {
+        let mut d = healthy(T0 + day * DAY);
+        d.policy_cert_not_after = Some(not_after);
+        history.push(d);
+    }
+    let mut fired = Vec::new();
+    for (i, pair) in history.windows(2).enumerate() {
+        let a = diff(
+            &snap("o", &[("example.com", pair[0].clone())]),
+            &snap("n", &[("example.com", pair[1].clone())]),
+            &opts,
+        );
+        for al in a {
+            assert_eq!(al.code, "cert-expiring");
+            assert_eq!(al.subject.as_deref(), Some("mta-sts.example.com"));
+            fired.push((i + 1, al.severity, al.new.clone().unwrap()));
+        }
+    }
+    // Inside 21 days from day 5 (20 days left), 14 from day 12, 7 from day 19; expired
+    // later stays at the innermost level: nothing more.
+    assert_eq!(
+        fired,
+        vec![
+            (5, Severity::Warning, "within 21 days".to_owned()),
+            (12, Severity::Warning, "within 14 days".to_owned()),
+            (19, Severity::Critical, "within 7 days".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn cert_expiring_mx_per_host_and_renewal() {
+    let old = healthy(T0);
+    let mut new = healthy(T0 + DAY);
+    new.mx[0].cert_not_after = Some(T0 + DAY + 5 * DAY);
+    // A second address of the same host with a later certificate: the earliest counts.
+    let mut second = new.mx[0].clone();
+    second.address = s("192.0.2.2");
+    second.cert_not_after = Some(T0 + 80 * DAY);
+    new.mx.push(second);
+    let a = run_pair(old, new.clone());
+    assert_eq!(codes(&a), vec![("cert-expiring", Severity::Critical)]);
+    assert_eq!(a[0].subject.as_deref(), Some("mx1.example.com"));
+    // Renewed: back outside every threshold, nothing fires.
+    let mut renewed = healthy(T0 + 2 * DAY);
+    renewed.mx[0].cert_not_after = Some(T0 + 200 * DAY);
+    assert!(run_pair(new, renewed).is_empty());
+    // A domain new to the portfolio is checked for expiry only.
+    let mut fresh = healthy(T0);
+    fresh.policy_cert_not_after = Some(T0 + 10 * DAY);
+    fresh.policy_body_sha256 = s("cccc");
+    let a = diff(
+        &Snapshot::default(),
+        &snap("n", &[("new.example", fresh)]),
+        &RuleOptions::default(),
+    );
+    assert_eq!(codes(&a), vec![("cert-expiring", Severity::Warning)]);
+    assert_eq!(a[0].old_scan, None);
+}
+
+#[test]
+fn custom_thresholds() {
+    let opts = RuleOptions::select(None, &[], &[3, 30]).unwrap();
+    assert_eq!(opts.expiry_days, vec![30, 3]);
+    assert_eq!(opts.expiry_level(T0 + 40 * DAY, T0), 0);
+    assert_eq!(opts.expiry_level(T0 + 10 * DAY, T0), 1);
+    assert_eq!(opts.expiry_level(T0 + DAY, T0), 2);
+    assert_eq!(opts.expiry_level(T0 - DAY, T0), 2);
+    assert!(RuleOptions::select(None, &[], &[]).is_err());
+}
+
+#[test]
+fn fetch_failed_starttls_lost_delivery_tlsrpt_max_age() {
+    let mut new = healthy(T0 + DAY);
+    new.mx[0].smtp = s("starttls-not-offered");
+    new.mx[0].cert_not_after = None;
+    new.enforce_deliverable = Some(false);
+    new.rfc8460_result = s("starttls-not-supported");
+    new.tlsrpt = s("absent");
+    new.policy_max_age = Some(3600);
+    let a = run_pair(healthy(T0), new);
+    assert_eq!(
+        codes(&a),
+        vec![
+            ("delivery-broken", Severity::Critical),
+            ("starttls-lost", Severity::Critical),
+            ("tlsrpt-removed", Severity::Warning),
+            ("max-age-short", Severity::Info),
+        ]
+    );
+    assert_eq!(a[1].subject.as_deref(), Some("mx1.example.com 192.0.2.1"));
+    // An MX that moved to a new address and lost STARTTLS there.
+    let mut moved = healthy(T0 + DAY);
+    moved.mx[0].address = s("192.0.2.99");
+    moved.mx[0].smtp = s("handshake-failed");
+    assert_eq!(
+        codes(&run_pair(healthy(T0), moved)),
+        vec![("starttls-lost", Severity::Critical)]
+    );
+    // An MX that was already failing: nothing new.
+    let mut bad = healthy(T0);
+    bad.mx[0].smtp = s("connect-timeout");
+    let mut still = healthy(T0 + DAY);
+    still.mx[0].smtp = s("connect-refused");
+    assert!(run_pair(bad, still).is_empty());
+}
+
+#[test]
+fn rule_selection() {
+    let mut new = healthy(T0 + DAY);
+    new.tlsrpt = s("absent");
+    new.policy_max_age = Some(60);
+    let only = RuleOptions::select(Some(&["max-age-short".to_owned()]), &[], &[21]).unwrap();
+    let a = diff(
+        &snap("o", &[("example.com", healthy(T0))]),
+        &snap("n", &[("example.com", new.clone())]),
+        &only,
+    );
+    assert_eq!(codes(&a), vec![("max-age-short", Severity::Info)]);
+    let skip = RuleOptions::select(None, &["max-age-short".to_owned()], &[21]).unwrap();
+    let a = diff(
+        &snap("o", &[("example.com", healthy(T0))]),
+        &snap("n", &[("example.com", new)]),
+        &skip,
+    );
+    assert_eq!(codes(&a), vec![("tlsrpt-removed", Severity::Warning)]);
+    let err = RuleOptions::select(Some(&["nope".to_owned()]), &[], &[21]).unwrap_err();
+    assert!(
+        err.contains("nope") && err.contains("cert-expiring"),
+        "{err}"
+    );
+}
+
+#[test]
+fn docs_list_every_rule() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/monitoring.md"))
+            .unwrap();
+    for r in Rule::ALL {
+        let row = format!("| `{}` | {} |", r.code(), r.severities());
+        assert!(doc.contains(&row), "docs/monitoring.md lacks the row {row}");
+    }
+}
+
+#[test]
+fn garbage_part_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir
+        .path()
+        .join("domains/scan_date=2026-11-29/scan_id=x/part-00000.parquet");
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, b"PAR1 not really parquet PAR1").unwrap();
+    let err = stsscan::monitor::snapshot::load(dir.path(), "x").unwrap_err();
+    assert!(format!("{err:#}").contains("part-00000.parquet"), "{err:#}");
+    // A scan with no part at all is an error too, and no manifest means no complete scan.
+    assert!(stsscan::monitor::snapshot::load(dir.path(), "y").is_err());
+    assert!(
+        stsscan::monitor::snapshot::complete_scans(dir.path())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn human_summary_groups_by_severity_and_jsonl_has_every_field() {
+    let mut new = healthy(T0 + DAY);
+    new.tlsrpt = s("absent");
+    new.mx[0].smtp = s("starttls-not-offered");
+    let alerts = run_pair(healthy(T0), new);
+    let text = stsscan::monitor::report::human(&alerts, Some("old"), "new", 1);
+    assert!(
+        text.starts_with("old → new: 1 domains, 1 critical, 1 warning, 0 info"),
+        "{text}"
+    );
+    let crit = text.find("CRITICAL (1):").unwrap();
+    let warn = text.find("WARNING (1):").unwrap();
+    assert!(crit < warn, "{text}");
+    assert!(
+        text.contains("example.com  tlsrpt-removed: valid → absent"),
+        "{text}"
+    );
+    assert!(text.contains("starttls-lost [mx1.example.com 192.0.2.1]: ok → starttls-not-offered"));
+    assert_eq!(stsscan::monitor::report::nagios_status(&alerts), 2);
+    let lines = stsscan::monitor::report::jsonl(&alerts).unwrap();
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        for k in [
+            "code", "severity", "domain", "subject", "message", "old", "new", "old_scan",
+            "new_scan",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing in {l}");
+        }
+    }
+    assert!(stsscan::monitor::report::human(&[], None, "n", 0).contains("no changes"));
+}
