@@ -186,22 +186,17 @@ async fn serve(
                 let shared = Arc::clone(&shared);
                 let acceptor = acceptor.clone();
                 let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                let stop = stop.clone();
                 conns.spawn(async move {
                     let _permit = permit;
                     let fut = async {
-                        let svc = hyper::service::service_fn(move |req| {
-                            handle(Arc::clone(&shared), peer.clone(), req)
-                        });
-                        let http = hyper::server::conn::http1::Builder::new();
                         match acceptor {
                             Some(a) => {
                                 if let Ok(tls) = a.accept(tcp).await {
-                                    let _ = http.serve_connection(TokioIo::new(tls), svc).await;
+                                    serve_conn(TokioIo::new(tls), shared, peer, stop).await;
                                 }
                             }
-                            None => {
-                                let _ = http.serve_connection(TokioIo::new(tcp), svc).await;
-                            }
+                            None => serve_conn(TokioIo::new(tcp), shared, peer, stop).await,
                         }
                     };
                     let _ = tokio::time::timeout(CONNECTION_TIMEOUT, fut).await;
@@ -216,6 +211,25 @@ async fn serve(
     .await;
     conns.abort_all();
     flush(&shared).await
+}
+
+/// Serves one HTTP/1.1 connection; on shutdown, finishes the request in flight and closes.
+async fn serve_conn<I>(io: I, shared: Arc<Shared>, peer: String, mut stop: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| handle(Arc::clone(&shared), peer.clone(), req));
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = async {
+            let _ = stop.wait_for(|s| *s).await;
+        } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 fn answer(status: StatusCode, text: &str) -> Response<Full<Bytes>> {

@@ -429,6 +429,16 @@ pub fn column_strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
     let Some(col) = batch.column_by_name(name) else {
         return vec![None; n];
     };
+    if matches!(col.data_type(), DataType::Timestamp(..)) {
+        // Formatted here: casting a zoned timestamp to text needs arrow's tz support.
+        return column_micros(batch, name)
+            .into_iter()
+            .map(|v| {
+                v.and_then(DateTime::<Utc>::from_timestamp_micros)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            })
+            .collect();
+    }
     let Ok(s) = arrow::compute::cast(col, &DataType::Utf8) else {
         return vec![None; n];
     };
@@ -453,18 +463,24 @@ pub fn column_u64(batch: &RecordBatch, name: &str) -> Vec<Option<u64>> {
         .collect()
 }
 
-/// A column of timestamps as optional µs since the epoch.
+/// A column of timestamps as optional µs since the epoch (any time unit).
 pub fn column_micros(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
     let n = batch.num_rows();
     let Some(col) = batch.column_by_name(name) else {
         return vec![None; n];
+    };
+    let (mul, div) = match col.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => (1_000_000, 1),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => (1_000, 1),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => (1, 1_000),
+        _ => (1, 1),
     };
     let Ok(s) = arrow::compute::cast(col, &DataType::Int64) else {
         return vec![None; n];
     };
     let s = s.as_primitive::<arrow::datatypes::Int64Type>();
     (0..n)
-        .map(|i| (!s.is_null(i)).then(|| s.value(i)))
+        .map(|i| (!s.is_null(i)).then(|| s.value(i).saturating_mul(mul) / div))
         .collect()
 }
 
