@@ -431,4 +431,18 @@ mod tests {
             let _ = report_parts(input);
         }
     }
+
+    proptest::proptest! {
+        /// Untrusted messages never panic: arbitrary bodies under a multipart header, and
+        /// arbitrary mbox bytes.
+        #[test]
+        fn arbitrary_messages_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let mut m = b"Content-Type: multipart/report; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
+            m.extend_from_slice(&body);
+            let parts = report_parts(&m);
+            proptest::prop_assert!(parts.len() <= MAX_PARTS);
+            let _ = report_parts(&body);
+            let _ = for_each_mbox_message(&body[..], |_, _| Ok(()));
+        }
+    }
 }
