@@ -34,3 +34,4 @@ pub mod pipeline;
 pub mod records;
 pub mod smtp;
 pub mod tls;
+pub mod tlsrpt;

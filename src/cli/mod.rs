@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod progress;
 pub mod scan;
 pub mod scan_args;
+pub mod tlsrpt;
 pub mod validate;
 
 /// stsscan measures email transport security: MTA-STS (RFC 8461), TLS-RPT (RFC 8460) and
@@ -40,6 +41,8 @@ pub enum Command {
     Scan(Box<scan::Args>),
     /// Lint MTA-STS / TLS-RPT records, policies, reports, MX patterns and domain names.
     Validate(validate::Args),
+    /// Ingest, receive and report on TLS-RPT reports (RFC 8460) sent to your domains.
+    Tlsrpt(tlsrpt::Args),
     /// Run or inspect the simulated internet used for tests and demos.
     #[cfg(feature = "lab")]
     Lab(lab::Args),
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Tlsrpt(args) => tlsrpt::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Check(args) => check::run(args),
         #[cfg(feature = "lab")]
