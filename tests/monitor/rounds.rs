@@ -109,6 +109,7 @@ fn base() -> Spec {
         mx_fault: Fault::None,
         tlsrpt: TlsRpt::Mailto,
         tlsrpt_fault: Fault::None,
+        id_generation: 0,
     }
 }
 
