@@ -31,5 +31,6 @@ pub mod lab;
 pub mod output;
 pub mod pipeline;
 pub mod records;
+pub mod report;
 pub mod smtp;
 pub mod tls;

@@ -11,6 +11,7 @@ pub mod demo;
 #[cfg(feature = "lab")]
 pub mod lab;
 pub mod progress;
+pub mod report;
 pub mod scan;
 pub mod scan_args;
 pub mod validate;
@@ -36,6 +37,8 @@ pub enum Command {
     Check(Box<check::Args>),
     /// Scan domain lists into a Parquet dataset.
     Scan(Box<scan::Args>),
+    /// Write a self-contained HTML report of a scan (or the history of a dataset).
+    Report(report::Args),
     /// Lint MTA-STS / TLS-RPT records, policies, reports, MX patterns and domain names.
     Validate(validate::Args),
     /// Run or inspect the simulated internet used for tests and demos.
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Check(args) => check::run(args),
+        Command::Report(args) => report::run(args),
         #[cfg(feature = "lab")]
         Command::Demo(args) => demo::run(args),
         #[cfg(feature = "lab")]
