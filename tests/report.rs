@@ -244,7 +244,9 @@ fn figures_breakdown_mx_and_action_list_are_right() {
     // counts each domain once.
     assert_eq!(row_cells(&html, "mx1.provider.test")[1], "7");
     assert_eq!(row_cells(&html, "provider.test")[1], "7");
-    // Domains needing action: enforce-undeliverable first, then the error.
+    // Domains needing action: enforce-undeliverable first, then the error. RFC 8461 §5:
+    // "enforce: In this mode, Sending MTAs MUST NOT deliver the message to hosts that fail MX
+    // matching or certificate validation" — such a domain is losing mail now.
     let a = html
         .find(&format!("{ACTION}<td>broken-enforce.test</td>"))
         .unwrap();
