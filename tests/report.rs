@@ -18,6 +18,7 @@ use stsscan::report::{Options, render, select};
 
 /// How a row of the domains-needing-action table opens.
 const ACTION: &str = "<tr class=\"action\">";
+const HOSTILE_HOST: &str = "<b onmouseover=1>.hostile.test";
 const HOSTILE: &str = "<script>alert('pwned')</script> & \"quotes\"";
 
 fn at(day: u32) -> DateTime<Utc> {
@@ -124,7 +125,7 @@ fn write_scan(dir: &Path, id: &str, day: u32, clean: u64, status: ScanStatus) {
     b.max_severity = Some("error".into());
     let b_mx = vec![mx(
         "hostile.test",
-        "mx.hostile.test",
+        HOSTILE_HOST,
         "starttls-not-offered",
         None,
         None,
@@ -278,7 +279,8 @@ fn hostile_finding_messages_are_escaped() {
     let dir = tempfile::tempdir().unwrap();
     write_scan(dir.path(), "esc", 1, 1, ScanStatus::Complete);
     let html = render(&opts(dir.path())).unwrap();
-    assert!(!html.contains("<script>"));
+    assert!(!html.contains("<script>") && !html.contains("<b onmouseover"));
+    assert!(html.contains("&lt;b onmouseover=1&gt;.hostile.test"));
     assert!(
         html.contains(
             "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;"
