@@ -261,7 +261,7 @@ fn mx_section(out: &mut String, s: &Summary) {
             .collect();
         let _ = writeln!(
             out,
-            "<h3>Top {what}s by domains</h3>\n<p>{} (domain, host) pairs{}.</p>",
+            "<h3>Top {what}s by domains</h3>\n<p>{} (domain, {what}) pairs{}.</p>",
             counter.total(),
             if counter.max_error() > 0 {
                 format!(
