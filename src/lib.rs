@@ -32,6 +32,7 @@ pub mod monitor;
 pub mod output;
 pub mod pipeline;
 pub mod records;
+pub mod report;
 pub mod smtp;
 pub mod tls;
 pub mod tlsrpt;

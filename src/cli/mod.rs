@@ -13,6 +13,7 @@ pub mod diff;
 pub mod lab;
 pub mod monitor;
 pub mod progress;
+pub mod report;
 pub mod scan;
 pub mod scan_args;
 pub mod tlsrpt;
@@ -39,6 +40,8 @@ pub enum Command {
     Check(Box<check::Args>),
     /// Scan domain lists into a Parquet dataset.
     Scan(Box<scan::Args>),
+    /// Write a self-contained HTML report of a scan (or the history of a dataset).
+    Report(report::Args),
     /// Lint MTA-STS / TLS-RPT records, policies, reports, MX patterns and domain names.
     Validate(validate::Args),
     /// Ingest, receive and report on TLS-RPT reports (RFC 8460) sent to your domains.
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Tlsrpt(args) => tlsrpt::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Check(args) => check::run(args),
+        Command::Report(args) => report::run(args),
         #[cfg(feature = "lab")]
         Command::Demo(args) => demo::run(args),
         #[cfg(feature = "lab")]

@@ -1,0 +1,384 @@
+//! `stsscan report`: a small dataset written with `OutputWriter`, rendered, and checked for
+//! the figures, the escaping of untrusted text, balanced tags, scan selection, the top-N
+//! bound, the CLI's default output path and (when Chromium is installed) a headless render.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers outside #[test] functions unwrap like the tests do"
+)]
+
+use std::path::Path;
+use std::process::Command;
+
+use chrono::{DateTime, TimeZone, Utc};
+use stsscan::output::manifest::ScanStatus;
+use stsscan::output::{DomainRow, FindingRow, MxRow, OutputWriter, WriterConfig};
+use stsscan::report::{Options, render, select};
+
+/// How a row of the domains-needing-action table opens.
+const ACTION: &str = "<tr class=\"action\">";
+const HOSTILE_HOST: &str = "<b onmouseover=1>.hostile.test";
+const HOSTILE: &str = "<script>alert('pwned')</script> & \"quotes\"";
+
+fn at(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).unwrap()
+}
+
+fn finding(code: &str, severity: &str, message: &str) -> FindingRow {
+    FindingRow {
+        code: code.into(),
+        severity: severity.into(),
+        message: message.into(),
+    }
+}
+
+fn ok_row(line: u64, domain: &str) -> DomainRow {
+    DomainRow {
+        input_line: line,
+        input: domain.into(),
+        input_status: "ok".into(),
+        domain: Some(domain.into()),
+        sts_txt: Some("absent".into()),
+        policy_fetch: Some("not-attempted".into()),
+        mx_kind: Some("hosts".into()),
+        mx_hosts: Some(vec![format!("mx.{domain}")]),
+        tlsrpt: Some("absent".into()),
+        ..DomainRow::default()
+    }
+}
+
+fn mx(domain: &str, host: &str, smtp: &str, cert: Option<&str>, matches: Option<bool>) -> MxRow {
+    MxRow {
+        domain: domain.into(),
+        mx_host: host.into(),
+        mx_preference: 10,
+        address: Some("192.0.2.1".into()),
+        ip_version: Some(4),
+        address_dns: Some("noerror".into()),
+        mx_policy_match: matches,
+        smtp: Some(smtp.into()),
+        mx_cert: cert.map(Into::into),
+        tls_version: (smtp == "ok").then(|| "TLSv1.3".into()),
+        ..MxRow::default()
+    }
+}
+
+/// Scan `id` started on `day` with: one enforce domain that cannot deliver (its MX is not
+/// listed in the policy), one domain whose policy fetch fails with a hostile finding message,
+/// `clean` healthy domains with TLS-RPT sharing one provider MX, one invalid line.
+fn write_scan(dir: &Path, id: &str, day: u32, clean: u64, status: ScanStatus) {
+    let cfg = WriterConfig::new(dir, id, at(day), serde_json::json!({}));
+    let w = OutputWriter::start(cfg).unwrap();
+    let mut line = 0;
+    let mut next = || {
+        line += 1;
+        line
+    };
+
+    let mut a = ok_row(next(), "broken-enforce.test");
+    a.sts_txt = Some("valid".into());
+    a.sts_id = Some("1".into());
+    a.policy_fetch = Some("ok".into());
+    a.policy_cert = Some("valid".into());
+    a.policy_valid = Some(true);
+    a.policy_mode = Some("enforce".into());
+    a.policy_max_age = Some(86400);
+    a.policy_mx = Some(vec!["mail.elsewhere.test".into()]);
+    a.policy_usable = Some(true);
+    a.enforce_deliverable = Some(false);
+    a.all_mx_covered = Some(false);
+    a.rfc8460_result = Some("validation-failure".into());
+    a.findings = vec![
+        finding(
+            "mx-not-covered",
+            "error",
+            "MX host mx.broken-enforce.test matches no mx pattern",
+        ),
+        finding(
+            "enforce-undeliverable",
+            "error",
+            "a sender enforcing the policy would not deliver",
+        ),
+    ];
+    a.max_severity = Some("error".into());
+    let a_mx = vec![mx(
+        "broken-enforce.test",
+        "mx.broken-enforce.test",
+        "ok",
+        Some("valid"),
+        Some(false),
+    )];
+    w.blocking_send(a, a_mx).unwrap();
+
+    let mut b = ok_row(next(), "hostile.test");
+    b.sts_txt = Some("valid".into());
+    b.sts_id = Some("2".into());
+    b.policy_fetch = Some("http-status".into());
+    b.policy_http_status = Some(404);
+    b.policy_usable = Some(false);
+    b.rfc8460_result = Some("sts-policy-fetch-error".into());
+    b.findings = vec![
+        finding("policy-fetch-failed", "error", HOSTILE),
+        finding("tlsrpt-absent-info", "info", "not shown in the action list"),
+    ];
+    b.max_severity = Some("error".into());
+    let b_mx = vec![mx(
+        "hostile.test",
+        HOSTILE_HOST,
+        "starttls-not-offered",
+        None,
+        None,
+    )];
+    w.blocking_send(b, b_mx).unwrap();
+
+    for i in 0..clean {
+        let d = format!("clean{i}.test");
+        let mut r = ok_row(next(), &d);
+        r.tlsrpt = Some("valid".into());
+        r.mx_hosts = Some(vec!["mx1.provider.test".into(), "mx2.provider.test".into()]);
+        let rows = vec![
+            mx(&d, "mx1.provider.test", "ok", Some("valid"), None),
+            mx(&d, "mx2.provider.test", "ok", Some("valid"), None),
+        ];
+        w.blocking_send(r, rows).unwrap();
+    }
+    let bad = DomainRow {
+        input_line: next(),
+        input: "not a domain".into(),
+        input_status: "invalid".into(),
+        input_error: Some("invalid-char".into()),
+        ..DomainRow::default()
+    };
+    w.blocking_send(bad, Vec::new()).unwrap();
+    w.finish(status).unwrap();
+}
+
+fn opts(dir: &Path) -> Options {
+    Options {
+        dir: dir.to_path_buf(),
+        scan_id: None,
+        history: false,
+        top: 100,
+    }
+}
+
+/// The cells of the table row whose first cell is `label` (first occurrence).
+fn row_cells(html: &str, label: &str) -> Vec<String> {
+    row_cells_of(html, "<tr>", label)
+}
+
+/// The cells of the row opened by `tr` whose first cell is `label`.
+fn row_cells_of(html: &str, tr: &str, label: &str) -> Vec<String> {
+    let start = html
+        .find(&format!("{tr}<td>{label}</td>"))
+        .unwrap_or_else(|| panic!("no row {label}"));
+    let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+    row.split("<td")
+        .skip(1)
+        .map(|c| {
+            let c = &c[c.find('>').unwrap() + 1..];
+            c[..c.find("</td>").unwrap()].to_string()
+        })
+        .collect()
+}
+
+/// Checks every element opened is closed in order (void elements excepted) and returns the
+/// number of elements seen.
+fn assert_balanced(html: &str) -> usize {
+    const VOID: &[&str] = &["meta", "br", "hr", "img", "link", "input"];
+    let mut stack: Vec<String> = Vec::new();
+    let mut seen = 0;
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').expect("unterminated tag");
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack
+                .pop()
+                .unwrap_or_else(|| panic!("</{name}> without opening"));
+            assert_eq!(open, name.trim(), "mismatched close");
+            continue;
+        }
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        assert!(!name.is_empty(), "bad tag <{tag}>");
+        seen += 1;
+        if !VOID.contains(&name.as_str()) && !tag.ends_with('/') {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "unclosed: {stack:?}");
+    seen
+}
+
+#[test]
+fn figures_breakdown_mx_and_action_list_are_right() {
+    let dir = tempfile::tempdir().unwrap();
+    write_scan(dir.path(), "s1", 1, 7, ScanStatus::Complete);
+    let html = render(&opts(dir.path())).unwrap();
+    // 10 input lines, 9 ok: 2 with MTA-STS TXT, 1 usable policy (enforce), 7 TLS-RPT.
+    assert_eq!(row_cells(&html, "input lines")[1], "10");
+    assert_eq!(row_cells(&html, "domains scanned")[1], "9");
+    assert_eq!(row_cells(&html, "valid MTA-STS TXT")[1..], ["2", "22.22"]);
+    assert_eq!(row_cells(&html, "usable MTA-STS policy")[1], "1");
+    assert_eq!(row_cells(&html, "mode enforce")[1], "1");
+    assert_eq!(row_cells(&html, "valid TLS-RPT")[1..], ["7", "77.78"]);
+    assert_eq!(row_cells(&html, "enforce would not deliver")[1], "1");
+    assert_eq!(row_cells(&html, "with MX")[1], "9");
+    // Findings per code and severity.
+    assert_eq!(row_cells(&html, "policy-fetch-failed")[1], "1");
+    assert_eq!(row_cells(&html, "tlsrpt-absent-info")[1], "1");
+    assert_eq!(row_cells(&html, "sts-policy-fetch-error")[1], "1");
+    // MX rows: 1 + 1 + 2 × 7 = 16, of which 15 ok, 1 without STARTTLS.
+    assert!(html.contains("16 rows of the <code>mx</code>"));
+    assert_eq!(row_cells(&html, "starttls-not-offered")[1], "1");
+    assert_eq!(row_cells(&html, "ok")[1..], ["15", "93.75"]);
+    // Provider concentration: both provider hosts serve 7 domains; the operator domain
+    // counts each domain once.
+    assert_eq!(row_cells(&html, "mx1.provider.test")[1], "7");
+    assert_eq!(row_cells(&html, "provider.test")[1], "7");
+    // Domains needing action: enforce-undeliverable first, then the error. RFC 8461 §5:
+    // "enforce: In this mode, Sending MTAs MUST NOT deliver the message to hosts that fail MX
+    // matching or certificate validation" — such a domain is losing mail now.
+    let a = html
+        .find(&format!("{ACTION}<td>broken-enforce.test</td>"))
+        .unwrap();
+    let b = html
+        .find(&format!("{ACTION}<td>hostile.test</td>"))
+        .unwrap();
+    assert!(a < b);
+    let broken = row_cells_of(&html, ACTION, "broken-enforce.test");
+    assert_eq!(broken[1], "enforce-undeliverable");
+    assert!(broken[2].contains("validation-failure") && broken[2].contains("mx-not-covered"));
+    // The fix is the wording of `stsscan check`.
+    assert!(
+        broken[3].contains("add an `mx:` line for this host"),
+        "{}",
+        broken[3]
+    );
+    let hostile = row_cells_of(&html, ACTION, "hostile.test");
+    assert!(hostile[3].contains("serve the policy file at exactly /.well-known/mta-sts.txt"));
+    assert!(hostile[3].contains("enable STARTTLS in the mail server"));
+    assert!(!hostile[2].contains("not shown in the action list"));
+    // Self-contained: nothing loaded from elsewhere, no script.
+    assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("http://e"));
+    assert!(html.contains("<svg"));
+    assert!(assert_balanced(&html) > 100);
+}
+
+#[test]
+fn hostile_finding_messages_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    write_scan(dir.path(), "esc", 1, 1, ScanStatus::Complete);
+    let html = render(&opts(dir.path())).unwrap();
+    assert!(!html.contains("<script>") && !html.contains("<b onmouseover"));
+    assert!(html.contains("&lt;b onmouseover=1&gt;.hostile.test"));
+    assert!(
+        html.contains(
+            "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;"
+        )
+    );
+    assert_balanced(&html);
+}
+
+#[test]
+fn latest_complete_scan_is_chosen_and_history_charts_every_complete_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    write_scan(dir.path(), "old", 1, 3, ScanStatus::Complete);
+    write_scan(dir.path(), "new", 2, 5, ScanStatus::Complete);
+    write_scan(dir.path(), "running", 3, 1, ScanStatus::Running);
+    assert_eq!(select(dir.path(), None).unwrap().scan_id, "new");
+    let html = render(&opts(dir.path())).unwrap();
+    assert!(html.contains("scan new</h1>"));
+    assert_eq!(row_cells(&html, "domains scanned")[1], "7");
+    let mut o = opts(dir.path());
+    o.scan_id = Some("old".into());
+    assert_eq!(row_cells(&render(&o).unwrap(), "domains scanned")[1], "5");
+    o.scan_id = Some("../etc".into());
+    assert!(render(&o).is_err());
+    o.scan_id = None;
+    o.history = true;
+    let html = render(&o).unwrap();
+    assert!(html.contains("2 complete scans of 3"));
+    assert!(html.contains("<polyline"));
+    assert_eq!(row_cells(&html, "old")[2..4], ["5", "2"]);
+    assert_eq!(row_cells(&html, "new")[2..4], ["7", "2"]);
+    assert_balanced(&html);
+}
+
+#[test]
+fn action_list_keeps_only_the_top_n_most_urgent() {
+    let dir = tempfile::tempdir().unwrap();
+    write_scan(dir.path(), "top", 1, 2, ScanStatus::Complete);
+    let mut o = opts(dir.path());
+    o.top = 1;
+    let html = render(&o).unwrap();
+    assert!(html.contains("2 domains: 1 where a sender enforcing"));
+    assert!(html.contains(&format!("{ACTION}<td>broken-enforce.test</td>")));
+    assert!(!html.contains(&format!("{ACTION}<td>hostile.test</td>")));
+}
+
+#[test]
+fn no_complete_scan_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_scan(dir.path(), "crashed", 1, 1, ScanStatus::Running);
+    let err = render(&opts(dir.path())).unwrap_err().to_string();
+    assert!(err.contains("no complete scan"), "{err}");
+}
+
+#[test]
+fn cli_writes_dir_report_html_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    write_scan(dir.path(), "cli", 1, 2, ScanStatus::Complete);
+    let status = Command::new(env!("CARGO_BIN_EXE_stsscan"))
+        .arg("report")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    let out = dir.path().join("h.html");
+    let status = Command::new(env!("CARGO_BIN_EXE_stsscan"))
+        .args(["report", "--history", "--out"])
+        .arg(&out)
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success() && std::fs::read_to_string(out).unwrap().contains("History"));
+}
+
+#[test]
+fn chromium_renders_the_page_when_installed() {
+    let chromium = Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        return; // skipped: Chromium is not installed
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_scan(dir.path(), "png", 1, 3, ScanStatus::Complete);
+    let page = dir.path().join("r.html");
+    std::fs::write(&page, render(&opts(dir.path())).unwrap()).unwrap();
+    let png = dir.path().join("r.png");
+    let status = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1200,2000")
+        .arg(format!("file://{}", page.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000);
+}
