@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the scanner against a generated realistic lab world on loopback.
+#
+#   scripts/bench.sh quick     # 100 000 domains
+#   scripts/bench.sh full      # 1 000 000 domains
+#   scripts/bench.sh latency   # 100 000 domains at 0 ms and at 50 ms injected DNS latency
+#   N=20000 TRANSPORT=multiplexed scripts/bench.sh quick
+#
+# The lab runs in its own process (examples/bench_lab.rs) so the scanner's CPU (user+sys) and
+# peak RSS are measured alone with /usr/bin/time. DNS queries and SMTP connections come from the
+# lab's counters; probes and fetches from the scanner's summary. Agreement with the lab's
+# ground truth comes from `stsscan demo` (same seed, same N, in-process grader) unless
+# GRADE=0. The floor (benches/floor.rs) is run unless FLOOR=0 and the scanner's CPU per domain
+# is printed as a ratio to it. Everything stays on loopback and ends by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-quick}
+case "$MODE" in
+  quick | latency) N=${N:-100000} ;;
+  full) N=${N:-1000000} ;;
+  *) echo "usage: $0 [quick|full|latency]" >&2; exit 2 ;;
+esac
+TRANSPORT=${TRANSPORT:-hickory}
+CONC=${CONC:-500}
+BLOCK=${BLOCK:-211}
+export CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-perf}
+BIN=$CARGO_TARGET_DIR/release
+echo "building release binaries in $CARGO_TARGET_DIR ..." >&2
+cargo build --release -q --bin stsscan --example bench_lab
+work=$(mktemp -d /tmp/stsscan-bench.XXXXXX)
+labpid=
+cleanup() { touch "$work/stop"; [[ -n "$labpid" ]] && wait "$labpid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# run_scan DELAY_MS LABEL -> prints one result line, sets R_* variables
+run_scan() {
+  local delay=$1 label=$2 d="$work/$2"
+  mkdir -p "$d"
+  "$BIN/examples/bench_lab" "$d" "$N" "$BLOCK" "$delay" 7200 >"$d/lab.log" 2>&1 &
+  labpid=$!
+  for _ in $(seq 1 600); do [[ -s "$d/lab.env" ]] && break; sleep 0.5; done
+  [[ -s "$d/lab.env" ]] || { echo "lab did not start" >&2; cat "$d/lab.log" >&2; exit 1; }
+  # shellcheck disable=SC1091
+  source "$d/lab.env"
+  /usr/bin/time -o "$d/time" -f "%U %S %e %M" "$BIN/stsscan" scan "$d/domains.txt" -o "$d/out" \
+    --resolver "$DNS" --allow-private --ca-file "$d/lab-ca.pem" --no-default-roots \
+    --https-port "$HTTPS_PORT" --smtp-port "$SMTP_PORT" --concurrency "$CONC" \
+    --dns-timeout 2s --dns-attempts 3 --connect-timeout 2s --fetch-timeout 3s --smtp-timeout 3s \
+    --session-deadline 8s --per-address-rate 10000 --per-address-connections 4 \
+    --dns-transport "$TRANSPORT" --progress lines 2>"$d/scan.log" >/dev/null
+  touch "$d/stop"; wait "$labpid" || true; labpid=
+  for _ in $(seq 1 50); do [[ -s "$d/counters.env" ]] && break; sleep 0.2; done
+  # shellcheck disable=SC1091
+  source "$d/counters.env"
+  read -r user sys wall rss <"$d/time"
+  local sum probes fetches mxd
+  sum=$(grep "STARTTLS probes" "$d/scan.log")
+  probes=$(sed -E 's/.*STARTTLS probes ([0-9]+).*/\1/' <<<"$sum")
+  reprobes=$(sed -E 's/.*probes [0-9]+ \(([0-9]+) repeated.*/\1/' <<<"$sum")
+  fetches=$(sed -E 's/.*policy fetches ([0-9]+),.*/\1/' <<<"$sum")
+  mxd=$(grep -E "^  mx_kind" "$d/scan.log" | grep -oE "(hosts|implicit|mixed-null)=[0-9]+" | cut -d= -f2 | paste -sd+ | bc)
+  R_CPU=$(echo "$user + $sys" | bc -l)
+  R_RATE=$(echo "$N / $wall" | bc -l)
+  R_PROBES_PER_DOMAIN=$(echo "$probes / $N" | bc -l)
+  R_FETCH_PER_DOMAIN=$(echo "$fetches / $N" | bc -l)
+  R_DNS_PER_DOMAIN=$(echo "$LAB_DNS_QUERIES / $N" | bc -l)
+  printf '%-9s N=%d transport=%s: %.0f domains/s, wall %.1fs, scanner CPU %.2fs = %.3f CPU-s per 1000 domains, peak RSS %.1f MiB\n' \
+    "$label" "$N" "$TRANSPORT" "$R_RATE" "$wall" "$R_CPU" "$(echo "1000 * $R_CPU / $N" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+  printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; policy fetches %d\n' \
+    "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$probes" "$reprobes" "$(echo "$probes / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$fetches"
+}
+
+case "$MODE" in
+  quick | full) run_scan 0 zero ;;
+  latency)
+    run_scan 0 zero; rate0=$R_RATE
+    run_scan 50 delay50; rate50=$R_RATE
+    printf 'latency: 50 ms DNS delay gives %.1f %% of the zero-latency throughput\n' "$(echo "100 * $rate50 / $rate0" | bc -l)"
+    ;;
+esac
+
+if [[ "${FLOOR:-1}" == 1 ]]; then
+  cargo bench -q --bench floor -- --noplot floor/ >"$work/floor.log" 2>&1 || { cat "$work/floor.log" >&2; exit 1; }
+  est() { jq '.median.point_estimate' "$CARGO_TARGET_DIR/criterion/floor/$1/new/estimates.json"; }
+  dns4=$(est dns_exchange); tls=$(est tls_handshake_client); pq=$(est parquet_1000_domains)
+  # ns per domain: DNS exchanges actually sent + client handshakes (probes + policy fetches) + rows
+  floor=$(echo "$R_DNS_PER_DOMAIN * $dns4 / 4 + ($R_PROBES_PER_DOMAIN + $R_FETCH_PER_DOMAIN) * $tls + $pq / 1000" | bc -l)
+  cpu_ns=$(echo "$R_CPU * 1000000000 / $N" | bc -l)
+  printf 'floor: DNS exchange %.1f µs, TLS client handshake %.1f µs, Parquet %.1f µs/domain -> %.1f µs per domain for this mix\n' \
+    "$(echo "$dns4 / 4000" | bc -l)" "$(echo "$tls / 1000" | bc -l)" "$(echo "$pq / 1000000" | bc -l)" "$(echo "$floor / 1000" | bc -l)"
+  printf 'scanner CPU per domain %.1f µs = %.2f x the floor (target <= 2x)\n' "$(echo "$cpu_ns / 1000" | bc -l)" "$(echo "$cpu_ns / $floor" | bc -l)"
+fi
+
+if [[ "${GRADE:-1}" == 1 ]]; then
+  "$BIN/stsscan" demo --domains "$N" --progress quiet -o "$work/demo" 2>/dev/null | grep "Agreement" || true
+fi
