@@ -520,10 +520,10 @@ save(fig, "mx_tls")
 # %% [markdown]
 # ## 5. Delivery-breaking enforce policies
 #
-# RFC 8461 §5.1: in `enforce` mode, "sending MTAs MUST NOT deliver the message to hosts that
-# fail MX matching or certificate validation". A usable enforce policy whose MX hosts all
-# fail breaks the domain's inbound mail from MTA-STS senders. `testing` policies in the same
-# state would break when switched to `enforce`.
+# RFC 8461 §5: "'enforce': In this mode, Sending MTAs MUST NOT deliver the message to hosts
+# that fail MX matching or certificate validation or that do not support STARTTLS." A usable
+# enforce policy whose MX hosts all fail breaks the domain's inbound mail from MTA-STS senders.
+# `testing` policies in the same state would break when switched to `enforce`.
 
 # %%
 breaking = table(
@@ -632,10 +632,10 @@ latest = history[history["scan_id"] == SCAN].iloc[0]
 assert latest["breaking_domains"] == B["breaking_enforce"]
 
 # %%
-labels = [f"{r.scan_date}\n{r.scan_id}" for r in history.itertuples()]
+labels = [f"{str(r.scan_date)[:10]}\n{r.scan_id}" for r in history.itertuples()]
 x = range(len(history))
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
-for col, name in [("mta_sts_pct", "_mta-sts TXT"), ("usable_pct", "usable policy"),
+for col, name in [("mta_sts_pct", "MTA-STS TXT"), ("usable_pct", "usable policy"),
                   ("enforce_pct", "usable enforce"), ("tlsrpt_pct", "TLS-RPT")]:
     ax1.plot(x, history[col], marker="o", label=name)
 ax1.set_xticks(list(x), labels, fontsize=7)

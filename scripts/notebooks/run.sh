@@ -7,7 +7,7 @@
 # 1. Creates a venv (target/notebook-venv, or $NOTEBOOK_VENV) and installs requirements.txt
 #    (again only when that file changed).
 # 2. If DATA_DIR holds no dataset, makes a two-scan lab history there: `stsscan demo` with
-#    seeds 1 and 2 ($NOTEBOOK_DOMAINS domains each, default 20000), using the binary $STSSCAN
+#    seeds 1 and 2 ($NOTEBOOK_DOMAINS domains each, default 10000), using the binary $STSSCAN
 #    (default: ${CARGO_TARGET_DIR:-target}/debug/stsscan). The notebook then also checks its
 #    figures against the lab's targets (STSSCAN_EXPECT_LAB=1).
 # 3. Checks that the committed .ipynb has the cells of the .py source (jupytext percent
@@ -57,9 +57,9 @@ if [ -z "$(find "$DATA" -path '*/domains/*' -name '*.parquet' -print -quit)" ]; 
   STSSCAN="${STSSCAN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/stsscan}"
   [ -x "$STSSCAN" ] || { echo "run.sh: no stsscan binary at $STSSCAN (cargo build, or set STSSCAN)" >&2; exit 1; }
   for seed in 1 2; do
-    echo "== notebook: lab scan, seed $seed, ${NOTEBOOK_DOMAINS:-20000} domains -> $DATA"
+    echo "== notebook: lab scan, seed $seed, ${NOTEBOOK_DOMAINS:-10000} domains -> $DATA"
     rc=0
-    "$STSSCAN" demo --domains "${NOTEBOOK_DOMAINS:-20000}" --seed "$seed" --out "$DATA" \
+    "$STSSCAN" demo --domains "${NOTEBOOK_DOMAINS:-10000}" --seed "$seed" --out "$DATA" \
       --progress quiet >"$OUT/demo-seed$seed.log" 2>&1 || rc=$?
     # demo exits 1 when the scan disagrees with the lab's ground truth on some domain: the
     # dataset is still complete (the notebook checks the manifest); anything else is fatal.
