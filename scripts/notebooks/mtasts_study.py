@@ -114,7 +114,7 @@ def save(fig, name: str) -> None:
 #   partial problems a sender survives.
 
 # %%
-con.execute("""
+_ = con.execute("""
 CREATE MACRO is_mail_domain(mx_kind) AS mx_kind IN ('hosts', 'mixed-null');
 CREATE MACRO publishes_sts(sts_txt) AS sts_txt IN ('valid', 'invalid', 'multiple');
 CREATE MACRO sts_class(sts_txt, policy_fetch, policy_cert, policy_valid, enforce_deliverable,
