@@ -240,6 +240,8 @@ GROUP BY ALL ORDER BY policies DESC
 assert len(modes) > 0, "no valid policy: the mode split is empty"
 assert set(modes["mode"]) <= {"enforce", "testing", "none"}, set(modes["mode"])
 assert_shares(modes)
+# The split partitions the valid policies (shares adding up is not enough: rows could be lost).
+assert modes["policies"].sum() == A["policy valid"] and modes["usable"].sum() == A["policy usable"]
 
 # %% [markdown]
 # TLS-RPT (RFC 8460) with and without MTA-STS: studies find it often published alone.
@@ -260,6 +262,8 @@ FROM d GROUP BY ALL ORDER BY mta_sts
 )
 assert tlsrpt["tlsrpt_valid"].sum() > 0, "no TLS-RPT record"
 assert_shares(tlsrpt, "share_of_tlsrpt_pct")
+assert tlsrpt["domains"].sum() == A["scanned domains"]
+assert tlsrpt["tlsrpt_valid"].sum() == A["TLS-RPT valid"]
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -296,6 +300,7 @@ FROM c GROUP BY ALL ORDER BY domains DESC
 )
 assert len(classes) > 0, "no domain publishes MTA-STS"
 assert_shares(classes)
+assert classes["domains"].sum() == A["_mta-sts TXT published"], "a domain without a class"
 misconfigured_pct = float(classes.loc[classes["misconfigured"], "share_pct"].sum())
 display(Markdown(f"**Misconfigured** (policy useless or no MX would pass): {misconfigured_pct:.1f} % "
                  "of the domains that publish MTA-STS."))
@@ -328,6 +333,7 @@ FROM c WHERE class <> 'ok' GROUP BY ALL ORDER BY class, domains DESC
 """,
 )
 assert_shares(class_detail, "share_of_problems_pct")
+assert class_detail["domains"].sum() == classes.loc[classes["class"] != "ok", "domains"].sum()
 
 # %% [markdown]
 # RFC 8460 result types (§4.3) of the MTA-STS domains: the failure a sending MTA would put in
@@ -343,6 +349,7 @@ FROM d WHERE publishes_sts(sts_txt) GROUP BY ALL ORDER BY domains DESC
 """,
 )
 assert_shares(rfc8460)
+assert rfc8460["domains"].sum() == A["_mta-sts TXT published"]
 
 # %% [markdown]
 # The most frequent findings (every check's code, with its severity) across all domains.
@@ -407,6 +414,9 @@ FROM bucketed GROUP BY provider ORDER BY min(rank)
 )
 assert len(providers) > 0, "no MX host"
 assert_shares(providers)
+# Every mail domain has MX rows (a host without an address still has one), so every mail
+# domain is attributed to exactly one provider.
+assert providers["domains"].sum() == A["mail domains (MX records)"], providers["domains"].sum()
 
 # %%
 concentration = table(
@@ -504,6 +514,8 @@ FROM d WHERE is_mail_domain(mx_kind)
 """,
 )
 assert mx_summary["endpoints"].iloc[0] > 0
+assert smtp["endpoints"].sum() == mx_summary["endpoints"].iloc[0]
+assert certs["endpoints"].sum() <= mx_summary["endpoints"].iloc[0]
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
