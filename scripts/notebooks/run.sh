@@ -84,6 +84,7 @@ cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]
 if cells(src) != cells(committed):
     sys.exit(f"run.sh: {sys.argv[2]} is out of date with {sys.argv[1]}: run 'run.sh --sync'")
 EOF
+rm -f "$OUT"/*.png "$OUT"/tables/*.csv "$OUT/mtasts_study.ipynb"
 "$PY" -m jupytext --quiet --to ipynb --output "$OUT/mtasts_study.ipynb" "$HERE/mtasts_study.py"
 echo "== notebook: executing against $DATA"
 export STSSCAN_DATA="$DATA" STSSCAN_NOTEBOOK_OUT="$OUT" MPLBACKEND=module://matplotlib_inline.backend_inline
