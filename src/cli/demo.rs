@@ -233,8 +233,6 @@ pub fn lab_scan_config(
     // hundreds of milliseconds: a timeout must mean a silent server, not a slow one.
     cfg.timeouts.dns = std::time::Duration::from_secs(2);
     cfg.dns_attempts = 3;
-    // The lab's resolver is local and trusted: shared sockets cost a third less CPU.
-    cfg.dns_transport = crate::pipeline::config::DnsTransport::Multiplexed;
     cfg.timeouts.connect = std::time::Duration::from_secs(2);
     cfg.timeouts.fetch = std::time::Duration::from_secs(3);
     cfg.timeouts.smtp_reply = std::time::Duration::from_secs(3);
