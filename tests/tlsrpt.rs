@@ -89,7 +89,7 @@ fn corpus_ingest_covers_every_result_type_and_records_invalid_reports() {
         assert_eq!(get(row, "code"), Some(f[2].trim()), "{}", f[0]);
     }
     assert_eq!(invalid, 7);
-    // The RFC 8460 §4.9 example: "failed-session-count": 200 for starttls-not-supported.
+    // The RFC 8460 Appendix B example: "failed-session-count": 200 for starttls-not-supported.
     let ex = reports
         .iter()
         .find(|r| {

@@ -315,7 +315,7 @@ pub fn assess(
             findings.push(Finding::new(
                 "policy-cert-invalid",
                 Severity::Error,
-                format!("the certificate of mta-sts.{domain} is not valid ({cert}); RFC 8461 §3.3: the Policy Host MUST present a valid certificate"),
+                format!("the certificate of mta-sts.{domain} is not valid ({cert}); RFC 8461 §3.3 requires a certificate valid for the policy host"),
             ));
         }
     }

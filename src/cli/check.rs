@@ -276,7 +276,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 "the policy is served as text/plain",
                 if plain { Mark::Pass } else { Mark::Warn },
                 ct,
-                (!plain).then_some("serve the file with Content-Type: text/plain (RFC 8461 §3.3: senders SHOULD check it)"),
+                (!plain).then_some("serve the file with Content-Type: text/plain (RFC 8461 §3.2: senders SHOULD check it)"),
             ));
         }
     }

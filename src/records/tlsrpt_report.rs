@@ -744,7 +744,7 @@ impl Cx {
                 "tlsrpt-failure-error-code",
                 Severity::Info,
                 format!(
-                    "{path} uses `failure-error-code` (the RFC 8460 §4.9 example's spelling) \
+                    "{path} uses `failure-error-code` (the RFC 8460 Appendix B example's spelling) \
                      instead of `failure-reason-code`"
                 ),
             );
