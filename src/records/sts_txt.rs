@@ -368,39 +368,7 @@ pub fn parse_record(input: &[u8]) -> Result<ParsedStsTxt, ParseError> {
             }
             continue;
         }
-        if let Some(i) = bad_ext_value_byte(f.value).or(f.value.is_empty().then_some(0)) {
-            return Err(ParseError::new(
-                "sts-txt-bad-ext-value",
-                format!(
-                    "the value of {name:?} must be 1 or more visible characters other than \
-                     ';' and '='"
-                ),
-                if f.value.is_empty() {
-                    f.value_span
-                } else {
-                    Span::new(f.value_span.start + i, f.value_span.start + i + 1)
-                },
-            ));
-        }
-        if f.name == b"v" || extensions.iter().any(|(k, _)| k.as_bytes() == f.name) {
-            push_finding(&mut findings, duplicate(&name, f.name_span));
-            continue;
-        }
-        push_finding(
-            &mut findings,
-            Finding::at(
-                "sts-txt-extension",
-                Severity::Info,
-                format!("extension field {name:?}: senders ignore it"),
-                f.name_span,
-            ),
-        );
-        if extensions.len() < MAX_EXTENSIONS {
-            extensions.push((
-                name.into_owned(),
-                String::from_utf8_lossy(f.value).into_owned(),
-            ));
-        }
+        extension_field(f, &name, &EXT_CODES, &mut extensions, &mut findings)?;
     }
     let Some(id) = id else {
         let hint = if split
@@ -422,6 +390,76 @@ pub fn parse_record(input: &[u8]) -> Result<ParsedStsTxt, ParseError> {
         record: StsTxt { id, extensions },
         findings,
     })
+}
+
+/// The codes an extension field's checks use, per record type.
+pub(crate) struct ExtCodes {
+    /// The value is not `1*(%x21-3A / %x3C / %x3E-7E)`.
+    pub(crate) bad_value: &'static str,
+    /// A valid extension field (info: senders ignore it).
+    pub(crate) extension: &'static str,
+    /// A field name seen before (first wins).
+    pub(crate) duplicate: &'static str,
+    /// Findings were cut at [`MAX_FINDINGS`].
+    pub(crate) truncated: &'static str,
+}
+
+const EXT_CODES: ExtCodes = ExtCodes {
+    bad_value: "sts-txt-bad-ext-value",
+    extension: "sts-txt-extension",
+    duplicate: "sts-txt-duplicate-field",
+    truncated: "sts-txt-findings-truncated",
+};
+
+/// One extension field of an `_mta-sts` or `_smtp._tls` record (both RFCs give extensions the
+/// same grammar): the value is checked, a repeated name (or a second `v`) is a duplicate whose
+/// first occurrence wins, and the field is kept (at most [`MAX_EXTENSIONS`]) with an info
+/// finding, since senders ignore it.
+pub(crate) fn extension_field(
+    f: &RawField<'_>,
+    name: &str,
+    codes: &ExtCodes,
+    extensions: &mut Vec<(String, String)>,
+    findings: &mut Vec<Finding>,
+) -> Result<(), ParseError> {
+    if let Some(i) = bad_ext_value_byte(f.value).or(f.value.is_empty().then_some(0)) {
+        return Err(ParseError::new(
+            codes.bad_value,
+            format!(
+                "the value of {name:?} must be 1 or more visible characters other than \
+                 ';' and '='"
+            ),
+            if f.value.is_empty() {
+                f.value_span
+            } else {
+                Span::new(f.value_span.start + i, f.value_span.start + i + 1)
+            },
+        ));
+    }
+    if f.name == b"v" || extensions.iter().any(|(k, _)| k.as_bytes() == f.name) {
+        let dup = Finding::at(
+            codes.duplicate,
+            Severity::Warning,
+            format!("field {name:?} appears more than once; the first one counts"),
+            f.name_span,
+        );
+        push_capped(findings, dup, codes.truncated);
+        return Ok(());
+    }
+    let ext = Finding::at(
+        codes.extension,
+        Severity::Info,
+        format!("extension field {name:?}: senders ignore it"),
+        f.name_span,
+    );
+    push_capped(findings, ext, codes.truncated);
+    if extensions.len() < MAX_EXTENSIONS {
+        extensions.push((
+            name.to_owned(),
+            String::from_utf8_lossy(f.value).into_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn duplicate(name: &str, span: Span) -> Finding {

@@ -64,8 +64,8 @@ use serde::Serialize;
 
 use super::diag::{Finding, ParseError, Severity, Span};
 use super::sts_txt::{
-    Discarded, MAX_DISCARDED, MAX_EXTENSIONS, SplitCodes, bad_ext_value_byte, find,
-    first_non_ascii, is_ext_name, is_wsp, push_capped, shown, split_fields,
+    Discarded, ExtCodes, MAX_DISCARDED, SplitCodes, extension_field, find, first_non_ascii,
+    is_ext_name, is_wsp, push_capped, shown, split_fields,
 };
 
 /// The version field every record must start with.
@@ -143,6 +143,13 @@ pub struct ParsedTlsRptTxt {
 fn push_finding(findings: &mut Vec<Finding>, f: Finding) {
     push_capped(findings, f, "tlsrpt-txt-findings-truncated");
 }
+
+const EXT_CODES: ExtCodes = ExtCodes {
+    bad_value: "tlsrpt-txt-bad-ext-value",
+    extension: "tlsrpt-txt-extension",
+    duplicate: "tlsrpt-txt-duplicate-field",
+    truncated: "tlsrpt-txt-findings-truncated",
+};
 
 const CODES: SplitCodes = SplitCodes {
     bad_delimiter: "tlsrpt-txt-bad-delimiter",
@@ -248,39 +255,7 @@ pub fn parse_record(input: &[u8]) -> Result<ParsedTlsRptTxt, ParseError> {
             }
             continue;
         }
-        if let Some(i) = bad_ext_value_byte(f.value).or(f.value.is_empty().then_some(0)) {
-            return Err(ParseError::new(
-                "tlsrpt-txt-bad-ext-value",
-                format!(
-                    "the value of {name:?} must be 1 or more visible characters other than \
-                     ';' and '='"
-                ),
-                if f.value.is_empty() {
-                    f.value_span
-                } else {
-                    Span::new(f.value_span.start + i, f.value_span.start + i + 1)
-                },
-            ));
-        }
-        if f.name == b"v" || extensions.iter().any(|(k, _)| k.as_bytes() == f.name) {
-            push_finding(&mut findings, duplicate(&name, f.name_span));
-            continue;
-        }
-        push_finding(
-            &mut findings,
-            Finding::at(
-                "tlsrpt-txt-extension",
-                Severity::Info,
-                format!("extension field {name:?}: senders ignore it"),
-                f.name_span,
-            ),
-        );
-        if extensions.len() < MAX_EXTENSIONS {
-            extensions.push((
-                name.into_owned(),
-                String::from_utf8_lossy(f.value).into_owned(),
-            ));
-        }
+        extension_field(f, &name, &EXT_CODES, &mut extensions, &mut findings)?;
     }
     let Some(rua) = rua else {
         let hint = if split
