@@ -263,7 +263,7 @@ static MX_COLUMNS: &[Column<MxRow>] = &[
     opt!(Str greeting, "The 220 greeting text (capped)."),
     opt!(List ehlo_capabilities, "EHLO keywords (uppercase) of the EHLO reply before STARTTLS."),
     opt!(Bool starttls, "STARTTLS advertised in the EHLO reply; null if EHLO never answered."),
-    opt!(Bool starttls_injection, "Plaintext pipelined after the 220 reply to STARTTLS."),
+    opt!(Bool starttls_injection, "Plaintext from the server after its 220 reply to STARTTLS (pipelined with it, or read by TLS instead of a ServerHello). Null when STARTTLS got no 220."),
     opt!(Dict tls_version, "Negotiated TLS version."),
     opt!(Dict tls_cipher, "Negotiated cipher suite (IANA name)."),
     opt!(Dict chain_verdict, "Verdict on the certificate chain, ignoring the name."),

@@ -27,8 +27,11 @@
 //! * Bytes the server sends after its `220` to STARTTLS and before our ClientHello are the
 //!   STARTTLS injection class: recorded (`starttls_injection`, capped bytes) and discarded, as
 //!   RFC 3207 §4.2 requires discarding pre-TLS knowledge; the handshake then proceeds.
-//!   Detection sees what arrived with or before the `220` line plus what is readable
-//!   without waiting; bytes arriving later reach rustls and fail the handshake instead.
+//!   That check sees what arrived with or before the `220` line plus what is readable
+//!   without waiting. Bytes arriving later are the TLS client's first bytes: the handshake
+//!   fails, and when those bytes do not start a TLS record ([`super::injection`]) the probe
+//!   is `handshake-failed` with `starttls_injection` set, the text in `injected_bytes` and
+//!   a detail saying so (a sender's TLS client fails on them the same way).
 //! * A server speaking only TLS 1.0/1.1 (rustls: `PeerIncompatible::ServerDoesNotSupportTls12Or13`
 //!   or a `protocol_version` alert received) is `tls-version-unsupported`; every other
 //!   handshake failure, including a close, is `handshake-failed`.
@@ -44,6 +47,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 
+use super::injection::{Recorder, late_plaintext};
 use super::reply::{Reply, ReplyError, ReplyLimits, ReplyParser, cut};
 use super::status::{SmtpPhase, SmtpStatus};
 use crate::tls::TlsSession;
@@ -151,9 +155,12 @@ pub struct SmtpProbe {
     pub starttls_reply: Option<String>,
     /// The reply code to STARTTLS.
     pub starttls_code: Option<u16>,
-    /// The server sent plaintext after its `220` to STARTTLS, before the handshake.
+    /// The server sent plaintext after its `220` to STARTTLS: pipelined with it (discarded,
+    /// the handshake proceeds) or read by the TLS client instead of a ServerHello (the
+    /// handshake fails: `handshake-failed`).
     pub starttls_injection: bool,
-    /// The injected bytes (at most [`MAX_INJECTED`]).
+    /// The injected bytes (at most [`MAX_INJECTED`]; for the late case, the text up to where
+    /// a TLS record starts).
     pub injected_bytes: Vec<u8>,
     /// Negotiated TLS version (`TLSv1.2`, `TLSv1.3`; see [`TlsSession`]).
     pub tls_version: Option<String>,
@@ -573,7 +580,11 @@ async fn drive<S>(
         );
     };
     let connector = TlsConnector::from(cfg.tls.clone());
-    let mut tls = match timeout_at(until(), connector.connect(server_name, io)).await {
+    // The TLS client's first reads are recorded: plaintext the server sends after the check
+    // above arrives there, where the ServerHello should be.
+    let io = Recorder::new(io, MAX_INJECTED);
+    let handshake = connector.connect(server_name, io).into_fallible();
+    let mut tls = match timeout_at(until(), handshake).await {
         Err(_) => {
             out.timed_out = true;
             return out.end(
@@ -582,7 +593,23 @@ async fn drive<S>(
                 "timeout in the TLS handshake",
             );
         }
-        Ok(Err(e)) => {
+        Ok(Err((e, io))) => {
+            if let Some(text) = late_plaintext(io.first_bytes()) {
+                // RFC 3207 §4.2: the server sent plaintext where the TLS negotiation must
+                // begin; a sender's TLS client fails here too.
+                out.starttls_injection = true;
+                let room = MAX_INJECTED.saturating_sub(out.injected_bytes.len());
+                out.injected_bytes
+                    .extend_from_slice(text.get(..room.min(text.len())).unwrap_or_default());
+                return out.end(
+                    SmtpStatus::HandshakeFailed,
+                    SmtpPhase::TlsHandshake,
+                    format!(
+                        "plaintext instead of a TLS record after the 220 to STARTTLS: {:?} (TLS handshake: {e})",
+                        String::from_utf8_lossy(text.get(..64.min(text.len())).unwrap_or_default())
+                    ),
+                );
+            }
             let status = classify_handshake_error(&e);
             return out.end(
                 status,

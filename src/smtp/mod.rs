@@ -2,7 +2,7 @@
 //!
 //! This module owns everything between "here is an MX address and its name" and an
 //! [`SmtpProbe`] value: reply framing ([`reply`], sans-I/O), the dialog over any byte stream
-//! ([`dialog`]), the TCP probe and the per-scan single-flight cache with politeness limits
+//! ([`dialog`]), STARTTLS injection detection ([`injection`]), the TCP probe and the per-scan single-flight cache with politeness limits
 //! ([`probe`](mod@probe)), and the outcome vocabulary ([`status`], the SMTP outcomes of
 //! `docs/ground-truth.md`). It must not judge certificates (the raw chain is returned for
 //! [`crate::tls`]), decide which addresses may be probed, or send mail: the dialog ends with
@@ -13,6 +13,7 @@
 //! name as SNI and records the chain, TLS version and cipher suite.
 
 pub mod dialog;
+pub mod injection;
 pub mod probe;
 pub mod reply;
 pub mod status;

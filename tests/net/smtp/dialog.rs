@@ -280,6 +280,51 @@ async fn pipelined_bytes_after_220_are_injection() {
     assert_eq!(p.injected_bytes.len(), stsscan::smtp::dialog::MAX_INJECTED);
 }
 
+/// RFC 3207 §4.2: "The client MUST discard any knowledge obtained from the server, such as
+/// the list of SMTP service extensions, which was not obtained from the TLS negotiation
+/// itself." RFC 3207 §4 (the `220` reply): "After receiving a 220 response to a STARTTLS
+/// command, the client MUST start the TLS negotiation before giving any other SMTP
+/// commands" — the server's next bytes must be the TLS negotiation, so plaintext arriving a
+/// moment after the `220` (here 50 ms, too late to be read with it) is what the TLS client
+/// reads instead of a ServerHello. It is recorded as injection and the handshake is
+/// `handshake-failed` (a sender's TLS client fails on it the same way), with the text.
+#[tokio::test]
+async fn plaintext_arriving_after_220_is_injection_and_handshake_failed() {
+    let (p, log, _) = mem(B::InjectLate(
+        Duration::from_millis(50),
+        b"250 injected\r\n",
+    ))
+    .await;
+    assert_eq!(p.status, SmtpStatus::HandshakeFailed, "{p:?}");
+    assert_eq!(p.phase, SmtpPhase::TlsHandshake);
+    assert_eq!(p.starttls_code, Some(220));
+    assert!(p.starttls_injection);
+    assert_eq!(p.injection(), Some(true));
+    assert_eq!(p.injected_bytes, b"250 injected\r\n");
+    assert_eq!(p.sni.as_deref(), Some(MX));
+    let detail = p.detail.as_deref().unwrap();
+    assert!(
+        detail.starts_with(
+            "plaintext instead of a TLS record after the 220 to STARTTLS: \"250 injected\\r\\n\""
+        ),
+        "{detail}"
+    );
+    assert!(p.chain.is_empty() && p.tls_version.is_none() && !p.timed_out);
+    // The plaintext came after our ClientHello (a TLS handshake record, content type 22).
+    assert_eq!(
+        log,
+        vec!["EHLO scanner.example.net", "STARTTLS", "client-hello:0x16"]
+    );
+
+    // A server that closes after its 220 sent nothing: not injection.
+    let (p, _, _) = mem(B::HandshakeAbort).await;
+    assert_eq!(p.injection(), Some(false));
+    assert!(p.injected_bytes.is_empty());
+    // A TLS alert as the first bytes: a TLS record, not injection.
+    let (p, _, _) = mem(B::ProtocolVersionAlert).await;
+    assert_eq!(p.injection(), Some(false));
+}
+
 #[tokio::test]
 async fn handshake_abort_is_handshake_failed() {
     let (p, _, _) = mem(B::HandshakeAbort).await;

@@ -90,6 +90,10 @@ pub(crate) enum B {
     EhloAndHeloRejected,
     /// Sends these plaintext bytes in the same write as `220` to STARTTLS, then does TLS.
     Inject(&'static [u8]),
+    /// Sends `220` to STARTTLS; once the ClientHello arrived, waits this long and sends
+    /// these plaintext bytes followed by a ServerHello record (the bytes reach the client
+    /// where its ServerHello should be).
+    InjectLate(Duration, &'static [u8]),
     HandshakeAbort,
     /// Answers the ClientHello with a TLS 1.0 ServerHello.
     Tls10ServerHello,
@@ -279,6 +283,25 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     }
     match b {
         B::HandshakeAbort => return,
+        B::InjectLate(wait, extra) => {
+            // Wait for the ClientHello (so the plaintext cannot travel with the 220), then
+            // send the plaintext followed by a ServerHello record.
+            let mut buf = [0u8; 4096];
+            if !matches!(io.read(&mut buf).await, Ok(n) if n > 0) {
+                return;
+            }
+            log(&l, format!("client-hello:{:#04x}", buf[0]));
+            tokio::time::sleep(wait).await;
+            let mut out = extra.to_vec();
+            out.extend_from_slice(&tls10_server_hello());
+            let _ = io.write_all(&out).await;
+            for _ in 0..100 {
+                if !matches!(io.read(&mut buf).await, Ok(n) if n > 0) {
+                    break;
+                }
+            }
+            return;
+        }
         B::Tls10ServerHello | B::ProtocolVersionAlert => {
             let mut buf = [0u8; 4096];
             let _ = io.read(&mut buf).await; // the ClientHello
