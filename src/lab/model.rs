@@ -240,6 +240,14 @@ pub enum SmtpPersonality {
     /// Sends extra plaintext bytes right after `220 Ready to start TLS` (the STARTTLS
     /// command-injection class), then proceeds normally.
     PipelinedAfterStarttls,
+    /// Answers STARTTLS with `220 2.0.0 Ready to start TLS`; once the client's ClientHello
+    /// is arriving, waits
+    /// [`LATE_INJECTION_DELAY`](crate::lab::server::smtp::LATE_INJECTION_DELAY) and sends the
+    /// plaintext [`LATE_INJECTED`](crate::lab::server::smtp::LATE_INJECTED) (`250 injected`),
+    /// then answers the ClientHello normally. The plaintext can never arrive with the `220`:
+    /// a client's TLS layer reads it where the ServerHello should be and the handshake fails
+    /// (the STARTTLS injection class, late variant).
+    LateInjectionAfterStarttls,
     /// Closes the connection right after answering EHLO.
     CloseAfterEhlo,
     /// Answers EHLO with `502` (HELO-only server); HELO gets `250`.

@@ -47,6 +47,7 @@ pub(crate) const PERSONALITIES: &[SmtpPersonality] = &[
     SmtpPersonality::PipelinedAfterStarttls,
     SmtpPersonality::CloseAfterEhlo,
     SmtpPersonality::HeloOnly,
+    SmtpPersonality::LateInjectionAfterStarttls,
 ];
 
 /// A small explicit world, written against the trait directly.

@@ -88,7 +88,7 @@ fn oracle_smtp(p: SmtpPersonality) -> SmtpOutcome {
         | P::PipelinedAfterStarttls => SmtpOutcome::Ok,
         P::NoStarttls | P::HeloOnly => SmtpOutcome::StarttlsNotOffered,
         P::StarttlsRefused => SmtpOutcome::StarttlsRefused,
-        P::HandshakeAbort => SmtpOutcome::HandshakeFailed,
+        P::HandshakeAbort | P::LateInjectionAfterStarttls => SmtpOutcome::HandshakeFailed,
         P::LegacyTlsOnly => SmtpOutcome::TlsVersionUnsupported,
         P::Tarpit { .. } => SmtpOutcome::GreetingTimeout,
         P::RejectGreeting => SmtpOutcome::GreetingRejected,
@@ -660,7 +660,11 @@ fn check_mx(w: &LabWorld<ExplicitWorld>, t: &DomainTruth, smtp: &HashSet<IpAddr>
             assert_eq!(oracle_smtp(p), m.smtp, "{d}: {p:?}");
             assert_eq!(
                 m.starttls_injection == Some(true),
-                p == SmtpPersonality::PipelinedAfterStarttls,
+                matches!(
+                    p,
+                    SmtpPersonality::PipelinedAfterStarttls
+                        | SmtpPersonality::LateInjectionAfterStarttls
+                ),
                 "{d}"
             );
             if let Some(v) = m.mx_cert {

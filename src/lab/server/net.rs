@@ -45,6 +45,11 @@ impl<S> Counted<S> {
     pub(crate) fn new(inner: S, counters: Arc<AddrCounters>) -> Self {
         Counted { inner, counters }
     }
+
+    /// The wrapped stream.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {

@@ -44,6 +44,12 @@ pub const HOSTNAME: &str = "mx.stsscan-lab.invalid";
 /// Plaintext sent right after `220 Ready to start TLS` by
 /// [`SmtpPersonality::PipelinedAfterStarttls`].
 pub const INJECTED: &[u8] = b"250-injected.stsscan-lab.invalid\r\n250 PIPELINING\r\n";
+/// Plaintext sent by [`SmtpPersonality::LateInjectionAfterStarttls`] once the client's
+/// first TLS bytes arrived after `220 Ready to start TLS`, plus [`LATE_INJECTION_DELAY`].
+pub const LATE_INJECTED: &[u8] = b"250 injected\r\n";
+/// How long [`SmtpPersonality::LateInjectionAfterStarttls`] waits, after the client's first
+/// TLS bytes arrived, before sending [`LATE_INJECTED`].
+pub const LATE_INJECTION_DELAY: Duration = Duration::from_millis(50);
 /// What [`SmtpPersonality::Garbage`] sends instead of a greeting.
 pub const GARBAGE: &[u8] = b"\x16\x03\x01\x00\xff\x00\xfe\x80\x81\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x28\x8c\xbc\x00\x1b[2J\x7f\xff\xfe\x00\x00\x01SSH-2.0-\x00\x80\xbf";
 /// The TLS 1.0 ServerHello [`SmtpPersonality::LegacyTlsOnly`] answers any ClientHello with:
@@ -91,6 +97,9 @@ pub(crate) struct SmtpHost {
 enum End {
     Close,
     StartTls,
+    /// `220` to STARTTLS was sent; plaintext must follow before the handshake
+    /// ([`SmtpPersonality::LateInjectionAfterStarttls`]).
+    LateInjection,
 }
 
 /// A line-oriented connection.
@@ -216,9 +225,24 @@ impl SmtpHost {
             return;
         }
         let mut budget = MAX_COMMANDS;
-        match dialog(&mut c, personality, false, &mut budget).await {
+        let end = dialog(&mut c, personality, false, &mut budget).await;
+        if let End::LateInjection = end {
+            // Wait until the client has started its handshake (its first bytes are
+            // readable), so the plaintext cannot arrive together with the 220, then send it
+            // where the ServerHello belongs.
+            let mut first = [0u8; 1];
+            let started = tokio::time::timeout(IDLE, c.io.get_ref().peek(&mut first)).await;
+            if !matches!(started, Ok(Ok(1))) {
+                return;
+            }
+            tokio::time::sleep(LATE_INJECTION_DELAY).await;
+            if c.send(LATE_INJECTED).await.is_err() {
+                return;
+            }
+        }
+        match end {
             End::Close => {}
-            End::StartTls => {
+            End::StartTls | End::LateInjection => {
                 // RFC 3207 §4.2: discard anything the client sent before the handshake.
                 let Conn { io, .. } = c;
                 if personality == SmtpPersonality::LegacyTlsOnly {
@@ -316,6 +340,12 @@ async fn dialog<S: AsyncRead + AsyncWrite + Unpin>(
                 SmtpPersonality::HandshakeAbort => {
                     let _ = c.send(b"220 2.0.0 Ready to start TLS\r\n").await;
                     return End::Close;
+                }
+                SmtpPersonality::LateInjectionAfterStarttls => {
+                    if c.send(b"220 2.0.0 Ready to start TLS\r\n").await.is_err() {
+                        return End::Close;
+                    }
+                    return End::LateInjection;
                 }
                 SmtpPersonality::PipelinedAfterStarttls => {
                     let mut out = b"220 2.0.0 Ready to start TLS\r\n".to_vec();

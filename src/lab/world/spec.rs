@@ -727,6 +727,7 @@ pub fn probe_truth(personality: SmtpPersonality, cert: CertVerdict) -> ProbeTrut
             t(O::Ok, Some(true), Some(cert), Some(false))
         }
         P::PipelinedAfterStarttls => t(O::Ok, Some(true), Some(cert), Some(true)),
+        P::LateInjectionAfterStarttls => t(O::HandshakeFailed, Some(true), None, Some(true)),
         P::NoStarttls | P::HeloOnly => t(O::StarttlsNotOffered, Some(false), None, None),
         P::StarttlsRefused => t(O::StarttlsRefused, Some(true), None, None),
         P::HandshakeAbort => t(O::HandshakeFailed, Some(true), None, Some(false)),

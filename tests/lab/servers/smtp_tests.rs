@@ -216,6 +216,41 @@ async fn smtp_ehlo_personalities() {
     lab.shutdown().await;
 }
 
+/// LateInjectionAfterStarttls: only the `220` until the client starts its handshake; then
+/// `250 injected` arrives where the ServerHello belongs, so a TLS client fails.
+#[tokio::test]
+async fn smtp_late_injection_after_starttls() {
+    use stsscan::lab::server::smtp::LATE_INJECTED;
+    use tokio::io::AsyncWriteExt;
+    let (lab, w) = lab().await;
+    let (mut s, mut buf, _) = ehlo(&lab, &w, P::LateInjectionAfterStarttls).await;
+    cmd(&mut s, "STARTTLS").await;
+    assert_eq!(codes(&reply(&mut s, &mut buf).await.unwrap()), ["220"]);
+    // The server waits for the client's first TLS byte: nothing came with the 220.
+    assert!(buf.is_empty(), "{buf:?}");
+    s.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+    let mut got = vec![0u8; LATE_INJECTED.len()];
+    tokio::time::timeout(STEP, s.read_exact(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, LATE_INJECTED);
+
+    // A real TLS client reads the plaintext as a record and fails.
+    let (mut s, mut buf, _) = ehlo(&lab, &w, P::LateInjectionAfterStarttls).await;
+    cmd(&mut s, "STARTTLS").await;
+    assert_eq!(codes(&reply(&mut s, &mut buf).await.unwrap()), ["220"]);
+    let tls = verifying(lab.root_store());
+    let r = tokio::time::timeout(
+        STEP,
+        tls.connect(ServerName::try_from("mx.valid.test").unwrap(), s),
+    )
+    .await
+    .unwrap();
+    assert!(r.is_err());
+    lab.shutdown().await;
+}
+
 #[tokio::test]
 async fn smtp_pipelined_after_starttls_and_connection_limit() {
     let (lab, w) = lab().await;
