@@ -73,11 +73,10 @@ impl Scanner {
             },
             ..DnsConfig::default()
         })?;
-        let blocklist = cfg
-            .blocklist
-            .iter()
-            .filter_map(|c| c.parse().ok())
-            .collect();
+        // Parsed as a blocklist file is (CIDRs or bare addresses, IPv4 and IPv6): an entry
+        // that does not parse is an error, never silently dropped.
+        let blocklist = dns::parse_blocklist(&cfg.blocklist.join("\n"))
+            .map_err(|(line, msg)| anyhow::anyhow!("blocklist entry {line}: {msg}"))?;
         let safety = Arc::new(AddressPolicy {
             allow_private: cfg.allow_private,
             blocklist,

@@ -14,6 +14,9 @@
 //!   `connect-refused` with the OS error in `detail`.
 //! * The session deadline starts when the connect starts, after any wait for a politeness
 //!   slot or the rate limiter, so queueing never eats into a probe's own time.
+//! * Addresses are keyed in canonical form: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
+//!   is the IPv4 address, for the cache and for the politeness limits alike (IPv6 addresses
+//!   are otherwise keyed as they are, one full address per destination).
 //! * The cache key is the socket address ([`ProbeDedup::Address`], default: certificates that
 //!   depend on SNI are then seen only for the first name) or the socket address plus the
 //!   SNI name ([`ProbeDedup::AddressAndName`]). Concurrent requests for one key share one
@@ -323,6 +326,9 @@ impl Prober {
         mx_name: &str,
         dedup: ProbeDedup,
     ) -> SharedProbe {
+        // An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, e.g. from an AAAA record) reaches
+        // the IPv4 host: one destination, one cache key and one politeness slot.
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
         let name = normalize_name(mx_name);
         let key = Key {
             addr,

@@ -5,14 +5,19 @@
 //! * [`loopback`] — nothing leaves the lab's block; fetches and probes are counted by the lab.
 //! * [`crash`] — the real binary: `kill -9` then `--resume`, Ctrl-C, resume with other flags.
 //! * [`input`] — CSV, gzip, duplicate and invalid input lines end to end.
+//! * [`ipv6`] — `--ip-version 4|6|both` with MX and policy hosts on `::1`.
+//! * [`injection`] — the STARTTLS injection personalities of the lab, scanned.
 //!
-//! Every test starts its own lab in a random `127.B.0.0/16` block and talks to nothing else.
+//! Every test starts its own lab in a random `127.B.0.0/16` block (the IPv6 test also on
+//! `::1`, on ports of its own) and talks to nothing else.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod common;
 mod crash;
 mod generated;
+mod injection;
 mod input;
+mod ipv6;
 mod loopback;
 mod scenarios;

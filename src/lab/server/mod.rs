@@ -15,7 +15,10 @@
 //! * [`counters`] — what tests read back.
 //!
 //! This module only binds loopback addresses (a world listing any other address is an error)
-//! and never imports the scanner's `records` or `assess` modules.
+//! and never imports the scanner's `records` or `assess` modules. A world may list `::1`
+//! ([`Ipv6Loopback`](crate::lab::world::Ipv6Loopback)): it is bound on the lab's service
+//! ports like every other address, and since every process shares it, such a lab must run on
+//! ports of its own rather than the standard ones.
 
 pub mod counters;
 pub mod dns;

@@ -13,6 +13,7 @@
 //! * [`generated`] — [`GeneratedWorld`]: seed + N + [`Mix`]; names and scenarios are pure
 //!   functions of (seed, i), so a ten-million-domain world costs no memory.
 //! * [`truth`] / [`write`] — the ground truth and its Parquet / JSONL writers.
+//! * [`ipv6`] — [`Ipv6Loopback`]: any world plus chosen host names on `::1` (IPv6 tests).
 //!
 //! This module must not use the scanner's `records` or `assess` modules (the truth comes from the
 //! scenario definitions, so it can catch the scanner's mistakes), and must not print.
@@ -20,6 +21,7 @@
 pub mod explicit;
 pub mod generated;
 pub mod hosts;
+pub mod ipv6;
 pub mod providers;
 pub mod scenario;
 pub mod serve;
@@ -30,6 +32,7 @@ pub mod write;
 
 pub use explicit::{ExplicitWorld, ExplicitWorldBuilder};
 pub use generated::{GeneratedWorld, Mix};
+pub use ipv6::Ipv6Loopback;
 pub use scenario::Scenario;
 pub use serve::LabWorld;
 pub use spec::{Provider, Spec};

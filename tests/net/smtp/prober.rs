@@ -1,7 +1,7 @@
 //! `probe` over loopback TCP, and the `Prober`: single flight, bounded cache, per-address
 //! connection and rate limits, per-name verdicts on shared results.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -125,6 +125,52 @@ async fn probe_connect_timeout() {
     assert_eq!(p.status, SmtpStatus::ConnectTimeout, "{p:?}");
     assert!(p.timed_out);
     drop(l);
+}
+
+/// IPv6: the probe connects to `[::1]:port` (a port of this test's own) and reports the
+/// address in RFC 5952 / `[addr]:port` form when the connection is refused.
+#[tokio::test]
+async fn probe_over_ipv6_loopback() {
+    let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    let l = TcpListener::bind(SocketAddr::new(v6, 0)).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let c = spawn_server(l, B::Normal, 1);
+    let p = probe(addr, MX, &probe_cfg()).await;
+    assert_eq!(p.status, SmtpStatus::Ok, "{p:?}");
+    assert_eq!(p.tls_version.as_deref(), Some("TLSv1.3"));
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 1);
+
+    let l = TcpListener::bind(SocketAddr::new(v6, 0)).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let p = probe(addr, MX, &probe_cfg()).await;
+    assert_eq!(p.status, SmtpStatus::ConnectRefused, "{p:?}");
+    let detail = p.detail.unwrap();
+    assert!(
+        detail.starts_with(&format!("connect to [::1]:{}: ", addr.port())),
+        "{detail}"
+    );
+}
+
+/// RFC 4291 §2.5.5.2: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) denotes the IPv4
+/// host. It is one destination: one probe, one cache entry, one politeness slot.
+#[tokio::test]
+async fn ipv4_mapped_address_is_the_ipv4_destination() {
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    let IpAddr::V4(v4) = addr.ip() else {
+        unreachable!()
+    };
+    let mapped = SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), addr.port());
+    let c = spawn_server(l, B::Hold(Duration::from_millis(100)), 4);
+    let prober = Arc::new(prober(ProbeDedup::Address, 4));
+    let (a, b) = tokio::join!(prober.probe(mapped, MX), prober.probe(addr, MX));
+    assert_eq!(a.probe_id, b.probe_id);
+    assert_eq!(a.probe.status, SmtpStatus::Ok, "{:?}", a.probe);
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 1);
+    assert_eq!(prober.stats().probes_run, 1);
+    let again = prober.probe(mapped, "other.example.test").await;
+    assert_eq!(again.source, ProbeSource::Cached);
 }
 
 fn prober(dedup: ProbeDedup, per_address: usize) -> Prober {
