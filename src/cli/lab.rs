@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 
-use crate::lab::model::World;
+use crate::lab::model::{DropRate, World};
 use crate::lab::server::{LabOptions, Ports};
 use crate::lab::world::write::{write_jsonl, write_parquet};
 use crate::lab::world::{GeneratedWorld, LabWorld, Mix, Scenario};
@@ -133,9 +133,23 @@ pub struct ServeArgs {
     /// Delay before every DNS answer, in milliseconds (latency injection).
     #[arg(long, default_value_t = 0)]
     pub dns_delay_ms: u64,
+    /// Share of DNS queries (UDP and TCP) silently dropped at random, 0.0–1.0 (packet loss;
+    /// e.g. 0.01). Each query is a fresh draw, seeded by --seed, so a client that retries gets
+    /// through; the ground truth assumes it does.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_drop_rate)]
+    pub dns_drop_rate: f64,
     /// Directory for the domain list and CA file (default: a new temporary directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+}
+
+/// Parses a probability in 0.0..=1.0.
+fn parse_drop_rate(s: &str) -> Result<f64, String> {
+    let p: f64 = s.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if DropRate::from_probability(p).is_none() {
+        return Err(format!("{s:?} is not a probability in 0.0..=1.0"));
+    }
+    Ok(p)
 }
 
 /// Runs `stsscan lab …`.
@@ -241,14 +255,20 @@ fn serve(a: &ServeArgs) -> anyhow::Result<ExitCode> {
     let opts = LabOptions {
         block: Some(a.world.block),
         ports,
+        seed: Some(a.world.seed),
         ..LabOptions::default()
     };
+    let drop_rate = DropRate::from_probability(a.dns_drop_rate)
+        .with_context(|| format!("--dns-drop-rate {} is not in 0.0..=1.0", a.dns_drop_rate))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let world: Arc<dyn World> =
-            Arc::new(world.with_dns_delay(std::time::Duration::from_millis(a.dns_delay_ms)));
+        let world: Arc<dyn World> = Arc::new(
+            world
+                .with_dns_delay(std::time::Duration::from_millis(a.dns_delay_ms))
+                .with_dns_drop_rate(drop_rate),
+        );
         let lab = crate::lab::server::start(move |_| world, opts).await?;
         let ca = dir.join("lab-root-ca.pem");
         std::fs::write(&ca, lab.ca_pem()).with_context(|| format!("writing {}", ca.display()))?;
@@ -256,6 +276,13 @@ fn serve(a: &ServeArgs) -> anyhow::Result<ExitCode> {
         println!("dns      {}", lab.dns_addr());
         println!("ca       {}", ca.display());
         println!("domains  {}", list.display());
+        if a.dns_delay_ms > 0 || !drop_rate.is_none() {
+            println!(
+                "impair   dns delay {} ms, dns drop rate {}",
+                a.dns_delay_ms,
+                drop_rate.probability()
+            );
+        }
         println!(
             "ports    dns {} https {} smtp {}",
             lab.dns_addr().port(),

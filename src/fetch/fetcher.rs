@@ -387,6 +387,15 @@ impl PolicyFetcher {
                 out.detail.as_deref().unwrap_or("timed out")
             ));
         }
+        if out.outcome == FetchOutcome::Timeout && !handshake.hello_sent {
+            // The whole-fetch deadline fired before the connect timeout (they can be equal)
+            // and no ClientHello was built: the TCP connection was never established.
+            out.outcome = FetchOutcome::ConnectTimeout;
+            out.detail = Some(format!(
+                "TCP connection not established in time: {}",
+                out.detail.as_deref().unwrap_or("timed out")
+            ));
+        }
         let completed = out.outcome.handshake_completed() && !stalled_handshake;
         if completed {
             out.tls_kx_group = handshake.kx_group;

@@ -52,6 +52,11 @@ pub struct Listeners {
     pub https: Vec<IpAddr>,
     /// SMTP MX hosts.
     pub smtp: Vec<IpAddr>,
+    /// "Black holes": on these addresses the HTTPS and SMTP ports are bound but nothing is
+    /// ever accepted, and the listen queue is kept full, so a client's connection attempt
+    /// (its SYN) is never answered and `connect()` times out — a filtered host, on loopback.
+    /// See `crate::lab::server` for the trick and its limits.
+    pub blackhole: Vec<IpAddr>,
 }
 
 /// What the DNS server does with one query.
@@ -61,15 +66,60 @@ pub struct DnsReply {
     pub outcome: DnsOutcome,
     /// Latency injected before answering.
     pub delay: Duration,
+    /// Share of such queries the server silently drops at random (packet loss). Unlike
+    /// [`DnsOutcome::Drop`] this is a draw per received query, so a retry can succeed.
+    pub drop_rate: DropRate,
 }
 
 impl DnsReply {
-    /// An immediate reply with `outcome`.
+    /// An immediate reply with `outcome`, never dropped at random.
     pub fn now(outcome: DnsOutcome) -> Self {
         DnsReply {
             outcome,
             delay: Duration::ZERO,
+            drop_rate: DropRate::NONE,
         }
+    }
+}
+
+/// A probability of dropping a query, in parts per million (0 = never, 1 000 000 = always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct DropRate(u32);
+
+impl DropRate {
+    /// Never drop.
+    pub const NONE: DropRate = DropRate(0);
+    /// Drop everything.
+    pub const ALL: DropRate = DropRate(1_000_000);
+
+    /// The rate for a probability in `0.0..=1.0` (rounded to parts per million); None for
+    /// anything else (negative, above 1, NaN).
+    pub fn from_probability(p: f64) -> Option<DropRate> {
+        if !(0.0..=1.0).contains(&p) {
+            return None;
+        }
+        // In range and finite, so the product fits a u32.
+        Some(DropRate((p * 1_000_000.0).round() as u32))
+    }
+
+    /// The rate in parts per million (at most 1 000 000).
+    pub fn ppm(self) -> u32 {
+        self.0.min(1_000_000)
+    }
+
+    /// The rate as a probability.
+    pub fn probability(self) -> f64 {
+        f64::from(self.ppm()) / 1_000_000.0
+    }
+
+    /// True when nothing is ever dropped.
+    pub fn is_none(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether a query whose uniformly distributed 64-bit draw is `draw` is dropped.
+    pub fn drops(self, draw: u64) -> bool {
+        draw % 1_000_000 < u64::from(self.ppm())
     }
 }
 
@@ -88,6 +138,14 @@ pub enum DnsOutcome {
     },
     /// RCODE NXDOMAIN.
     NxDomain,
+    /// RCODE NXDOMAIN with these CNAME records in the answer section: a chain whose last
+    /// target does not exist (a dangling alias). RFC 6604 §3: "The RCODE in the ultimate DNS
+    /// response MUST BE set based on the final query cycle leading to that response." An SOA
+    /// is put in the authority section, as for [`DnsOutcome::NxDomain`].
+    NxDomainAfterCname {
+        /// The CNAME records, in chain order, starting at the query name.
+        records: Vec<LabRecord>,
+    },
     /// RCODE SERVFAIL.
     ServFail,
     /// RCODE REFUSED.
@@ -156,6 +214,11 @@ pub enum CertVariant {
     MissingIntermediate,
     /// Valid but expiring in the given number of days (for monitoring scenarios).
     ExpiresInDays(u16),
+    /// No certificate at all for this name: the server aborts the handshake with a fatal
+    /// alert (rustls sends `access_denied`) right after the ClientHello, as servers set up to
+    /// reject unknown SNI names do (e.g. nginx `ssl_reject_handshake on`). A TLS failure that
+    /// is not a certificate problem: no certificate is ever sent.
+    NoCertificate,
 }
 
 /// What an HTTPS host does with a request.
@@ -252,4 +315,12 @@ pub enum SmtpPersonality {
     CloseAfterEhlo,
     /// Answers EHLO with `502` (HELO-only server); HELO gets `250`.
     HeloOnly,
+    /// Answers both EHLO and HELO with `550 5.7.1` (a server refusing this client).
+    RejectEhloAndHelo,
+    /// Normal up to a completed TLS handshake, then closes the connection (TLS close_notify)
+    /// instead of answering the EHLO sent over TLS.
+    CloseAfterTls,
+    /// Normal up to a completed TLS handshake, then answers the EHLO sent over TLS with
+    /// `554 5.7.0 Too many TLS sessions` and closes.
+    RejectEhloAfterTls,
 }

@@ -3,6 +3,7 @@
 //! * [`scenarios`] — every scenario class and provider topology, 100 % agreement.
 //! * [`generated`] — generated realistic and adversarial worlds, 100 % agreement.
 //! * [`loopback`] — nothing leaves the lab's block; fetches and probes are counted by the lab.
+//! * [`impaired`] — a lossy lab DNS (random drops): retries keep the agreement.
 //! * [`crash`] — the real binary: `kill -9` then `--resume`, Ctrl-C, resume with other flags.
 //! * [`input`] — CSV, gzip, duplicate and invalid input lines end to end.
 //! * [`ipv6`] — `--ip-version 4|6|both` with MX and policy hosts on `::1`.
@@ -16,6 +17,7 @@
 mod common;
 mod crash;
 mod generated;
+mod impaired;
 mod injection;
 mod input;
 mod ipv6;

@@ -1,5 +1,5 @@
 //! The lab servers speak the real protocols: DNS (every `DnsOutcome`, TC → TCP, multi-string
-//! TXT, CNAME chains, null MX, delays), HTTPS (every `HttpBehaviour`, certificate variants)
+//! TXT, CNAME chains, NXDOMAIN after a CNAME, null MX, delays, random drops), HTTPS (every `HttpBehaviour`, certificate variants)
 //! and SMTP (every `SmtpPersonality`, STARTTLS), checked with our own clients here and with
 //! dig/kdig/curl/openssl in [`tools`]. Each test starts its own lab on its own `127.B.0.0/16`.
 
@@ -16,8 +16,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use hickory_proto::rr::RecordType;
 use stsscan::lab::model::{
-    BodyFraming, CertSpec, CertVariant, DnsOutcome, DnsReply, HttpBehaviour, HttpResponse,
-    LabRData, LabRecord, Listeners, SmtpPersonality, World,
+    BodyFraming, CertSpec, CertVariant, DnsOutcome, DnsReply, DropRate, HttpBehaviour,
+    HttpResponse, LabRData, LabRecord, Listeners, SmtpPersonality, World,
 };
 use stsscan::lab::server::{AddressBlock, Lab, LabOptions};
 
@@ -48,6 +48,16 @@ pub(crate) const PERSONALITIES: &[SmtpPersonality] = &[
     SmtpPersonality::CloseAfterEhlo,
     SmtpPersonality::HeloOnly,
     SmtpPersonality::LateInjectionAfterStarttls,
+    SmtpPersonality::RejectEhloAndHelo,
+    SmtpPersonality::CloseAfterTls,
+    SmtpPersonality::RejectEhloAfterTls,
+];
+
+/// The DNS names answered with a random drop rate, and the rate.
+pub(crate) const DROP_NAMES: &[(&str, f64)] = &[
+    ("drop0.test", 0.0),
+    ("drop50.test", 0.5),
+    ("dropall.test", 1.0),
 ];
 
 /// A small explicit world, written against the trait directly.
@@ -59,6 +69,11 @@ impl TestWorld {
     /// The one HTTPS address.
     pub(crate) fn https_ip(&self) -> IpAddr {
         IpAddr::V4(self.b.addr(1, 1))
+    }
+
+    /// The black hole (HTTPS and SMTP ports never answer a connection attempt).
+    pub(crate) fn blackhole_ip(&self) -> IpAddr {
+        IpAddr::V4(self.b.addr(3, 1))
     }
 
     /// The SMTP address of `p`.
@@ -150,7 +165,28 @@ impl World for TestWorld {
                     truncate_udp: false,
                 },
                 delay: DNS_DELAY,
+                drop_rate: DropRate::NONE,
             },
+            (name, RecordType::A) if DROP_NAMES.iter().any(|(n, _)| *n == name) => {
+                let rate = DROP_NAMES
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, p)| DropRate::from_probability(*p))
+                    .unwrap();
+                DnsReply {
+                    drop_rate: rate,
+                    ..Self::answer(vec![r(qname, LabRData::A(https))])
+                }
+            }
+            ("dangling.test", _) => DnsReply::now(DnsOutcome::NxDomainAfterCname {
+                records: vec![
+                    r("dangling.test", LabRData::Cname("hop.vendor.test".into())),
+                    r(
+                        "hop.vendor.test",
+                        LabRData::Cname("gone.vendor.test".into()),
+                    ),
+                ],
+            }),
             (
                 "mta-sts.valid.test" | "valid.test" | "mx.valid.test" | "multi.test"
                 | "nullmx.test" | "tc.test" | "big.test" | "delay.test",
@@ -164,6 +200,7 @@ impl World for TestWorld {
         Listeners {
             https: vec![self.https_ip()],
             smtp: PERSONALITIES.iter().map(|p| self.smtp_ip(*p)).collect(),
+            blackhole: vec![self.blackhole_ip()],
         }
     }
 
@@ -176,6 +213,7 @@ impl World for TestWorld {
             "unknownca.test" => CertVariant::UnknownCa,
             "nointermediate.test" => CertVariant::MissingIntermediate,
             "expiring.test" => CertVariant::ExpiresInDays(10),
+            "nocert.test" => CertVariant::NoCertificate,
             _ => CertVariant::Valid,
         };
         if name == "wrongname.test" {

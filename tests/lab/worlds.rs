@@ -66,6 +66,9 @@ fn oracle_verdict(variant: CertVariant, names: &[String], host: &str) -> CertVer
         CertVariant::SelfSigned => CertVerdict::SelfSigned,
         CertVariant::UnknownCa => CertVerdict::Untrusted,
         CertVariant::MissingIntermediate => CertVerdict::IncompleteChain,
+        // No certificate is ever sent: no handshake completes, so no verdict is recorded
+        // (the callers check this case before asking).
+        CertVariant::NoCertificate => CertVerdict::Invalid,
         CertVariant::Valid | CertVariant::ExpiresInDays(_) => {
             if cert_name_matches(names, host) {
                 CertVerdict::Valid
@@ -94,6 +97,10 @@ fn oracle_smtp(p: SmtpPersonality) -> SmtpOutcome {
         P::RejectGreeting => SmtpOutcome::GreetingRejected,
         P::TempFailGreeting => SmtpOutcome::GreetingTempfail,
         P::Garbage | P::EndlessContinuation | P::CloseAfterEhlo => SmtpOutcome::ProtocolError,
+        P::RejectEhloAndHelo => SmtpOutcome::EhloRejected,
+        // RFC 3207 §4.2: the client "SHOULD send an EHLO command as the first command after a
+        // successful TLS negotiation" — a close or a 5xx there fails after TLS.
+        P::CloseAfterTls | P::RejectEhloAfterTls => SmtpOutcome::PostTlsError,
     }
 }
 
@@ -115,7 +122,7 @@ fn status_of(o: &DnsOutcome, has_data: bool) -> DnsStatus {
     match o {
         DnsOutcome::Answer { .. } if has_data => DnsStatus::Noerror,
         DnsOutcome::Answer { .. } => DnsStatus::Nodata,
-        DnsOutcome::NxDomain => DnsStatus::Nxdomain,
+        DnsOutcome::NxDomain | DnsOutcome::NxDomainAfterCname { .. } => DnsStatus::Nxdomain,
         DnsOutcome::ServFail => DnsStatus::Servfail,
         DnsOutcome::Refused => DnsStatus::Refused,
         DnsOutcome::Drop => DnsStatus::Timeout,
@@ -397,7 +404,7 @@ fn consistent(truths: &[DomainTruth]) {
             }
             assert_eq!(
                 m.mx_cert.is_some(),
-                m.smtp == SmtpOutcome::Ok,
+                matches!(m.smtp, SmtpOutcome::Ok | SmtpOutcome::PostTlsError),
                 "{d}: a certificate verdict needs a completed handshake"
             );
             let mut sorted = m.mx_addresses.clone();
@@ -467,6 +474,20 @@ fn check_dns(w: &LabWorld<ExplicitWorld>, t: &DomainTruth) {
             }
         }
     }
+    // A dangling alias: NXDOMAIN with the chain, whose last target is NXDOMAIN by itself
+    // (RFC 6604 §3: the RCODE is that of the final query cycle).
+    if let DnsOutcome::NxDomainAfterCname { records } = &sts {
+        assert!(!records.is_empty(), "{d}");
+        assert_eq!(records[0].name, format!("_mta-sts.{d}"), "{d}");
+        let LabRData::Cname(last) = &records[records.len() - 1].data else {
+            panic!("{d}: only CNAMEs: {records:?}");
+        };
+        assert_eq!(
+            w.dns(last, RecordType::TXT).outcome,
+            DnsOutcome::NxDomain,
+            "{d}"
+        );
+    }
     // RFC 8460 §3: ""v": This document defines version 1 of TLSRPT, for which this value
     // MUST be equal to "TLSRPTv1"."
     let rpt = w.dns(&format!("_smtp._tls.{d}"), RecordType::TXT).outcome;
@@ -515,6 +536,20 @@ fn check_policy_host(w: &LabWorld<ExplicitWorld>, t: &DomainTruth, https: &HashS
             assert_eq!(addrs.len(), 1, "{d}");
             let a: IpAddr = addrs[0].parse().unwrap();
             assert!(!https.contains(&a), "{d}: something listens on {a}");
+            assert!(
+                !w.listeners().blackhole.contains(&a),
+                "{d}: {a} is a black hole"
+            );
+            return;
+        }
+        PolicyFetch::ConnectTimeout => {
+            assert_eq!(addrs.len(), 1, "{d}");
+            let a: IpAddr = addrs[0].parse().unwrap();
+            assert!(
+                w.listeners().blackhole.contains(&a),
+                "{d}: {a} is no black hole"
+            );
+            assert!(!https.contains(&a), "{d}: {a} serves HTTPS");
             return;
         }
         _ => {}
@@ -523,6 +558,13 @@ fn check_policy_host(w: &LabWorld<ExplicitWorld>, t: &DomainTruth, https: &HashS
     let a: IpAddr = addrs[0].parse().unwrap();
     assert!(https.contains(&a), "{d}: nothing listens on {a}");
     let cert = w.https_cert(a, Some(&host));
+    if t.policy_fetch == PolicyFetch::TlsError {
+        // The handshake is refused with an alert before any certificate: no verdict.
+        assert_eq!(cert.variant, CertVariant::NoCertificate, "{d}");
+        assert_eq!(t.policy_cert, None, "{d}");
+        assert_eq!(t.policy_http_status, None, "{d}");
+        return;
+    }
     assert_eq!(
         Some(oracle_verdict(cert.variant, &cert.names, &host)),
         t.policy_cert,
@@ -653,6 +695,16 @@ fn check_mx(w: &LabWorld<ExplicitWorld>, t: &DomainTruth, smtp: &HashSet<IpAddr>
             let ip: IpAddr = a.parse().unwrap();
             if m.smtp == SmtpOutcome::ConnectRefused {
                 assert!(!smtp.contains(&ip), "{d}: something listens on {ip}");
+                assert!(!w.listeners().blackhole.contains(&ip), "{d}: {ip}");
+                continue;
+            }
+            if m.smtp == SmtpOutcome::ConnectTimeout {
+                assert!(!smtp.contains(&ip), "{d}: something answers on {ip}");
+                assert!(
+                    w.listeners().blackhole.contains(&ip),
+                    "{d}: {ip} is no black hole"
+                );
+                assert_eq!((m.starttls, m.mx_cert), (None, None), "{d}");
                 continue;
             }
             assert!(smtp.contains(&ip), "{d}: nothing listens on {ip}");
@@ -764,7 +816,13 @@ fn generated_world_serves_any_of_its_names_without_memory() {
     let classes = stsscan::lab::world::scenario::catalog_servers().len();
     assert_eq!(w.listeners().smtp.len(), 7 + 8 * classes);
     assert_eq!(w.listeners().https.len(), 4);
-    assert_eq!(classes, 23, "docs/lab.md lists the listener count");
+    assert_eq!(w.listeners().blackhole.len(), 1);
+    assert_eq!(classes, 26, "docs/lab.md lists the listener count");
+    let lossy = g
+        .build(208, 8)
+        .with_dns_drop_rate(stsscan::lab::model::DropRate::from_probability(0.01).unwrap());
+    assert_eq!(lossy.dns(&name, RecordType::MX).drop_rate.ppm(), 10_000);
+    assert!(w.dns(&name, RecordType::MX).drop_rate.is_none());
 }
 
 #[test]
@@ -884,4 +942,36 @@ fn over_time_scenarios_change_from_epoch_one() {
         w0.dns("moved.test", RecordType::MX),
         w1.dns("moved.test", RecordType::MX)
     );
+}
+
+/// Every SMTP outcome and every policy-fetch outcome of the graded vocabulary is produced by
+/// at least one scenario of the catalog, so the e2e "every scenario" scan exercises the
+/// scanner on each of them.
+#[test]
+fn catalog_produces_every_smtp_and_fetch_outcome() {
+    let w = catalog_world(205);
+    let truths = w.all_truth();
+    for o in SmtpOutcome::ALL {
+        assert!(
+            truths.iter().any(|t| t.mx.iter().any(|m| m.smtp == *o)),
+            "no scenario yields smtp = {o}"
+        );
+    }
+    for f in PolicyFetch::ALL {
+        assert!(
+            truths.iter().any(|t| t.policy_fetch == *f),
+            "no scenario yields policy_fetch = {f}"
+        );
+    }
+    // The dangling alias keeps its declared truth (absent, NXDOMAIN) while being served with
+    // the CNAME in the answer.
+    let t = w.truth("txt-cname-dangling-p2.test").unwrap();
+    assert_eq!(
+        (t.sts_txt, t.sts_txt_dns),
+        (TxtState::Absent, DnsStatus::Nxdomain)
+    );
+    let o = w
+        .dns("_mta-sts.txt-cname-dangling-p2.test", RecordType::TXT)
+        .outcome;
+    assert!(matches!(o, DnsOutcome::NxDomainAfterCname { .. }), "{o:?}");
 }

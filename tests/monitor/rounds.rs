@@ -51,6 +51,7 @@ impl World for Phases {
             let x = w.listeners();
             l.https.extend(x.https);
             l.smtp.extend(x.smtp);
+            l.blackhole.extend(x.blackhole);
         }
         l
     }

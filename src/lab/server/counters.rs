@@ -1,5 +1,5 @@
 //! Counters the lab servers keep so tests can check what a scanner did: DNS queries by name and
-//! type, TCP connections and bytes per listener address (HTTPS and SMTP separately), and HTTPS
+//! type (and those dropped at random), TCP connections and bytes per listener address (HTTPS and SMTP separately), and HTTPS
 //! requests per (SNI, path).
 //!
 //! Hot paths touch only atomics or one short `Mutex` section. Maps keyed by names from the
@@ -103,6 +103,7 @@ pub struct ConnStats {
 struct NameMaps {
     dns: HashMap<RecordType, HashMap<String, u64>>,
     dns_keys: usize,
+    dropped: HashMap<(String, RecordType), u64>,
     https: HashMap<(Option<String>, String), u64>,
 }
 
@@ -110,6 +111,7 @@ struct NameMaps {
 #[derive(Debug, Default)]
 pub struct Counters {
     dns_total: AtomicU64,
+    dns_dropped: AtomicU64,
     dns_by_type: Mutex<HashMap<RecordType, u64>>,
     names: Mutex<NameMaps>,
     overflow: AtomicU64,
@@ -159,6 +161,35 @@ impl Counters {
         } else {
             self.overflow.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Records one query dropped at random (already counted by [`Counters::dns_query`]).
+    pub(crate) fn dns_drop(&self, qname: &str, qtype: RecordType) {
+        self.dns_dropped.fetch_add(1, Ordering::Relaxed);
+        let mut names = lock(&self.names);
+        let len = names.dropped.len();
+        let key = (qname.to_owned(), qtype);
+        if let Some(n) = names.dropped.get_mut(&key) {
+            *n += 1;
+        } else if len < MAX_KEYS {
+            names.dropped.insert(key, 1);
+        } else {
+            self.overflow.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// DNS queries dropped at random by the drop rate (UDP and TCP; included in
+    /// [`Counters::dns_total`]). Queries a world never answers ([`DnsOutcome::Drop`]) are
+    /// not counted here.
+    ///
+    /// [`DnsOutcome::Drop`]: crate::lab::model::DnsOutcome::Drop
+    pub fn dns_dropped(&self) -> u64 {
+        self.dns_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Random drops by (qname, qtype) (at most [`MAX_KEYS`] keys).
+    pub fn dns_dropped_by_name(&self) -> HashMap<(String, RecordType), u64> {
+        lock(&self.names).dropped.clone()
     }
 
     /// Records one HTTPS request.

@@ -6,27 +6,41 @@
 //! Wire behaviour per [`DnsOutcome`]: records → NOERROR with the records in order (a CNAME
 //! chain as given); an empty list → NODATA (NOERROR, empty answer, an SOA in the authority
 //! section); NXDOMAIN (with SOA) / SERVFAIL / REFUSED as RCODEs; `Drop` → nothing is sent;
+//! `NxDomainAfterCname` → NXDOMAIN with the CNAME chain in the answer section and an SOA
+//! (RFC 6604 §3: the RCODE is that of the last name of the chain);
 //! `truncate_udp` → over UDP an empty answer with TC set, over TCP the full answer. A UDP answer
 //! larger than the client's payload size (512 without EDNS) is also truncated (TC). Delays
 //! never block the server (a sleeping task per delayed answer, at most [`MAX_DELAYED`] at once).
 //! Responses set RA (the lab plays a recursive resolver) and echo RD and the question as
 //! received. The server never panics on malformed input: undecodable queries are answered
 //! FORMERR when a header can be read and ignored otherwise.
+//!
+//! Random loss: every decoded query is counted, then dropped (nothing sent, UDP or TCP) with
+//! the probability [`DnsReply::drop_rate`](crate::lab::model::DnsReply::drop_rate) the world
+//! gives for it. The draw is SipHash of the lab seed ([`LabOptions::seed`]), the query id,
+//! name and type and the server's running query number — reproducible for a seeded lab and a
+//! given order of queries, and fresh for every retry (a retry has a new number), so a client
+//! that retries gets through. Drops are counted ([`Counters::dns_dropped`]).
+//!
+//! [`LabOptions::seed`]: super::LabOptions::seed
 
+use std::hash::Hasher;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use siphasher::sip::SipHasher13;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 
 use super::counters::Counters;
 use super::net::Shutdown;
-use crate::lab::model::{DnsOutcome, LabRData, LabRecord, World};
+use crate::lab::model::{DnsOutcome, DropRate, LabRData, LabRecord, World};
 
 /// Delayed UDP answers pending at once; further delayed queries are dropped.
 pub const MAX_DELAYED: usize = 8192;
@@ -50,6 +64,33 @@ enum Transport {
 pub(crate) struct DnsServer {
     pub(crate) world: Arc<dyn World>,
     pub(crate) counters: Arc<Counters>,
+    /// Seed of the random drops.
+    pub(crate) seed: u64,
+    /// Queries seen so far (the per-query part of the drop draw).
+    pub(crate) seq: AtomicU64,
+}
+
+/// The uniformly distributed draw deciding whether one query is dropped: SipHash-1-3 keyed by
+/// `seed` over the query id, name, type and the query's sequence number `n`.
+pub(crate) fn drop_draw(seed: u64, id: u16, qname: &str, qtype: RecordType, n: u64) -> u64 {
+    let mut h = SipHasher13::new_with_keys(seed, 0x6c61_622d_6472_6f70);
+    h.write_u16(id);
+    h.write(qname.as_bytes());
+    h.write_u16(u16::from(qtype));
+    h.write_u64(n);
+    h.finish()
+}
+
+/// Whether the query is dropped at `rate`.
+pub(crate) fn dropped(
+    rate: DropRate,
+    seed: u64,
+    id: u16,
+    qname: &str,
+    qtype: RecordType,
+    n: u64,
+) -> bool {
+    !rate.is_none() && rate.drops(drop_draw(seed, id, qname, qtype, n))
 }
 
 impl DnsServer {
@@ -175,11 +216,42 @@ impl DnsServer {
         let qtype = q.query_type();
         self.counters.dns_query(&qname, qtype);
         let reply = self.world.dns(&qname, qtype);
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        if dropped(
+            reply.drop_rate,
+            self.seed,
+            req.metadata.id,
+            &qname,
+            qtype,
+            n,
+        ) {
+            self.counters.dns_drop(&qname, qtype);
+            return None;
+        }
         let truncate = match reply.outcome {
             DnsOutcome::Drop => return None,
             DnsOutcome::NxDomain => {
                 resp.metadata.response_code = ResponseCode::NXDomain;
                 resp.add_authority(soa_for(&qname));
+                false
+            }
+            DnsOutcome::NxDomainAfterCname { records } => {
+                resp.metadata.response_code = ResponseCode::NXDomain;
+                let last = records
+                    .iter()
+                    .rev()
+                    .find_map(|r| match &r.data {
+                        LabRData::Cname(t) => Some(t.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| qname.clone());
+                resp.add_authority(soa_for(&last));
+                match records.iter().map(to_record).collect::<Option<Vec<_>>>() {
+                    Some(rrs) => {
+                        resp.add_answers(rrs);
+                    }
+                    None => resp.metadata.response_code = ResponseCode::ServFail,
+                }
                 false
             }
             DnsOutcome::ServFail => {
@@ -310,6 +382,43 @@ mod tests {
             RData::MX(mx) => assert!(mx.exchange.is_root()),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn drop_draws_are_reproducible_fresh_per_query_and_near_the_rate() {
+        let t = RecordType::TXT;
+        assert_eq!(
+            drop_draw(7, 1, "a.test", t, 0),
+            drop_draw(7, 1, "a.test", t, 0)
+        );
+        assert_ne!(
+            drop_draw(7, 1, "a.test", t, 0),
+            drop_draw(7, 1, "a.test", t, 1)
+        );
+        assert_ne!(
+            drop_draw(7, 1, "a.test", t, 0),
+            drop_draw(8, 1, "a.test", t, 0)
+        );
+        for n in 0..1000 {
+            assert!(!dropped(DropRate::NONE, 1, 2, "x.test", t, n));
+            assert!(dropped(DropRate::ALL, 1, 2, "x.test", t, n));
+        }
+        // Rate 0.25 over 20 000 draws (sd ≈ 61): within 10 sd of 5 000.
+        let quarter = DropRate::from_probability(0.25).unwrap();
+        let hits = (0..20_000u64)
+            .filter(|n| dropped(quarter, 3, (n % 65_536) as u16, "y.test", t, *n))
+            .count();
+        assert!((4_400..=5_600).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn drop_rate_parses_probabilities_only() {
+        assert_eq!(DropRate::from_probability(0.01).unwrap().ppm(), 10_000);
+        assert_eq!(DropRate::from_probability(1.0), Some(DropRate::ALL));
+        assert_eq!(DropRate::from_probability(0.0), Some(DropRate::NONE));
+        assert!(DropRate::from_probability(-0.1).is_none());
+        assert!(DropRate::from_probability(1.5).is_none());
+        assert!(DropRate::from_probability(f64::NAN).is_none());
     }
 
     #[test]

@@ -14,6 +14,11 @@
 //! * [`pki`] — rcgen root / intermediate / unknown root, cached leaves, the rustls resolver.
 //! * [`counters`] — what tests read back.
 //!
+//! Black holes ([`Listeners::blackhole`](crate::lab::model::Listeners::blackhole)): on those
+//! addresses the HTTPS and SMTP ports are bound with a listen queue the lab fills itself and
+//! never accepts from, so connection attempts go unanswered and time out — how the lab makes
+//! `connect-timeout` on loopback without a packet filter (Linux semantics; see `net.rs`).
+//!
 //! This module only binds loopback addresses (a world listing any other address is an error)
 //! and never imports the scanner's `records` or `assess` modules. A world may list `::1`
 //! ([`Ipv6Loopback`](crate::lab::world::Ipv6Loopback)): it is bound on the lab's service
@@ -114,6 +119,8 @@ pub struct LabOptions {
     pub ports: Ports,
     /// UDP DNS workers sharing the socket (at least 1).
     pub dns_udp_workers: usize,
+    /// Seed of the servers' random draws (DNS drops, see [`dns`]); None: a random seed.
+    pub seed: Option<u64>,
 }
 
 impl Default for LabOptions {
@@ -122,6 +129,7 @@ impl Default for LabOptions {
             block: None,
             ports: Ports::default(),
             dns_udp_workers: 2,
+            seed: None,
         }
     }
 }
@@ -144,6 +152,8 @@ pub struct Lab {
     tasks: JoinSet<()>,
     /// Held for the lab's lifetime: they keep other labs out of this block.
     _block_marks: Vec<TcpListener>,
+    /// Held for the lab's lifetime: the black-hole ports and their filler connections.
+    _blackholes: Vec<net::Blackhole>,
 }
 
 impl std::fmt::Debug for Lab {
@@ -257,7 +267,12 @@ where
     let dns_addr = udp.local_addr()?;
     let world = make_world(block);
     let listeners = world.listeners();
-    for ip in listeners.https.iter().chain(&listeners.smtp) {
+    for ip in listeners
+        .https
+        .iter()
+        .chain(&listeners.smtp)
+        .chain(&listeners.blackhole)
+    {
         if !ip.is_loopback() {
             bail!("the world lists {ip}, which is not a loopback address");
         }
@@ -271,6 +286,8 @@ where
     let server = Arc::new(dns::DnsServer {
         world: Arc::clone(&world),
         counters: Arc::clone(&counters),
+        seed: opts.seed.unwrap_or_else(net::random_u64),
+        seq: std::sync::atomic::AtomicU64::new(0),
     });
     let udp = Arc::new(udp);
     for _ in 0..opts.dns_udp_workers.max(1) {
@@ -322,6 +339,19 @@ where
         });
         tasks.spawn(host.serve(listener, shutdown.clone()));
     }
+    let mut hole_ports = vec![opts.ports.https, opts.ports.smtp];
+    hole_ports.dedup();
+    let holes = dedup(&listeners.blackhole).into_iter().flat_map(|ip| {
+        hole_ports
+            .iter()
+            .map(move |port| SocketAddr::new(ip, *port))
+    });
+    let blackholes = futures::future::try_join_all(holes.map(|sock| async move {
+        net::Blackhole::bind(sock)
+            .await
+            .with_context(|| format!("binding a black hole on {sock}"))
+    }))
+    .await?;
     Ok(Lab {
         block,
         ports: opts.ports,
@@ -333,6 +363,7 @@ where
         stop,
         tasks,
         _block_marks: block_marks,
+        _blackholes: blackholes,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Socket plumbing shared by the lab servers: the shutdown signal, a byte-counting stream
-//! wrapper, the privileged-port probe and a small random source. No protocol logic here.
+//! wrapper, the privileged-port probe, a small random source and the "black hole" listener.
+//! No protocol logic here.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -11,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 
 use super::counters::AddrCounters;
@@ -136,4 +138,59 @@ pub(crate) async fn linger_close<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) 
         }
     };
     let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+/// Listen backlog of a black hole (Linux queues backlog + 1 established connections).
+pub(crate) const BLACKHOLE_BACKLOG: u32 = 1;
+/// Most filler connections a black hole opens before giving up.
+pub(crate) const BLACKHOLE_MAX_FILL: usize = 16;
+/// A loopback connection not established within this time is taken as unanswered. On
+/// loopback the kernel answers a SYN within the sending system call, so this is generous.
+pub(crate) const BLACKHOLE_PROBE: Duration = Duration::from_millis(250);
+
+/// A bound port that never accepts and whose listen queue is full: connection attempts to it
+/// are never answered, so clients see `connect()` time out (on loopback, where an unbound
+/// port is refused at once and no packet filter is wanted).
+///
+/// The trick: the socket listens with a backlog of [`BLACKHOLE_BACKLOG`] and the lab itself
+/// opens connections to it — never accepted — until one is no longer answered within
+/// [`BLACKHOLE_PROBE`]. From then on the accept queue is full and Linux drops every new SYN
+/// (`tcp_conn_request`: "acceptq full" → drop, counted as `ListenOverflows`; with the default
+/// `net.ipv4.tcp_abort_on_overflow = 0` nothing is sent back), and the client retransmits its
+/// SYN until its own timeout. Nothing else on the machine is touched. On systems that reset
+/// instead of dropping, the clients would see a refusal; the lab tests check for a timeout.
+#[derive(Debug)]
+pub(crate) struct Blackhole {
+    _listener: TcpListener,
+    _fillers: Vec<TcpStream>,
+}
+
+impl Blackhole {
+    /// Binds `addr` and fills its queue.
+    pub(crate) async fn bind(addr: SocketAddr) -> io::Result<Blackhole> {
+        let sock = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        sock.set_reuseaddr(true)?;
+        sock.bind(addr)?;
+        let listener = sock.listen(BLACKHOLE_BACKLOG)?;
+        let mut fillers = Vec::new();
+        for _ in 0..BLACKHOLE_MAX_FILL {
+            match tokio::time::timeout(BLACKHOLE_PROBE, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => fillers.push(s),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Ok(Blackhole {
+                        _listener: listener,
+                        _fillers: fillers,
+                    });
+                }
+            }
+        }
+        Err(io::Error::other(format!(
+            "{addr}: the listen queue did not fill after {BLACKHOLE_MAX_FILL} connections"
+        )))
+    }
 }

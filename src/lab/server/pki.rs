@@ -188,8 +188,12 @@ impl Pki {
         &self.unknown_root_der
     }
 
-    /// The certificate chain and key to present for `spec` (cached).
+    /// The certificate chain and key to present for `spec` (cached). `Err` for
+    /// [`CertVariant::NoCertificate`]: there is nothing to present.
     pub fn certified_key(&self, spec: &CertSpec) -> anyhow::Result<Arc<CertifiedKey>> {
+        if spec.variant == CertVariant::NoCertificate {
+            anyhow::bail!("no certificate for {:?} (handshake refused)", spec.names);
+        }
         if let Some(k) = lock(&self.cache).map.get(spec) {
             return Ok(Arc::clone(k));
         }
@@ -252,7 +256,8 @@ impl Pki {
             CertVariant::Valid
             | CertVariant::SelfSigned
             | CertVariant::UnknownCa
-            | CertVariant::MissingIntermediate => set_validity(&mut p, -1, 90),
+            | CertVariant::MissingIntermediate
+            | CertVariant::NoCertificate => set_validity(&mut p, -1, 90),
             CertVariant::Expired => set_validity(&mut p, -120, -30),
             CertVariant::NotYetValid => set_validity(&mut p, 30, 120),
             CertVariant::ExpiresInDays(d) => set_validity(&mut p, -60, i64::from(d)),
@@ -276,7 +281,8 @@ impl Pki {
             CertVariant::Valid
             | CertVariant::Expired
             | CertVariant::NotYetValid
-            | CertVariant::ExpiresInDays(_) => vec![
+            | CertVariant::ExpiresInDays(_)
+            | CertVariant::NoCertificate => vec![
                 p.signed_by(&self.leaf_key, &self.intermediate.issuer())?
                     .der()
                     .clone(),
@@ -365,8 +371,8 @@ impl ResolvesServerCert for WorldCertResolver {
             Service::Https => self.world.https_cert(self.addr, sni.as_deref()),
             Service::Smtp => self.world.smtp_cert(self.addr, sni.as_deref()),
         };
-        // An error here (a name rcgen cannot encode) aborts the handshake, like a server with
-        // no certificate configured.
+        // An error here (a name rcgen cannot encode, or `NoCertificate`) aborts the handshake
+        // with a fatal alert, like a server with no certificate configured for the name.
         self.pki.certified_key(&spec).ok()
     }
 }

@@ -303,6 +303,15 @@ async fn dialog<S: AsyncRead + AsyncWrite + Unpin>(
             .to_ascii_uppercase();
         let has_args = line.trim().contains(' ');
         let res = match verb.as_str() {
+            "EHLO" | "HELO" if p == SmtpPersonality::RejectEhloAndHelo => {
+                c.send(b"550 5.7.1 Client host rejected: access denied\r\n")
+                    .await
+            }
+            "EHLO" if in_tls && p == SmtpPersonality::CloseAfterTls => return End::Close,
+            "EHLO" if in_tls && p == SmtpPersonality::RejectEhloAfterTls => {
+                let _ = c.send(b"554 5.7.0 Too many TLS sessions\r\n").await;
+                return End::Close;
+            }
             "EHLO" => match p {
                 SmtpPersonality::HeloOnly => c.send(b"502 5.5.1 EHLO not supported\r\n").await,
                 SmtpPersonality::EndlessContinuation => {

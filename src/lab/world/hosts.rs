@@ -20,6 +20,8 @@ pub enum HostServer {
     Pool(usize),
     /// An address where nothing listens.
     Refused,
+    /// The black hole (connection attempts time out).
+    Blackhole,
 }
 
 /// One MX host of a domain.
@@ -179,6 +181,27 @@ impl Context {
                 h.addresses = vec![self.topo.pool_addr(0, &target)];
                 h.alias_of = Some(target);
                 hosts(MxKind::Hosts, false, vec![h])
+            }
+            MxLayout::Blackhole => {
+                let name = format!("mx.{domain}");
+                hosts(
+                    MxKind::Hosts,
+                    false,
+                    vec![MxHost {
+                        addresses: vec![self.topo.blackhole_addr()],
+                        pattern: name.clone(),
+                        name,
+                        preference: 10,
+                        alias_of: None,
+                        server: HostServer::Blackhole,
+                        probe: ProbeTruth {
+                            smtp: SmtpOutcome::ConnectTimeout,
+                            starttls: None,
+                            cert: None,
+                            injection: None,
+                        },
+                    }],
+                )
             }
             MxLayout::Refused => {
                 let name = format!("mx.{domain}");

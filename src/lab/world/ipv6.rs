@@ -116,6 +116,7 @@ impl<W: World> World for Ipv6Loopback<W> {
                 truncate_udp: false,
             },
             delay: inner.delay,
+            drop_rate: inner.drop_rate,
         }
     }
 

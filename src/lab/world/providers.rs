@@ -12,6 +12,7 @@
 //! | `127.B.(16+k).1–P` | self-hosted MX pool of server class k (P addresses each) |
 //! | `127.B.250.x` | "refused" hosts: nothing listens |
 //! | `127.B.251.x` | web (apex) addresses: nothing listens |
+//! | `127.B.252.1` | the black hole: HTTPS and SMTP ports bound, connections never answered |
 
 use std::hash::Hasher;
 use std::net::{IpAddr, Ipv4Addr};
@@ -40,6 +41,7 @@ const MS_HOSTS: u8 = 4;
 const POOL_BASE: u8 = 16;
 const REFUSED_OCTET: u8 = 250;
 const WEB_OCTET: u8 = 251;
+const BLACKHOLE_OCTET: u8 = 252;
 
 /// A stable 64-bit hash of a name (SipHash-1-3 with a fixed key per `salt`).
 pub fn name_hash(name: &str, salt: u64) -> u64 {
@@ -70,6 +72,8 @@ pub enum AddrRole {
     Microsoft,
     /// A self-hosted MX of server class k.
     Pool(usize),
+    /// The black hole (connection attempts time out).
+    Blackhole,
     /// Anything else (nothing listens).
     Other,
 }
@@ -124,6 +128,16 @@ impl Topology {
         self.ip(REFUSED_OCTET, 1 + (name_hash(name, 4) % 250) as u8)
     }
 
+    /// The black hole: connection attempts to its HTTPS and SMTP ports are never answered.
+    pub fn blackhole_addr(&self) -> IpAddr {
+        self.ip(BLACKHOLE_OCTET, 1)
+    }
+
+    /// Every black-hole address.
+    pub fn blackhole_listeners(&self) -> Vec<IpAddr> {
+        vec![self.blackhole_addr()]
+    }
+
     /// The web (apex A) address of a domain; nothing listens there.
     pub fn web_addr(&self, domain: &str) -> IpAddr {
         self.ip(WEB_OCTET, 1 + (name_hash(domain, 5) % 250) as u8)
@@ -142,6 +156,7 @@ impl Topology {
             1 if d <= POLICY_HOSTS => AddrRole::Policy,
             2 if d <= 3 => AddrRole::Google,
             3 if d <= MS_HOSTS => AddrRole::Microsoft,
+            BLACKHOLE_OCTET if d == 1 => AddrRole::Blackhole,
             c if c >= POOL_BASE
                 && usize::from(c - POOL_BASE) < self.classes
                 && d <= self.pool_size =>

@@ -38,7 +38,7 @@ macro_rules! catalog {
 catalog! {
     // ---- no MTA-STS -------------------------------------------------------------------
     /// No MTA-STS, no TLS-RPT; MX at a provider (the common case).
-    NoSts = "no-sts", 579_850;
+    NoSts = "no-sts", 579_670;
     /// No MTA-STS but a valid TLS-RPT record (TLS-RPT without MTA-STS).
     NoStsTlsrpt = "no-sts-tlsrpt", 8_000;
     /// No MTA-STS, no MX, the apex has an address (implicit MX; nothing listens on 25).
@@ -157,6 +157,11 @@ catalog! {
     PolicyHostRefused = "policy-host-refused", 300;
     /// Valid TXT, the `mta-sts.D` lookup gets SERVFAIL.
     PolicyHostServfail = "policy-host-servfail", 50;
+    /// Valid TXT, `mta-sts.D`:443 never answers the connection attempt (filtered port).
+    PolicyConnectTimeout = "policy-connect-timeout", 50;
+    /// Valid TXT, the policy host aborts the TLS handshake with a fatal alert (no
+    /// certificate configured for `mta-sts.D`).
+    PolicyTlsAlert = "policy-tls-alert", 30;
     /// Policy host certificate self-signed.
     PolicyCertSelfSigned = "policy-cert-self-signed", 300;
     /// Policy host certificate expired.
@@ -271,8 +276,16 @@ catalog! {
     SmtpCloseAfterEhlo = "smtp-close-after-ehlo", 20;
     /// EHLO refused, HELO accepted.
     SmtpHeloOnly = "smtp-helo-only", 20;
+    /// EHLO and HELO both refused with 550.
+    SmtpEhloRejected = "smtp-ehlo-rejected", 20;
+    /// TLS handshake completes, then the server closes instead of answering EHLO.
+    SmtpCloseAfterTls = "smtp-close-after-tls", 20;
+    /// TLS handshake completes, then EHLO over TLS is answered 554.
+    SmtpRejectAfterTls = "smtp-reject-after-tls", 10;
     /// Nothing listens on the MX address.
     SmtpRefused = "smtp-refused", 50;
+    /// The MX address never answers the connection attempt on port 25 (filtered port).
+    SmtpConnectTimeout = "smtp-connect-timeout", 50;
     // ---- over time (epoch 0: enforce-valid; the change from epoch 1 on) -------------------
     /// From epoch 1 the policy says `mode: testing` but the TXT `id` is not bumped.
     OverTimePolicyEditedIdKept = "over-time-policy-edited-id-kept", 100;
@@ -524,6 +537,14 @@ impl Scenario {
                 host: PolicyHost::DnsError,
                 ..sts(p)
             },
+            PolicyConnectTimeout => Spec {
+                host: PolicyHost::Blackhole,
+                ..sts(p)
+            },
+            PolicyTlsAlert => Spec {
+                host: PolicyHost::HandshakeRefused,
+                ..sts(p)
+            },
             PolicyCertSelfSigned => with_policy_cert(p, cert(V::SelfSigned, CertNames::Host)),
             PolicyCertExpired => with_policy_cert(p, cert(V::Expired, CertNames::Host)),
             PolicyCertNotYetValid => with_policy_cert(p, cert(V::NotYetValid, CertNames::Host)),
@@ -589,7 +610,11 @@ impl Scenario {
             SmtpEndlessContinuation => smtp(P::EndlessContinuation, M::Testing),
             SmtpCloseAfterEhlo => smtp(P::CloseAfterEhlo, M::Testing),
             SmtpHeloOnly => smtp(P::HeloOnly, M::Testing),
+            SmtpEhloRejected => smtp(P::RejectEhloAndHelo, M::Testing),
+            SmtpCloseAfterTls => smtp(P::CloseAfterTls, M::Testing),
+            SmtpRejectAfterTls => smtp(P::RejectEhloAfterTls, M::Testing),
             SmtpRefused => with_mx(MxLayout::Refused, M::Testing, PolicyMx::Cover),
+            SmtpConnectTimeout => with_mx(MxLayout::Blackhole, M::Testing, PolicyMx::Cover),
             OverTimePolicyEditedIdKept | OverTimeIdBumpedNoChange | OverTimeTxtRemoved => sts(p),
             OverTimeMxMoved => with_mx(
                 MxLayout::Provider(Provider::SelfHosted),

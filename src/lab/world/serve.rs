@@ -16,8 +16,8 @@ use super::spec::{Fault, MxLayout, PolicyHost, PolicyHttp, Spec, TxtSetup, overs
 use super::truth::DomainTruth;
 use super::{DomainEntry, DomainSource};
 use crate::lab::model::{
-    BodyFraming, CertSpec, CertVariant, DnsOutcome, DnsReply, HttpBehaviour, HttpResponse,
-    LabRData, LabRecord, Listeners, SmtpPersonality, World,
+    BodyFraming, CertSpec, CertVariant, DnsOutcome, DnsReply, DropRate, HttpBehaviour,
+    HttpResponse, LabRData, LabRecord, Listeners, SmtpPersonality, World,
 };
 
 /// The path of the MTA-STS policy (RFC 8461 §3.3).
@@ -30,6 +30,7 @@ pub struct LabWorld<S> {
     source: S,
     ctx: Context,
     dns_delay: Duration,
+    dns_drop: DropRate,
     epoch: u32,
 }
 
@@ -40,6 +41,7 @@ impl<S: DomainSource> LabWorld<S> {
             source,
             ctx,
             dns_delay: Duration::ZERO,
+            dns_drop: DropRate::NONE,
             epoch: 0,
         }
     }
@@ -72,6 +74,19 @@ impl<S: DomainSource> LabWorld<S> {
     pub fn with_dns_delay(mut self, delay: Duration) -> Self {
         self.dns_delay = delay;
         self
+    }
+
+    /// The same world dropping each DNS query (UDP or TCP) with probability `rate`, a fresh
+    /// draw per query (packet loss: a client that retries gets through). The truth is
+    /// unchanged: it describes what a scanner that retries enough observes.
+    pub fn with_dns_drop_rate(mut self, rate: DropRate) -> Self {
+        self.dns_drop = rate;
+        self
+    }
+
+    /// The injected DNS delay and drop rate.
+    pub fn dns_impairment(&self) -> (Duration, DropRate) {
+        (self.dns_delay, self.dns_drop)
     }
 
     /// The domain source.
@@ -127,7 +142,10 @@ impl<S: DomainSource> LabWorld<S> {
                     PolicyHost::NoAddress => return DnsOutcome::NxDomain,
                     PolicyHost::DnsError => return DnsOutcome::ServFail,
                     PolicyHost::Refused => self.ctx.topo.refused_addr(q),
-                    PolicyHost::Served { .. } => self.ctx.topo.policy_addr(d),
+                    PolicyHost::Blackhole => self.ctx.topo.blackhole_addr(),
+                    PolicyHost::Served { .. } | PolicyHost::HandshakeRefused => {
+                        self.ctx.topo.policy_addr(d)
+                    }
                 };
                 return addresses(q, &[addr], t);
             }
@@ -303,16 +321,18 @@ fn txt_answer(q: &str, setup: &TxtSetup, t: RecordType) -> DnsOutcome {
 
 /// The answer for `q`, the start of a CNAME chain whose next hop is `from` (1-based) and
 /// whose last hop (`depth`) holds the records.
+/// When the last hop does not exist (a dangling alias) the answer is NXDOMAIN with the CNAME
+/// records (RFC 6604 §3: the RCODE is that of the last name of the chain).
 fn chain(q: &str, d: &str, from: u8, depth: u8, setup: &TxtSetup, t: RecordType) -> DnsOutcome {
-    if setup.nxdomain {
-        return DnsOutcome::NxDomain;
-    }
     let mut records = Vec::new();
     let mut owner = q.to_owned();
     for j in from..=depth {
         let next = vendor_name(d, j);
         records.push(rec(&owner, LabRData::Cname(next.clone())));
         owner = next;
+    }
+    if setup.nxdomain {
+        return DnsOutcome::NxDomainAfterCname { records };
     }
     if t == RecordType::TXT {
         records.extend(
@@ -377,6 +397,7 @@ impl<S: DomainSource> World for LabWorld<S> {
         DnsReply {
             outcome: self.answer(&q, qtype),
             delay: self.dns_delay,
+            drop_rate: self.dns_drop,
         }
     }
 
@@ -384,6 +405,7 @@ impl<S: DomainSource> World for LabWorld<S> {
         Listeners {
             https: self.ctx.topo.https_listeners(),
             smtp: self.ctx.topo.smtp_listeners(),
+            blackhole: self.ctx.topo.blackhole_listeners(),
         }
     }
 
@@ -393,6 +415,10 @@ impl<S: DomainSource> World for LabWorld<S> {
         };
         match self.entry(&d).map(|e| e.spec.host) {
             Some(PolicyHost::Served { cert, .. }) => cert.cert_spec(&format!("mta-sts.{d}")),
+            Some(PolicyHost::HandshakeRefused) => CertSpec {
+                names: vec![format!("mta-sts.{d}")],
+                variant: CertVariant::NoCertificate,
+            },
             _ => default_cert("policy.lab"),
         }
     }
@@ -491,7 +517,7 @@ impl<S: DomainSource> World for LabWorld<S> {
                     None => default_cert(&host),
                 }
             }
-            AddrRole::Policy | AddrRole::Other => default_cert("mx.lab"),
+            AddrRole::Policy | AddrRole::Blackhole | AddrRole::Other => default_cert("mx.lab"),
         }
     }
 }
@@ -503,6 +529,7 @@ pub fn host_role_matches(ctx: &Context, server: HostServer, addr: IpAddr) -> boo
         (HostServer::Microsoft, AddrRole::Microsoft) => true,
         (HostServer::Pool(k), AddrRole::Pool(j)) => k == j,
         (HostServer::Refused, AddrRole::Other) => true,
+        (HostServer::Blackhole, AddrRole::Blackhole) => true,
         _ => false,
     }
 }

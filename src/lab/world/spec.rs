@@ -304,6 +304,12 @@ pub enum PolicyHost {
     DnsError,
     /// `mta-sts.D` points at an address where nothing listens.
     Refused,
+    /// `mta-sts.D` points at the black hole: the TCP connection is never answered (a
+    /// filtered port), so the fetch ends in a connect timeout.
+    Blackhole,
+    /// `mta-sts.D` is on the shared policy hosts, which have no certificate for it and abort
+    /// the TLS handshake with a fatal alert (a TLS failure that is not a certificate problem).
+    HandshakeRefused,
     /// Served by the shared HTTPS policy hosts.
     Served {
         /// The certificate presented for `mta-sts.D`.
@@ -358,6 +364,9 @@ impl HostCert {
             CertVariant::SelfSigned => Some(CertVerdict::SelfSigned),
             CertVariant::UnknownCa => Some(CertVerdict::Untrusted),
             CertVariant::MissingIntermediate => Some(CertVerdict::IncompleteChain),
+            // Never presented (the handshake is refused, see `PolicyHost::HandshakeRefused`);
+            // should a verdict be asked for, it is "anything else".
+            CertVariant::NoCertificate => Some(CertVerdict::Invalid),
         };
         match (chain, self.names) {
             (Some(v), _) => v,
@@ -666,6 +675,8 @@ pub enum MxLayout {
     Cname,
     /// `10 mx.D` on an address where nothing listens.
     Refused,
+    /// `10 mx.D` on the black hole: the TCP connection to port 25 is never answered.
+    Blackhole,
 }
 
 /// Who hosts a domain's mail.
@@ -737,5 +748,9 @@ pub fn probe_truth(personality: SmtpPersonality, cert: CertVerdict) -> ProbeTrut
         P::TempFailGreeting => t(O::GreetingTempfail, None, None, None),
         P::Garbage | P::EndlessContinuation => t(O::ProtocolError, None, None, None),
         P::CloseAfterEhlo => t(O::ProtocolError, Some(true), None, None),
+        P::RejectEhloAndHelo => t(O::EhloRejected, Some(false), None, None),
+        P::CloseAfterTls | P::RejectEhloAfterTls => {
+            t(O::PostTlsError, Some(true), Some(cert), Some(false))
+        }
     }
 }

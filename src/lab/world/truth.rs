@@ -123,6 +123,8 @@ impl DomainTruth {
                 PolicyHost::NoAddress => PolicyFetch::HostNotFound,
                 PolicyHost::DnsError => PolicyFetch::DnsError,
                 PolicyHost::Refused => PolicyFetch::ConnectRefused,
+                PolicyHost::Blackhole => PolicyFetch::ConnectTimeout,
+                PolicyHost::HandshakeRefused => PolicyFetch::TlsError,
                 PolicyHost::Served { cert: c, http } => {
                     cert = Some(c.verdict());
                     match http {

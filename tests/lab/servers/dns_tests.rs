@@ -330,3 +330,101 @@ async fn dns_with_hickory_resolver() {
     );
     lab.shutdown().await;
 }
+
+/// RFC 6604 §3: "The RCODE in the ultimate DNS response MUST BE set based on the final query
+/// cycle leading to that response." A dangling alias is NXDOMAIN *with* the CNAME chain in the
+/// answer section, over UDP and TCP.
+#[tokio::test]
+async fn dns_nxdomain_after_cname_keeps_the_chain() {
+    let (lab, _w) = lab().await;
+    let dns = lab.dns_addr();
+    let q = query("dangling.test.", RecordType::TXT, true);
+    for m in [
+        udp(dns, &q, STEP).await.unwrap(),
+        tcp(dns, &q, STEP).await.unwrap(),
+    ] {
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+        let chain: Vec<(String, String)> = m
+            .answers
+            .iter()
+            .map(|r| match &r.data {
+                RData::CNAME(c) => (r.name.to_ascii(), c.0.to_ascii()),
+                other => panic!("only CNAMEs in the answer: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            chain,
+            vec![
+                ("dangling.test.".to_owned(), "hop.vendor.test.".to_owned()),
+                (
+                    "hop.vendor.test.".to_owned(),
+                    "gone.vendor.test.".to_owned()
+                ),
+            ]
+        );
+        // The negative answer's SOA is that of the last name's zone.
+        assert_eq!(m.authorities.len(), 1);
+        assert_eq!(m.authorities[0].record_type(), RecordType::SOA);
+        assert_eq!(m.authorities[0].name.to_ascii(), "vendor.test.");
+    }
+    lab.shutdown().await;
+}
+
+/// Sends one A query for `name` over UDP; true when answered within `wait`.
+async fn answered(dns: std::net::SocketAddr, name: &str, wait: Duration) -> bool {
+    udp(dns, &query(name, RecordType::A, false), wait)
+        .await
+        .is_some()
+}
+
+/// Random drops: rate 0 never drops, rate 1 always (UDP and TCP), rate 0.5 drops about half of
+/// a bounded number of queries, every drop is counted, and a retried query gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_random_drops_are_counted_and_retries_get_through() {
+    let (lab, _w) = lab().await;
+    let dns = lab.dns_addr();
+    let c = lab.counters();
+
+    // Rate 0: 40 queries, every one answered (a timeout here would be a real failure).
+    for _ in 0..40 {
+        assert!(answered(dns, "drop0.test.", STEP).await);
+    }
+    assert_eq!(c.dns_dropped(), 0);
+
+    // Rate 1: nothing comes back, over UDP or TCP; the TCP connection stays usable.
+    let short = Duration::from_millis(400);
+    for _ in 0..3 {
+        assert!(!answered(dns, "dropall.test.", short).await);
+        assert!(
+            tcp(dns, &query("dropall.test.", RecordType::A, false), short)
+                .await
+                .is_none()
+        );
+    }
+    assert_eq!(c.dns_dropped(), 6);
+    assert_eq!(
+        c.dns_dropped_by_name()
+            .get(&("dropall.test".to_owned(), RecordType::A)),
+        Some(&6)
+    );
+
+    // Rate 0.5 over 200 concurrent queries: answered ≈ 100 (sd ≈ 7); 60..=140 is ±5.6 sd.
+    // Every unanswered query was dropped by the lab (not lost elsewhere).
+    let before = c.dns_dropped();
+    let tries = (0..200).map(|_| answered(dns, "drop50.test.", STEP));
+    let got = futures::future::join_all(tries).await;
+    let ok = got.iter().filter(|a| **a).count() as u64;
+    assert!((60..=140).contains(&ok), "answered {ok} of 200 at rate 0.5");
+    assert_eq!(c.dns_dropped() - before, 200 - ok);
+
+    // A client that retries gets through: each try is a fresh draw (2^-20 to fail 20 times).
+    let mut through = false;
+    for _ in 0..20 {
+        if answered(dns, "drop50.test.", Duration::from_millis(500)).await {
+            through = true;
+            break;
+        }
+    }
+    assert!(through, "20 retries at rate 0.5 all dropped");
+    lab.shutdown().await;
+}

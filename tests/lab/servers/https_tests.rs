@@ -294,3 +294,26 @@ async fn https_rejects_malformed_and_oversized_requests() {
     assert_eq!(lab.counters().https_total(), 0, "neither reached the world");
     lab.shutdown().await;
 }
+
+/// `CertVariant::NoCertificate`: the server aborts the handshake with a fatal alert before
+/// sending any certificate — a TLS failure that is not a certificate problem, for a verifying
+/// and a non-verifying client alike.
+#[tokio::test]
+async fn https_no_certificate_aborts_with_an_alert() {
+    let (lab, w) = lab().await;
+    let addr = SocketAddr::new(w.https_ip(), lab.ports().https);
+    let err = verify_error(&lab, addr, "nocert.test").await;
+    assert!(err.contains("AlertReceived"), "{err}");
+    let (tls, cap) = capturing();
+    let r = https_get(&tls, addr, "nocert.test", "nocert.test", WK).await;
+    let e = r.expect_err("no handshake without a certificate");
+    let text = format!("{:?}", e.get_ref().map(|i| format!("{i:?}")));
+    assert!(text.contains("AlertReceived"), "{text}");
+    assert!(
+        cap.chain.lock().unwrap().is_empty(),
+        "no certificate was sent"
+    );
+    // The other names on the same listener are unaffected.
+    assert_eq!(chain(addr, "mta-sts.valid.test").await.len(), 2);
+    lab.shutdown().await;
+}

@@ -1,5 +1,5 @@
 //! A lab for `scripts/lab-perf.sh` to measure: an ignored test that starts the test world,
-//! writes its addresses to `$STSSCAN_LAB_PERF_INFO` (shell `KEY=value` lines) and serves until
+//! writes its addresses (DNS, one HTTPS host, one normal SMTP host, the CA file) to `$STSSCAN_LAB_PERF_INFO` (shell `KEY=value` lines) and serves until
 //! `$STSSCAN_LAB_PERF_INFO.stop` appears or `$STSSCAN_LAB_PERF_SECONDS` (default 60, at most
 //! 600) pass, with `$STSSCAN_LAB_PERF_WORKERS` UDP DNS workers (default 2). Performance is reported by the script, never asserted here.
 
@@ -38,11 +38,16 @@ async fn serve_lab_for_perf() {
     .unwrap();
     let w = made.unwrap();
     let https = SocketAddr::new(w.https_ip(), lab.ports().https);
+    let smtp = SocketAddr::new(
+        w.smtp_ip(stsscan::lab::model::SmtpPersonality::Normal),
+        lab.ports().smtp,
+    );
     let text = format!(
-        "DNS_IP={}\nDNS_PORT={}\nHTTPS={}\nCA={}\n",
+        "DNS_IP={}\nDNS_PORT={}\nHTTPS={}\nSMTP={}\nCA={}\n",
         lab.dns_addr().ip(),
         lab.dns_addr().port(),
         https,
+        smtp,
         lab.ca_file().display()
     );
     let tmp = format!("{info}.tmp");
@@ -55,10 +60,11 @@ async fn serve_lab_for_perf() {
     }
     let c = lab.counters();
     eprintln!(
-        "lab served {} DNS queries, {} HTTPS requests, HTTPS conns {:?}",
+        "lab served {} DNS queries, {} HTTPS requests, HTTPS conns {:?}, SMTP conns {:?}",
         c.dns_total(),
         c.https_total(),
-        c.https_conns(w.https_ip())
+        c.https_conns(w.https_ip()),
+        c.smtp_conns(w.smtp_ip(stsscan::lab::model::SmtpPersonality::Normal))
     );
     lab.shutdown().await;
 }

@@ -298,3 +298,58 @@ async fn smtp_pipelined_after_starttls_and_connection_limit() {
     assert_eq!(st.accepted, 2);
     lab.shutdown().await;
 }
+
+/// EHLO and HELO both refused (→ `ehlo-rejected`), and the two post-TLS failures: the
+/// handshake completes with a valid certificate, then the EHLO over TLS gets EOF or a 554
+/// (→ `post-tls-error`).
+#[tokio::test]
+async fn smtp_ehlo_rejected_and_post_tls_failures() {
+    let (lab, w) = lab().await;
+    let (mut s, mut buf, e) = ehlo(&lab, &w, P::RejectEhloAndHelo).await;
+    assert_eq!(codes(&e), ["550"]);
+    cmd(&mut s, "HELO scanner.test").await;
+    assert_eq!(codes(&reply(&mut s, &mut buf).await.unwrap()), ["550"]);
+
+    for p in [P::CloseAfterTls, P::RejectEhloAfterTls] {
+        let (mut s, mut buf, e) = ehlo(&lab, &w, p).await;
+        assert!(e.iter().any(|l| l.contains("STARTTLS")), "{p:?}: {e:?}");
+        cmd(&mut s, "STARTTLS").await;
+        assert_eq!(codes(&reply(&mut s, &mut buf).await.unwrap()), ["220"]);
+        let tls = verifying(lab.root_store());
+        let mut t = tls
+            .connect(ServerName::try_from("mx.valid.test").unwrap(), s)
+            .await
+            .unwrap_or_else(|e| panic!("{p:?}: the handshake completes: {e}"));
+        cmd(&mut t, "EHLO scanner.test").await;
+        let mut buf = Vec::new();
+        let r = reply(&mut t, &mut buf).await;
+        match p {
+            P::CloseAfterTls => assert!(r.is_none(), "{p:?}: no reply, the server closed: {r:?}"),
+            _ => assert_eq!(r.unwrap(), ["554 5.7.0 Too many TLS sessions"]),
+        }
+        assert!(read_all(&mut t, STEP).await.unwrap_or_default().is_empty());
+    }
+    lab.shutdown().await;
+}
+
+/// The black hole: a connection attempt to its SMTP or HTTPS port is never answered (the
+/// client times out), while an address where nothing is bound refuses at once. Checked
+/// repeatedly: the queue stays full.
+#[tokio::test]
+async fn blackhole_connections_time_out_and_unbound_addresses_refuse() {
+    let (lab, w) = lab().await;
+    for port in [lab.ports().smtp, lab.ports().https] {
+        let addr = SocketAddr::new(w.blackhole_ip(), port);
+        for _ in 0..3 {
+            let r =
+                tokio::time::timeout(Duration::from_millis(800), TcpStream::connect(addr)).await;
+            assert!(r.is_err(), "{addr}: connect() must time out, got {r:?}");
+        }
+    }
+    let unbound = SocketAddr::new(lab.block().addr(3, 2).into(), lab.ports().smtp);
+    let r = tokio::time::timeout(STEP, TcpStream::connect(unbound))
+        .await
+        .expect("a refusal is immediate");
+    assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
+    lab.shutdown().await;
+}

@@ -270,3 +270,40 @@ async fn tool_openssl_starttls() {
     assert!(o.ok && o.all.contains("Verification: OK"), "{}", o.all);
     lab.shutdown().await;
 }
+
+/// `dig` against the random drop rate: at 1.0 it gets no reply (exit 9, "no servers could be
+/// reached"), at 0.0 it always gets one; and a dangling CNAME shows as NXDOMAIN with the chain.
+#[tokio::test]
+async fn tool_dig_drops_and_dangling_cname() {
+    if !have("dig") {
+        return;
+    }
+    let (lab, _w) = lab().await;
+    let at = format!("@{}", lab.dns_addr().ip());
+    let port = lab.dns_addr().port().to_string();
+    let dig = |extra: &[&str]| {
+        let mut a = s(&[&at, "-p", &port, "+time=1", "+tries=1"]);
+        a.extend(s(extra));
+        a
+    };
+    for _ in 0..5 {
+        let o = run("dig", &dig(&["drop0.test", "A", "+short"]), b"").await;
+        assert!(o.ok && !o.stdout.trim().is_empty(), "{}", o.all);
+    }
+    for extra in [&[][..], &["+tcp"][..]] {
+        let mut a = vec!["dropall.test", "A"];
+        a.extend_from_slice(extra);
+        let o = run("dig", &dig(&a), b"").await;
+        assert!(!o.ok, "dig {a:?} must time out: {}", o.all);
+        assert!(
+            o.all.contains("timed out") || o.all.contains("no servers could be reached"),
+            "{}",
+            o.all
+        );
+    }
+    assert!(lab.counters().dns_dropped() >= 2);
+    let o = run("dig", &dig(&["dangling.test", "TXT"]), b"").await;
+    assert!(o.all.contains("status: NXDOMAIN"), "{}", o.all);
+    assert!(o.all.contains("CNAME\thop.vendor.test."), "{}", o.all);
+    lab.shutdown().await;
+}
