@@ -3,7 +3,8 @@
 //! writes the alerts to `DIR/alerts/scan_id=ID.jsonl`, prints the summary, optionally POSTs
 //! the alerts to a webhook, and exits Nagios-style: 0 ok, 1 warning, 2 critical, 3 could not
 //! run (every error, usage errors included). `--every` repeats the round on a schedule until
-//! Ctrl-C.
+//! Ctrl-C, which lets a scan in progress drain and close as `interrupted` (a second aborts);
+//! see `docs/monitoring.md`.
 
 #![allow(
     clippy::print_stdout,
@@ -17,8 +18,9 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Parser;
+use tokio::sync::watch;
 
-use super::diff::{Format, RawArgs, RuleArgs, run_nagios};
+use super::diff::{EXIT_UNKNOWN, Format, RawArgs, RuleArgs, run_nagios};
 use super::progress::ProgressMode;
 use super::scan::{self, print_summary};
 use super::scan_args::{NetArgs, parse_duration};
@@ -91,12 +93,29 @@ pub struct Round {
 
 /// One round: finds the previous complete scan in `cfg.out`, scans into it, compares, writes
 /// the alerts file and (when `webhook` is given) POSTs them. A first round compares with an
-/// empty history, so only certificate expiry can fire. An interrupted scan is an `Err`.
+/// empty history, so only certificate expiry can fire. Signals are the caller's (see
+/// [`round_until`]).
 pub async fn round(
     cfg: ScanConfig,
     opts: &RuleOptions,
     webhook: Option<&str>,
     mode: ProgressMode,
+) -> anyhow::Result<Round> {
+    // Never stops early: the sender lives until the round is over.
+    let (_never, stop) = watch::channel(false);
+    round_until(cfg, opts, webhook, mode, stop).await
+}
+
+/// [`round`], with the scan stopped when `stop` turns true: the domains in flight finish,
+/// the partition is closed with status `interrupted` and the round is an `Err` (nothing is
+/// compared; later rounds and `stsscan diff` skip that scan). Once the scan is complete the
+/// round runs to its end whatever `stop` says.
+pub async fn round_until(
+    cfg: ScanConfig,
+    opts: &RuleOptions,
+    webhook: Option<&str>,
+    mode: ProgressMode,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Round> {
     let history = cfg.out.clone();
     std::fs::create_dir_all(&history)?;
@@ -108,7 +127,7 @@ pub async fn round(
         tap: None,
         part_rows: None,
     };
-    let (summary, stats) = scan::execute(cfg, run_opts, mode, "monitor").await?;
+    let (summary, stats) = scan::execute_until(cfg, run_opts, mode, "monitor", stop).await?;
     if mode != ProgressMode::Quiet {
         print_summary(&summary, &stats);
     }
@@ -167,7 +186,11 @@ fn print_round(r: &Round, format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `stsscan monitor` with parsed arguments.
+/// Runs `stsscan monitor` with parsed arguments. Ctrl-C: the first stops the run (the scan
+/// in progress finishes its domains in flight and is closed as `interrupted`; a round past
+/// its scan completes; the wait for the next round ends at once), the second aborts (exit
+/// 130). The exit status is that of the last round: its Nagios status, or 3 when it could
+/// not run (an interrupted scan included).
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let opts = args.rules.options()?;
     let cfg = config(args)?;
@@ -178,32 +201,69 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let rt = scan::runtime()?;
     rt.block_on(async {
-        let Some(every) = args.every else {
-            let r = round(cfg, &opts, args.webhook.as_deref(), mode).await?;
-            print_round(&r, args.rules.format)?;
-            return Ok(ExitCode::from(r.status));
-        };
-        let mut last = 0u8;
-        loop {
-            let started = tokio::time::Instant::now();
-            match round(cfg.clone(), &opts, args.webhook.as_deref(), mode).await {
-                Ok(r) => {
-                    print_round(&r, args.rules.format)?;
-                    last = r.status;
+        let (stop_tx, mut stop) = watch::channel(false);
+        let signals = ctrl_c(stop_tx, mode).await?;
+        let webhook = args.webhook.as_deref();
+        let result = async {
+            let Some(every) = args.every else {
+                let r = round_until(cfg, &opts, webhook, mode, stop.clone()).await?;
+                print_round(&r, args.rules.format)?;
+                return Ok(ExitCode::from(r.status));
+            };
+            loop {
+                let started = tokio::time::Instant::now();
+                let last = match round_until(cfg.clone(), &opts, webhook, mode, stop.clone()).await
+                {
+                    Ok(r) => {
+                        print_round(&r, args.rules.format)?;
+                        r.status
+                    }
+                    Err(e) => {
+                        eprintln!("stsscan: monitor round failed: {e:#}");
+                        EXIT_UNKNOWN
+                    }
+                };
+                if *stop.borrow() {
+                    return Ok(ExitCode::from(last));
                 }
-                Err(e) if is_interrupt(&e) => return Ok(ExitCode::from(last)),
-                Err(e) => eprintln!("stsscan: monitor round failed: {e:#}"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep_until(started + every) => {}
-                _ = tokio::signal::ctrl_c() => return Ok(ExitCode::from(last)),
+                tokio::select! {
+                    _ = tokio::time::sleep_until(started + every) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(ExitCode::from(last)),
+                }
             }
         }
+        .await;
+        signals.abort();
+        result
     })
 }
 
-fn is_interrupt(e: &anyhow::Error) -> bool {
-    e.to_string().contains("was interrupted")
+/// Listens for Ctrl-C for the whole run (registered before this returns, so no signal is
+/// missed between rounds): the first sets `stop`, the second exits 130 at once.
+async fn ctrl_c(
+    stop: watch::Sender<bool>,
+    mode: ProgressMode,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut first = Box::pin(tokio::signal::ctrl_c());
+    // Polling once registers the handler.
+    if futures::poll!(first.as_mut()).is_ready() {
+        bail!("cannot listen for Ctrl-C");
+    }
+    Ok(tokio::spawn(async move {
+        if first.await.is_err() {
+            // Keep `stop` false (a dropped sender would read as a stop).
+            return std::future::pending().await;
+        }
+        if mode != ProgressMode::Quiet {
+            eprintln!("\nstsscan: stopping: finishing the round in progress (Ctrl-C again aborts)");
+        }
+        let _ = stop.send(true);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stsscan: aborted; the open part is lost");
+            std::process::exit(130);
+        }
+        std::future::pending().await
+    }))
 }
 
 /// `DIR/alerts/scan_id=ID.jsonl` of a history directory.

@@ -103,7 +103,6 @@ pub async fn execute(
     mode: ProgressMode,
     label: &str,
 ) -> anyhow::Result<(RunSummary, Arc<ScanStats>)> {
-    let stats = Arc::new(ScanStats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let quiet = mode == ProgressMode::Quiet;
     let signals = tokio::spawn(async move {
@@ -119,10 +118,24 @@ pub async fn execute(
             std::process::exit(130);
         }
     });
-    let reporter = progress::start(stats.clone(), mode, label);
-    let result = run::run(cfg, opts, stats.clone(), stop_rx).await;
-    reporter.finish().await;
+    let result = execute_until(cfg, opts, mode, label, stop_rx).await;
     signals.abort();
+    result
+}
+
+/// Runs a scan with progress until the input ends or `stop` turns true (the domains in
+/// flight finish and the dataset is closed as `interrupted`); the caller handles signals.
+pub async fn execute_until(
+    cfg: ScanConfig,
+    opts: RunOptions,
+    mode: ProgressMode,
+    label: &str,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<(RunSummary, Arc<ScanStats>)> {
+    let stats = Arc::new(ScanStats::default());
+    let reporter = progress::start(stats.clone(), mode, label);
+    let result = run::run(cfg, opts, stats.clone(), stop).await;
+    reporter.finish().await;
     Ok((result?, stats))
 }
 

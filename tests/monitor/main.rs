@@ -1,7 +1,9 @@
 //! Tests of `stsscan diff` / `stsscan monitor`: the pure rule engine on hand-made row pairs
 //! ([`rules`]), and whole monitoring rounds against a lab whose world changes between scans
 //! ([`rounds`]: one lab, one random `127.B.0.0/16` block per test, the world switched between
-//! rounds so every host keeps its address). Only loopback; every wait is bounded.
+//! rounds so every host keeps its address), the catalog's "over time" scenarios across epochs,
+//! and the real binary's `--every` schedule and Ctrl-C handling ([`every`]). Only loopback;
+//! every wait is bounded.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,5 +11,6 @@
     reason = "test helpers unwrap like the tests do"
 )]
 
+mod every;
 mod rounds;
 mod rules;

@@ -29,9 +29,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 // ---------------------------------------------------------------------------------------
 
 /// Several worlds on one lab; `phase` selects the one served.
-struct Phases {
-    worlds: Vec<LabWorld<ExplicitWorld>>,
-    phase: Arc<AtomicUsize>,
+pub(crate) struct Phases {
+    pub(crate) worlds: Vec<LabWorld<ExplicitWorld>>,
+    pub(crate) phase: Arc<AtomicUsize>,
 }
 
 impl Phases {
@@ -126,7 +126,7 @@ fn mx_expiring(days: u16) -> MxServer {
 
 /// World A (phase 0) and world B (phase 1), in block `block`. Both declare the same MX
 /// server classes first (the `pad-*` domains), so every host keeps its address.
-fn world(phase: usize, block: u8) -> LabWorld<ExplicitWorld> {
+pub(crate) fn world(phase: usize, block: u8) -> LabWorld<ExplicitWorld> {
     let b = phase >= 1;
     let pick = |a: Spec, bb: Spec| if b { bb } else { a };
     let no_sts = Spec {
@@ -285,7 +285,7 @@ fn world(phase: usize, block: u8) -> LabWorld<ExplicitWorld> {
 }
 
 /// The alerts expected from A → B, per domain.
-fn expected_a_to_b() -> BTreeMap<&'static str, BTreeSet<(&'static str, Severity)>> {
+pub(crate) fn expected_a_to_b() -> BTreeMap<&'static str, BTreeSet<(&'static str, Severity)>> {
     use Severity::*;
     let mut m = BTreeMap::new();
     let mut add = |d, v: &[(&'static str, Severity)]| {
@@ -323,7 +323,7 @@ fn expected_a_to_b() -> BTreeMap<&'static str, BTreeSet<(&'static str, Severity)
     m
 }
 
-fn by_domain(alerts: &[Alert]) -> BTreeMap<&str, BTreeSet<(&'static str, Severity)>> {
+pub(crate) fn by_domain(alerts: &[Alert]) -> BTreeMap<&str, BTreeSet<(&'static str, Severity)>> {
     let mut m: BTreeMap<&str, BTreeSet<_>> = BTreeMap::new();
     for a in alerts {
         m.entry(a.domain.as_str())
@@ -545,5 +545,126 @@ async fn monitor_rounds_on_a_changing_lab() {
     assert_eq!(code, ExitCode::from(3));
     let code = stsscan::cli::monitor::run_raw(&raw(vec!["--history".into()])).unwrap();
     assert_eq!(code, ExitCode::from(3));
+    lab.shutdown().await;
+}
+
+/// The catalog's "over time" scenarios (`LabWorld::at_epoch`: enforce-valid at epoch 0, their
+/// change from epoch 1) scanned at epoch 0, then twice at epoch 1: each raises exactly its
+/// alerts once, a steady domain never raises any. RFC 8461 §3.1: the `id` "MUST uniquely
+/// identify a given instance of a policy, such that senders can determine when the policy has
+/// been updated by comparing to the "id" of a previously seen policy."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_time_scenarios_raise_exactly_their_alerts() {
+    use Severity::*;
+    let build = |block| {
+        ExplicitWorld::builder()
+            .domain("edited.test", Scenario::OverTimePolicyEditedIdKept)
+            .domain("bumped.test", Scenario::OverTimeIdBumpedNoChange)
+            .domain("removed.test", Scenario::OverTimeTxtRemoved)
+            .domain("moved.test", Scenario::OverTimeMxMoved)
+            .domain("steady.test", Scenario::EnforceValid)
+            .build(block)
+    };
+    let phase = Arc::new(AtomicUsize::new(0));
+    let p = phase.clone();
+    let lab = server::start(
+        move |blk| {
+            Arc::new(Phases {
+                worlds: vec![build(blk.octet), build(blk.octet).at_epoch(1)],
+                phase: p,
+            }) as Arc<dyn World>
+        },
+        LabOptions::default(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("portfolio.txt");
+    let names: Vec<String> = build(lab.block().octet)
+        .source()
+        .domains()
+        .map(str::to_owned)
+        .collect();
+    std::fs::write(&list, names.join("\n") + "\n").unwrap();
+    let cfg = stsscan::cli::demo::lab_scan_config(
+        &lab,
+        list,
+        lab.ca_file().to_path_buf(),
+        dir.path().join("history"),
+        8,
+    )
+    .unwrap();
+    let opts = RuleOptions::default();
+    let round = || async {
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            stsscan::cli::monitor::round(cfg.clone(), &opts, None, ProgressMode::Quiet),
+        )
+        .await
+        .expect("round timed out")
+        .unwrap()
+    };
+
+    // Epoch 0: every domain is a valid enforce setup; a first round has nothing to compare.
+    let r1 = round().await;
+    assert_eq!(r1.domains, names.len());
+    assert!(r1.alerts.is_empty(), "{:#?}", r1.alerts);
+
+    // Epoch 1: each scenario's change, and nothing else.
+    phase.store(1, Ordering::SeqCst);
+    let r2 = round().await;
+    let mut want: BTreeMap<&str, BTreeSet<(&str, Severity)>> = BTreeMap::new();
+    // Policy edited (mode testing), id kept: senders keep the cached enforce policy.
+    want.insert(
+        "edited.test",
+        BTreeSet::from([
+            ("policy-changed-id-unchanged", Critical),
+            ("mode-downgraded", Warning),
+        ]),
+    );
+    // Id bumped, same policy body: harmless.
+    want.insert(
+        "bumped.test",
+        BTreeSet::from([("id-changed-policy-unchanged", Info)]),
+    );
+    // TXT removed without `mode: none` first (RFC 8461 §8.3).
+    want.insert(
+        "removed.test",
+        BTreeSet::from([("txt-removed-without-none", Critical)]),
+    );
+    // MX moved to the provider, the enforce policy still lists only mx.moved.test: every
+    // new MX host is uncovered and an enforcing sender can no longer deliver.
+    want.insert(
+        "moved.test",
+        BTreeSet::from([("mx-not-covered", Critical), ("delivery-broken", Critical)]),
+    );
+    assert_eq!(by_domain(&r2.alerts), want, "{:#?}", r2.alerts);
+    let uncovered: BTreeSet<&str> = r2
+        .alerts
+        .iter()
+        .filter(|a| a.code == "mx-not-covered")
+        .filter_map(|a| a.subject.as_deref())
+        .collect();
+    assert_eq!(
+        uncovered,
+        stsscan::lab::world::providers::GOOGLE_MX
+            .into_iter()
+            .collect()
+    );
+    let bumped = r2
+        .alerts
+        .iter()
+        .find(|a| a.code == "id-changed-policy-unchanged")
+        .unwrap();
+    assert!(
+        bumped.old.is_some() && bumped.old != bumped.new,
+        "{bumped:#?}"
+    );
+    assert_eq!(r2.status, 2);
+
+    // Epoch 1 again: the changes were reported once.
+    let r3 = round().await;
+    assert!(r3.alerts.is_empty(), "{:#?}", r3.alerts);
+    assert_eq!(r3.status, 0);
     lab.shutdown().await;
 }
