@@ -82,6 +82,11 @@ IP=$(command -v ip || echo /usr/sbin/ip)
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (apt-get install time)"
 command -v python3 >/dev/null || die "python3 is missing"
 
+# Only a directory this script made (it holds the marker) is ever emptied.
+if [[ -e "$OUT" && ! -e "$OUT/.compare-checkdmarc" && -n "$(ls -A "$OUT" 2>/dev/null)" ]]; then
+  die "$OUT exists and was not made by this script; choose another --out"
+fi
+
 NS=stsscan-cmp-$$
 labpid=
 ns_created=0
@@ -125,6 +130,7 @@ CD_VERSION=$("$VENV/bin/checkdmarc" --version 2>/dev/null) || die "checkdmarc do
 # --- work directory, world, truth, sample ---------------------------------------------------
 rm -rf "$OUT"
 mkdir -p "$OUT/lab"
+touch "$OUT/.compare-checkdmarc"
 WORLD_ARGS=(--seed "$SEED" --domains "$WORLD" --mix "$MIX" --block "$BLOCK")
 say "writing the ground truth of the world (seed $SEED, $WORLD domains, $MIX) ..."
 "$BIN" lab truth "${WORLD_ARGS[@]}" --format jsonl --out "$OUT/truth.jsonl" ||
@@ -151,7 +157,7 @@ grep -q "^Ctrl-C to stop" "$OUT/lab.log" || die "the lab was not ready after 120
 DNS=$(awk '$1 == "dns" {print $2}' "$OUT/lab.log")
 CA=$(awk '$1 == "ca" {print $2}' "$OUT/lab.log")
 LIST=$(awk '$1 == "domains" {print $2}' "$OUT/lab.log")
-read -r HTTPS_PORT SMTP_PORT < <(awk '$1 == "ports" {print $5, $7}' "$OUT/lab.log")
+read -r HTTPS_PORT SMTP_PORT < <(awk '$1 == "ports" {print $5, $7}' "$OUT/lab.log") || true
 DNS_IP=${DNS%:*}
 DNS_PORT=${DNS##*:}
 [[ -n "$DNS_IP" && -s "$CA" && -s "$LIST" ]] || die "cannot read the lab's address, CA or list from $OUT/lab.log"
