@@ -93,5 +93,5 @@ if [[ "${FLOOR:-1}" == 1 ]]; then
 fi
 
 if [[ "${GRADE:-1}" == 1 ]]; then
-  "$BIN/stsscan" demo --domains "$N" --progress quiet -o "$work/demo" 2>/dev/null | grep "Agreement" || true
+  "$BIN/stsscan" demo --domains "$N" --dns-transport "$TRANSPORT" --progress quiet -o "$work/demo" 2>/dev/null | grep "Agreement" || true
 fi

@@ -22,7 +22,7 @@ use super::scan::{self, print_summary};
 use crate::grade::Grader;
 use crate::lab::server::{self, LabOptions};
 use crate::lab::world::{GeneratedWorld, Mix};
-use crate::pipeline::config::ScanConfig;
+use crate::pipeline::config::{DnsTransport, ScanConfig};
 use crate::pipeline::input::{CsvColumn, InputFormat, InputSpec, Shard};
 use crate::pipeline::run::{self, RunOptions};
 
@@ -50,6 +50,10 @@ pub struct Args {
     /// Self-hosted addresses per server class in the lab.
     #[arg(long, default_value_t = 8)]
     pub pool_size: u8,
+    /// DNS transport of the scan: multiplexed (a few shared sockets; the lab is a trusted
+    /// resolver nearby) or hickory (a fresh socket per query, the `scan` default).
+    #[arg(long, value_enum, default_value = "multiplexed")]
+    pub dns_transport: DnsTransport,
 }
 
 fn parse_mix(s: &str) -> Result<Mix, String> {
@@ -102,7 +106,8 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
     let ca = args.out.join("lab-ca.pem");
     std::fs::write(&ca, lab.ca_pem())?;
 
-    let cfg = lab_scan_config(&lab, list, ca, args.out.clone(), args.concurrency as usize)?;
+    let mut cfg = lab_scan_config(&lab, list, ca, args.out.clone(), args.concurrency as usize)?;
+    cfg.dns_transport = args.dns_transport;
     let grader = Arc::new(Grader::default());
     let adoption = Arc::new(Mutex::new(Adoption::default()));
     let (g, ad) = (grader.clone(), adoption.clone());

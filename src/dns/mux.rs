@@ -36,6 +36,9 @@ use tokio::task::JoinHandle;
 /// The EDNS UDP payload size advertised (the DNS Flag Day 2020 value).
 const EDNS_PAYLOAD: u16 = 1232;
 
+/// Receive buffer asked for each socket (the kernel caps it at `net.core.rmem_max`).
+const RECV_BUFFER: usize = 8 << 20;
+
 struct Waiter {
     /// Unique per query: an ID is reused once its query ended, so removal checks the token.
     token: u64,
@@ -108,6 +111,10 @@ impl UdpMux {
                     (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
                 };
                 let std_sock = StdUdpSocket::bind(bind)?;
+                // Answers to a burst of queries arrive together; with the default receive
+                // buffer (~208 KiB) the kernel drops some while the runtime is busy with TLS
+                // handshakes. Best effort: capped by `net.core.rmem_max`.
+                let _ = socket2::SockRef::from(&std_sock).set_recv_buffer_size(RECV_BUFFER);
                 std_sock.set_nonblocking(true)?;
                 let sock = Arc::new(UdpSocket::from_std(std_sock)?);
                 let pending: Pending = Arc::default();

@@ -5,6 +5,7 @@
 //! [`crate::smtp`], the verdicts in [`crate::assess`], the files in [`crate::output`].
 
 pub mod config;
+pub mod dedupe;
 pub mod input;
 pub mod run;
 pub mod scanner;

@@ -34,7 +34,7 @@ pub const MAX_MX_HOSTS: usize = 16;
 /// Most addresses probed per MX host.
 pub const MAX_ADDRESSES_PER_HOST: usize = 8;
 /// Judged chains memoized (per probe id).
-const CHAIN_MEMO: usize = 16_384;
+const CHAIN_MEMO: usize = 8_192;
 
 /// Everything shared by the scans of all domains.
 pub struct Scanner {
@@ -102,9 +102,9 @@ impl Scanner {
         prc.per_address_connections =
             NonZeroUsize::new(cfg.per_address_connections).unwrap_or(NonZeroUsize::MIN);
         prc.per_address_rate = Some(Quota::per_second(cfg.per_address_rate));
-        // Each cached probe keeps its certificate chain: 20 000 entries bound that memory
+        // Each cached probe keeps its certificate chain: 8 000 entries bound that memory
         // (provider addresses, used by many domains, stay hot; one-off hosts are evicted).
-        prc.cache_capacity = 20_000;
+        prc.cache_capacity = 8_000;
         let prober = Prober::new(prc);
         Ok(Scanner {
             cfg,

@@ -204,10 +204,17 @@ struct BlockReservation {
     marks: Vec<TcpListener>,
 }
 
+/// Receive buffer asked for the DNS UDP socket.
+const UDP_RECV_BUFFER: usize = 8 << 20;
+
 /// Reserves block `octet` for `ports`.
 async fn bind_dns(octet: u8, ports: Ports) -> std::io::Result<BlockReservation> {
     let want = dns::dns_socket_addr(octet, ports.dns);
     let udp = UdpSocket::bind(want).await?;
+    // A scan opens with a burst of thousands of queries; the default receive buffer (~208 KiB,
+    // a few hundred small datagrams) would drop some of them. Best effort: the kernel caps
+    // the size at `net.core.rmem_max`.
+    let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(UDP_RECV_BUFFER);
     // With port 0 the TCP listener takes the UDP socket's port.
     let tcp = TcpListener::bind(SocketAddr::new(want.ip(), udp.local_addr()?.port())).await?;
     let mut mark_ports = vec![ports.https, ports.smtp];
