@@ -25,7 +25,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, NamedGroup, SignatureScheme};
 
 use super::anchors::TrustAnchors;
-use super::judge::{ChainVerdict, judge_chain, verdict_for_name};
+use super::judge::{ChainVerdict, judge_chain, name_verdict};
 
 /// What a slot-carrying verifier recorded during one handshake.
 #[derive(Debug, Clone)]
@@ -85,10 +85,11 @@ impl ServerCertVerifier for CapturingVerifier {
             chain.push(end_entity.clone().into_owned());
             chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
             let chain_verdict = judge_chain(&chain, &self.anchors, now);
-            let (name, name_verdict) = match server_name {
+            let (name, for_name) = match server_name {
                 ServerName::DnsName(dns) => {
                     let name = dns.as_ref().to_owned();
-                    let v = verdict_for_name(&chain, &self.anchors, now, &name);
+                    // the chain was just validated: only the name check is left
+                    let v = name_verdict(&chain_verdict, &chain, &name);
                     (Some(name), v)
                 }
                 _ => (None, chain_verdict.clone()),
@@ -98,7 +99,7 @@ impl ServerCertVerifier for CapturingVerifier {
                 server_name: name,
                 at: now,
                 chain_verdict,
-                name_verdict,
+                name_verdict: for_name,
             };
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(captured);
         }
