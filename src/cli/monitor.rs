@@ -202,7 +202,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let rt = scan::runtime()?;
     rt.block_on(async {
         let (stop_tx, mut stop) = watch::channel(false);
-        let signals = ctrl_c(stop_tx, mode).await?;
+        // registered for the whole run, so no signal is missed between rounds
+        let signals = scan::ctrl_c(
+            stop_tx,
+            mode,
+            "finishing the round in progress",
+            "the open part is lost",
+        )
+        .await?;
         let webhook = args.webhook.as_deref();
         let result = async {
             let Some(every) = args.every else {
@@ -236,34 +243,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         signals.abort();
         result
     })
-}
-
-/// Listens for Ctrl-C for the whole run (registered before this returns, so no signal is
-/// missed between rounds): the first sets `stop`, the second exits 130 at once.
-async fn ctrl_c(
-    stop: watch::Sender<bool>,
-    mode: ProgressMode,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mut first = Box::pin(tokio::signal::ctrl_c());
-    // Polling once registers the handler.
-    if futures::poll!(first.as_mut()).is_ready() {
-        bail!("cannot listen for Ctrl-C");
-    }
-    Ok(tokio::spawn(async move {
-        if first.await.is_err() {
-            // Keep `stop` false (a dropped sender would read as a stop).
-            return std::future::pending().await;
-        }
-        if mode != ProgressMode::Quiet {
-            eprintln!("\nstsscan: stopping: finishing the round in progress (Ctrl-C again aborts)");
-        }
-        let _ = stop.send(true);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stsscan: aborted; the open part is lost");
-            std::process::exit(130);
-        }
-        std::future::pending().await
-    }))
 }
 
 /// `DIR/alerts/scan_id=ID.jsonl` of a history directory.

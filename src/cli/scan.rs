@@ -104,23 +104,47 @@ pub async fn execute(
     label: &str,
 ) -> anyhow::Result<(RunSummary, Arc<ScanStats>)> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let quiet = mode == ProgressMode::Quiet;
-    let signals = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        if !quiet {
-            eprintln!("\nstsscan: stopping: finishing the domains in flight (Ctrl-C again aborts)");
-        }
-        let _ = stop_tx.send(true);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stsscan: aborted; the open part is lost, `--resume` rescans it");
-            std::process::exit(130);
-        }
-    });
+    let signals = ctrl_c(
+        stop_tx,
+        mode,
+        "finishing the domains in flight",
+        "the open part is lost, `--resume` rescans it",
+    )
+    .await?;
     let result = execute_until(cfg, opts, mode, label, stop_rx).await;
     signals.abort();
     result
+}
+
+/// Listens for Ctrl-C until the returned task is aborted (the handler is registered before
+/// this returns, so no signal is missed): the first sets `stop` and says `stopping` unless
+/// quiet, the second exits 130 at once saying `aborted`.
+pub async fn ctrl_c(
+    stop: watch::Sender<bool>,
+    mode: ProgressMode,
+    stopping: &'static str,
+    aborted: &'static str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut first = Box::pin(tokio::signal::ctrl_c());
+    // Polling once registers the handler.
+    if futures::poll!(first.as_mut()).is_ready() {
+        anyhow::bail!("cannot listen for Ctrl-C");
+    }
+    Ok(tokio::spawn(async move {
+        if first.await.is_err() {
+            // Keep `stop` false (a dropped sender would read as a stop).
+            return std::future::pending().await;
+        }
+        if mode != ProgressMode::Quiet {
+            eprintln!("\nstsscan: stopping: {stopping} (Ctrl-C again aborts)");
+        }
+        let _ = stop.send(true);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stsscan: aborted; {aborted}");
+            std::process::exit(130);
+        }
+        std::future::pending().await
+    }))
 }
 
 /// Runs a scan with progress until the input ends or `stop` turns true (the domains in
