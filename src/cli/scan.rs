@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use tokio::sync::watch;
 
 use super::progress::{self, ProgressMode};
@@ -116,35 +117,71 @@ pub async fn execute(
     result
 }
 
-/// Listens for Ctrl-C until the returned task is aborted (the handler is registered before
-/// this returns, so no signal is missed): the first sets `stop` and says `stopping` unless
-/// quiet, the second exits 130 at once saying `aborted`.
+/// Listens for Ctrl-C (SIGINT) and, on Unix, SIGTERM (what `kill`, systemd, cron wrappers and
+/// container runtimes send) until the returned task is aborted (the handlers are registered
+/// before this returns, so no signal is missed): the first sets `stop` and says `stopping`
+/// unless quiet, the second exits 130 at once saying `aborted`.
 pub async fn ctrl_c(
     stop: watch::Sender<bool>,
     mode: ProgressMode,
     stopping: &'static str,
     aborted: &'static str,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mut first = Box::pin(tokio::signal::ctrl_c());
-    // Polling once registers the handler.
-    if futures::poll!(first.as_mut()).is_ready() {
-        anyhow::bail!("cannot listen for Ctrl-C");
-    }
+    let mut signals = Interrupts::register()?;
     Ok(tokio::spawn(async move {
-        if first.await.is_err() {
+        let Some(first) = signals.next().await else {
             // Keep `stop` false (a dropped sender would read as a stop).
             return std::future::pending().await;
-        }
+        };
         if mode != ProgressMode::Quiet {
-            eprintln!("\nstsscan: stopping: {stopping} (Ctrl-C again aborts)");
+            eprintln!("\nstsscan: stopping ({first}): {stopping} (Ctrl-C again aborts)");
         }
         let _ = stop.send(true);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stsscan: aborted; {aborted}");
+        if let Some(second) = signals.next().await {
+            eprintln!("stsscan: aborted ({second}); {aborted}");
             std::process::exit(130);
         }
         std::future::pending().await
     }))
+}
+
+/// The signals that stop a run, registered on creation.
+struct Interrupts {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    #[cfg(unix)]
+    fn register() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Interrupts {
+            int: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C (SIGINT)")?,
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn register() -> anyhow::Result<Self> {
+        Ok(Interrupts {})
+    }
+
+    /// The next signal's name; `None` if the signal streams ended (they do not while the
+    /// runtime lives).
+    #[cfg(unix)]
+    async fn next(&mut self) -> Option<&'static str> {
+        tokio::select! {
+            s = self.int.recv() => s.map(|()| "SIGINT"),
+            s = self.term.recv() => s.map(|()| "SIGTERM"),
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> Option<&'static str> {
+        tokio::signal::ctrl_c().await.ok().map(|()| "Ctrl-C")
+    }
 }
 
 /// Runs a scan with progress until the input ends or `stop` turns true (the domains in
@@ -211,5 +248,8 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
         stats.sni_reprobes.load(Relaxed),
         summary.caches
     );
+    for w in &summary.warnings {
+        eprintln!("  warning: {w}");
+    }
     eprintln!("  manifest: {}", summary.written.manifest.display());
 }

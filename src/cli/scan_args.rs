@@ -42,7 +42,11 @@ pub struct NetArgs {
     /// Which MX hosts get a STARTTLS probe.
     #[arg(long, value_enum, default_value = "all")]
     pub probe: ProbeScope,
-    /// Share one probe per destination address (default) or per address and MX name (SNI).
+    /// How STARTTLS probes are shared: `address` (default) probes each destination address
+    /// once and again with an MX name as SNI only when the first certificate does not cover
+    /// that name; `address-once` never probes an address twice (fewest connections; per-name
+    /// certificate verdicts may be wrong for servers that choose certificates by SNI);
+    /// `address+name` probes every (address, MX name) pair.
     #[arg(long, value_enum, default_value = "address")]
     pub probe_dedup: ProbeDedup,
     /// Address families to probe.

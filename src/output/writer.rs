@@ -193,6 +193,7 @@ pub struct WriteSummary {
 
 enum Msg {
     Row(Box<DomainRow>, Vec<MxRow>),
+    Rows(Vec<(DomainRow, Vec<MxRow>)>),
     Finish(ScanStatus),
 }
 
@@ -213,6 +214,18 @@ impl RowSender {
     pub async fn send(&self, domain: DomainRow, mx: Vec<MxRow>) -> Result<(), OutputError> {
         self.tx
             .send(Msg::Row(Box::new(domain), mx))
+            .await
+            .map_err(|_| OutputError::WriterStopped)
+    }
+
+    /// Sends several domains' rows as one message (one wake-up of the writer thread for the
+    /// lot), waiting while the channel is full.
+    pub async fn send_batch(&self, rows: Vec<(DomainRow, Vec<MxRow>)>) -> Result<(), OutputError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .send(Msg::Rows(rows))
             .await
             .map_err(|_| OutputError::WriterStopped)
     }
@@ -391,6 +404,11 @@ impl State {
         loop {
             match rx.blocking_recv() {
                 Some(Msg::Row(domain, mx)) => self.push(*domain, mx)?,
+                Some(Msg::Rows(rows)) => {
+                    for (domain, mx) in rows {
+                        self.push(domain, mx)?;
+                    }
+                }
                 Some(Msg::Finish(status)) => return Ok(status),
                 // Every sender dropped without finish(): close cleanly as interrupted.
                 None => return Ok(ScanStatus::Interrupted),

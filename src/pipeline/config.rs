@@ -39,10 +39,16 @@ pub enum ProbeScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeDedup {
-    /// One probe per destination address and port; the certificate is then judged for each MX
-    /// name that points there (servers that choose certificates by SNI are judged on the
-    /// certificate they send for the first name probed).
+    /// One probe per destination address and port, shared by every MX name that points there;
+    /// when the certificate it got does not cover an MX name, the address is probed again
+    /// with that name as SNI (a server may choose its certificate by SNI), so every per-name
+    /// verdict is about the certificate a sender would see.
     Address,
+    /// Strictly one probe per destination address and port, never repeated: the fewest
+    /// connections, but a server that chooses its certificate by SNI is judged for every MX
+    /// name on the certificate it sent for the first name probed (a `name-mismatch` may be
+    /// an artefact of the sharing).
+    AddressOnce,
     /// One probe per address, port and SNI name (more connections, exact per-name certificates).
     #[value(name = "address+name")]
     #[serde(rename = "address+name")]

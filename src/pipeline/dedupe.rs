@@ -33,6 +33,7 @@ pub struct SeenSet {
     bloom: Vec<u64>,
     spill: Option<Spill>,
     spill_error: Option<String>,
+    spill_dir: std::path::PathBuf,
 }
 
 struct Spill {
@@ -57,7 +58,14 @@ impl SeenSet {
             bloom: Vec::new(),
             spill: None,
             spill_error: None,
+            spill_dir: std::env::temp_dir(),
         }
+    }
+
+    /// Spills into `dir` instead of the system's temporary directory.
+    pub fn with_spill_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spill_dir = dir.into();
+        self
     }
 
     /// Adds `fp`; returns `true` if it was not seen before.
@@ -119,7 +127,7 @@ impl SeenSet {
     fn spill(&mut self) -> io::Result<()> {
         let mut fresh: Vec<u64> = self.recent.iter().copied().collect();
         fresh.sort_unstable();
-        let out = anonymous_file()?;
+        let out = anonymous_file(&self.spill_dir)?;
         let mut w = BufWriter::with_capacity(1 << 16, &out);
         let mut written = 0u64;
         let mut old = match &self.spill {
@@ -165,8 +173,7 @@ impl SeenSet {
 }
 
 /// A new file in the temporary directory, unlinked at once: it lives as long as the handle.
-fn anonymous_file() -> io::Result<File> {
-    let dir = std::env::temp_dir();
+fn anonymous_file(dir: &std::path::Path) -> io::Result<File> {
     for attempt in 0..16u32 {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -256,6 +263,21 @@ mod tests {
         x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         x ^ (x >> 31)
+    }
+
+    #[test]
+    fn a_failed_spill_is_reported_and_the_set_stays_exact_in_memory() {
+        let missing = std::env::temp_dir().join("stsscan-no-such-dir/below");
+        let mut seen = SeenSet::with_limits(10, 1024).with_spill_dir(&missing);
+        let mut reference = HashSet::new();
+        for i in 0..200u64 {
+            let fp = if i % 2 == 1 { mix(i / 4) } else { mix(i) };
+            assert_eq!(seen.insert(fp), reference.insert(fp), "value #{i}");
+        }
+        assert_eq!(seen.spilled(), 0);
+        assert_eq!(seen.len(), reference.len() as u64);
+        let e = seen.spill_error().expect("the spill failed");
+        assert!(e.contains("No such file"), "{e}");
     }
 
     #[test]

@@ -187,6 +187,16 @@ struct CsvState {
 }
 
 impl InputReader {
+    /// Why input de-duplication could not spill to its temporary file and kept every name in
+    /// memory instead (the scan is still exact; only its memory grew), if it happened.
+    pub fn dedupe_warning(&self) -> Option<String> {
+        self.seen.spill_error().map(|e| {
+            format!(
+                "input de-duplication kept every name in memory: spilling to a temporary file failed: {e}"
+            )
+        })
+    }
+
     /// A reader over `spec`, normalizing names with `normalize`.
     pub fn new(spec: InputSpec, normalize: Normalizer) -> Self {
         InputReader {

@@ -17,10 +17,62 @@ use super::input::{InputEntry, InputReader, Normalized};
 use super::scanner::Scanner;
 use super::stats::ScanStats;
 use crate::output::manifest::ScanStatus;
-use crate::output::{DomainRow, Manifest, MxRow, OutputWriter, WriteSummary, WriterConfig};
+use crate::output::{
+    DomainRow, Manifest, MxRow, OutputError, OutputWriter, RowSender, WriteSummary, WriterConfig,
+};
 
-/// Input entries buffered between the reader thread and the scheduler.
-const INPUT_QUEUE: usize = 4096;
+/// Input entries per message from the reader thread to the scheduler. Sending one entry at a
+/// time woke the reader thread (a futex wake and a context switch) for every domain the
+/// scheduler took; a batch wakes it once per `INPUT_BATCH` domains.
+const INPUT_BATCH: usize = 256;
+
+/// Batches buffered between the reader thread and the scheduler (`INPUT_QUEUE` ×
+/// `INPUT_BATCH` = 4 096 entries read ahead).
+const INPUT_QUEUE: usize = 16;
+
+/// Domains' rows per message to the writer thread: one message per domain woke the writer
+/// thread (a futex wake and a context switch) for every domain.
+const ROW_BATCH: usize = 32;
+
+/// Rows on their way to the writer, sent [`ROW_BATCH`] domains at a time by whichever task
+/// completes a batch; [`RowBatcher::flush`] sends the rest before the writer is finished.
+struct RowBatcher {
+    sender: RowSender,
+    buf: std::sync::Mutex<Vec<(DomainRow, Vec<MxRow>)>>,
+}
+
+impl RowBatcher {
+    fn new(sender: RowSender) -> Self {
+        RowBatcher {
+            sender,
+            buf: std::sync::Mutex::new(Vec::with_capacity(ROW_BATCH)),
+        }
+    }
+
+    fn take(&self, at_least: usize) -> Vec<(DomainRow, Vec<MxRow>)> {
+        let mut buf = self
+            .buf
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buf.len() >= at_least {
+            std::mem::replace(&mut *buf, Vec::with_capacity(ROW_BATCH))
+        } else {
+            Vec::new()
+        }
+    }
+
+    async fn push(&self, row: DomainRow, mx: Vec<MxRow>) -> Result<(), OutputError> {
+        self.buf
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((row, mx));
+        self.sender.send_batch(self.take(ROW_BATCH)).await
+    }
+
+    async fn flush(&self) -> Result<(), OutputError> {
+        self.sender.send_batch(self.take(1)).await
+    }
+}
 
 /// A callback that sees every row before it is written (grading against the lab, `check`).
 pub type RowTap = Arc<dyn Fn(&DomainRow, &[MxRow]) + Send + Sync>;
@@ -48,6 +100,8 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// Cache statistics line.
     pub caches: String,
+    /// Things the user should know that did not stop the run (one line each).
+    pub warnings: Vec<String>,
 }
 
 /// A fresh scan id: UTC time and a random suffix, e.g. `20261129T120000Z-3f9a2c`.
@@ -119,18 +173,32 @@ pub async fn run(
         wc.part_rows = n.max(1);
     }
     let writer = OutputWriter::start(wc)?;
+    let batcher = Arc::new(RowBatcher::new(writer.sender()));
 
     // The input on its own thread.
-    let (tx, mut rx) = mpsc::channel::<std::io::Result<InputEntry>>(INPUT_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Vec<std::io::Result<InputEntry>>>(INPUT_QUEUE);
     let input = cfg.input.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        for e in InputReader::new(input, normalize) {
+        let mut entries = InputReader::new(input, normalize);
+        let mut batch = Vec::with_capacity(INPUT_BATCH);
+        for e in entries.by_ref() {
             let stop = e.is_err();
-            if tx.blocking_send(e).is_err() || stop {
-                break;
+            batch.push(e);
+            // A starving scheduler (an empty queue: a slow or streaming input such as a pipe)
+            // gets every entry at once; a busy one gets full batches.
+            if batch.len() >= INPUT_BATCH || stop || tx.capacity() == tx.max_capacity() {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(INPUT_BATCH));
+                if tx.blocking_send(full).is_err() || stop {
+                    return entries.dedupe_warning();
+                }
             }
         }
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        entries.dedupe_warning()
     });
+    let mut pending = std::collections::VecDeque::<std::io::Result<InputEntry>>::new();
 
     let concurrency = cfg.concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
@@ -138,13 +206,23 @@ pub async fn run(
     let mut failure: Option<anyhow::Error> = None;
     let (err_tx, mut err_rx) = mpsc::channel::<anyhow::Error>(1);
     loop {
-        let entry = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|s| *s) => { interrupted = true; break; }
-            e = err_rx.recv() => { failure = e; break; }
-            e = rx.recv() => e,
+        if pending.is_empty() {
+            let batch = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|s| *s) => { interrupted = true; break; }
+                e = err_rx.recv() => { failure = e; break; }
+                b = rx.recv() => b,
+            };
+            let Some(batch) = batch else { break };
+            pending.extend(batch);
+        }
+        if let Ok(e) = err_rx.try_recv() {
+            failure = Some(e);
+            break;
+        }
+        let Some(entry) = pending.pop_front() else {
+            continue;
         };
-        let Some(entry) = entry else { break };
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -165,7 +243,7 @@ pub async fn run(
             p = permits.clone().acquire_owned() => p?,
         };
         let scanner = scanner.clone();
-        let sender = writer.sender();
+        let sender = batcher.clone();
         let stats = stats.clone();
         let err_tx = err_tx.clone();
         let tap = opts.tap.clone();
@@ -186,7 +264,7 @@ pub async fn run(
                     stats.tally(field, v);
                 }
             }
-            if let Err(e) = sender.send(row, mx).await {
+            if let Err(e) = sender.push(row, mx).await {
                 let _ = err_tx.try_send(anyhow::Error::new(e).context("writing rows"));
             }
             stats.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -197,7 +275,10 @@ pub async fn run(
     drop(rx);
     // Wait for every domain in flight.
     let _all = permits.acquire_many(concurrency as u32).await?;
-    let _ = reader.await;
+    let warnings: Vec<String> = reader.await.ok().flatten().into_iter().collect();
+    if let Err(e) = batcher.flush().await {
+        failure.get_or_insert(anyhow::Error::new(e).context("writing rows"));
+    }
     if failure.is_none() {
         failure = err_rx.try_recv().ok();
     }
@@ -216,5 +297,6 @@ pub async fn run(
         written,
         interrupted,
         caches: scanner.cache_report(),
+        warnings,
     })
 }

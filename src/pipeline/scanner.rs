@@ -96,7 +96,7 @@ impl Scanner {
         pc.session_deadline = cfg.timeouts.smtp_session;
         let mut prc = ProberConfig::new(pc);
         prc.dedup = match cfg.probe_dedup {
-            ProbeDedup::Address => crate::smtp::ProbeDedup::Address,
+            ProbeDedup::Address | ProbeDedup::AddressOnce => crate::smtp::ProbeDedup::Address,
             ProbeDedup::AddressName => crate::smtp::ProbeDedup::AddressAndName,
         };
         prc.per_address_connections =
@@ -336,7 +336,7 @@ impl Scanner {
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned());
             row.policy_fetch_detail = f.detail.clone();
-            if let Some(Ok(leaf)) = tls::describe_chain(&f.chain).into_iter().next() {
+            if let Some(Ok(leaf)) = f.chain.first().map(|c| tls::CertInfo::from_der(c.as_ref())) {
                 row.policy_cert_not_after = leaf.not_after_utc();
                 row.policy_cert_issuer = Some(leaf.issuer);
             }
@@ -440,7 +440,8 @@ impl Scanner {
     /// Probes `addr` for MX `name`. With `--probe-dedup address` the result of the first name
     /// probed at the address is shared; when its certificate does not cover `name` (a server
     /// that picks certificates by SNI), the address is probed again with `name` as SNI, so
-    /// every per-name verdict is about the certificate a sender would see.
+    /// every per-name verdict is about the certificate a sender would see. With
+    /// `--probe-dedup address-once` the first result is shared whatever it covers.
     async fn probe_address(&self, addr: SocketAddr, name: &str) -> SharedProbe {
         use std::sync::atomic::Ordering::Relaxed;
         let sp = self.prober.probe(addr, name).await;
@@ -480,14 +481,14 @@ impl Scanner {
                 return v.clone();
             }
         }
-        let infos = tls::describe_chain(&sp.probe.chain);
+        let chain = &sp.probe.chain;
         let certs = Arc::new(ProbeCerts {
-            verdict: tls::judge_chain(&sp.probe.chain, &self.anchors, UnixTime::now()),
-            sha256: infos
-                .iter()
-                .map(|i| i.as_ref().map(|c| c.sha256.clone()).unwrap_or_default())
-                .collect(),
-            leaf: infos.into_iter().next().and_then(Result::ok),
+            verdict: tls::judge_chain(chain, &self.anchors, UnixTime::now()),
+            sha256: tls::chain_sha256(chain),
+            // only the leaf is described; the rest of the chain is kept as hashes
+            leaf: chain
+                .first()
+                .and_then(|c| tls::CertInfo::from_der(c.as_ref()).ok()),
         });
         if let Ok(mut memo) = self.chains.lock() {
             if memo.len() >= CHAIN_MEMO {

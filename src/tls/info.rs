@@ -98,6 +98,15 @@ impl CertInfo {
     }
 }
 
+/// SHA-256 of each certificate's DER, lowercase hex, in chain order (what the output keeps of
+/// the certificates after the leaf, without parsing them).
+pub fn chain_sha256(chain: &[CertificateDer<'_>]) -> Vec<String> {
+    chain
+        .iter()
+        .map(|c| hex::encode(Sha256::digest(c.as_ref())))
+        .collect()
+}
+
 /// Describes every certificate of a chain, in order; unparsable entries are errors in place.
 pub fn describe_chain(chain: &[CertificateDer<'_>]) -> Vec<Result<CertInfo, CertInfoError>> {
     chain
@@ -117,9 +126,7 @@ pub(crate) fn is_self_signed(cert: &X509Certificate<'_>) -> bool {
     let key = &cert.public_key().subject_public_key.data;
     let message = cert.tbs_certificate.as_ref();
     let signature = &cert.signature_value.data;
-    rustls::crypto::ring::default_provider()
-        .signature_verification_algorithms
-        .all
+    super::sigmemo::algorithms()
         .iter()
         .any(|alg| alg.verify_signature(key, message, signature).is_ok())
 }

@@ -120,9 +120,8 @@ pub fn judge_chain(
         Ok(p) => p,
         Err(e) => return ChainVerdict::new(CertVerdict::Invalid, format!("leaf: {e}")),
     };
-    let algs = rustls::crypto::ring::default_provider()
-        .signature_verification_algorithms
-        .all;
+    // the ring algorithms behind the memo: a repeated intermediate is verified once
+    let algs = super::sigmemo::algorithms();
     let err = match verify_server_cert_signed_by_trust_anchor(
         &parsed,
         anchors.roots(),

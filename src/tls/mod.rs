@@ -18,6 +18,8 @@
 //! * [`CertInfo`] / [`describe_chain`] — descriptive facts about each certificate, parsed with
 //!   x509-parser; garbage DER gives an error value, never a panic.
 //! * [`TlsSession`] — negotiated version, cipher suite and chain of a finished handshake.
+//! * [`sigmemo`] — a bounded memo of successful certificate-signature verifications, so an
+//!   intermediate shared by thousands of chains is verified once.
 //!
 //! # What it must not do
 //!
@@ -29,10 +31,11 @@ mod anchors;
 mod info;
 mod judge;
 mod session;
+pub mod sigmemo;
 mod verifier;
 
 pub use anchors::{AnchorError, TrustAnchors};
-pub use info::{CertInfo, CertInfoError, describe_chain};
+pub use info::{CertInfo, CertInfoError, chain_sha256, describe_chain};
 pub use judge::{
     CertVerdict, ChainVerdict, judge_chain, name_matches, name_verdict, verdict_for_name,
 };

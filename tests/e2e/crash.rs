@@ -1,7 +1,7 @@
 //! The real binary against a lab started in the test process: `kill -9` in the middle of a
 //! scan then `--resume` (every input line exactly once, every part readable, no `.tmp`, the
-//! manifest complete), `--resume` with other flags refused, and Ctrl-C (SIGINT) closing the
-//! dataset cleanly with status `interrupted` and exit code 130.
+//! manifest complete), `--resume` with other flags refused, and Ctrl-C (SIGINT) or SIGTERM
+//! closing the dataset cleanly with status `interrupted` and exit code 130.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -242,5 +242,35 @@ async fn sigint_closes_the_dataset_as_interrupted_with_exit_130() {
         ScanStatus::Complete
     );
     assert_exactly_once(read_back(&out, id), DOMAINS);
+    run.lab.shutdown().await;
+}
+
+/// SIGTERM (what `kill`, systemd and container runtimes send to stop a scheduled run) stops a
+/// scan the way Ctrl-C does: the domains in flight finish, the dataset is closed as
+/// `interrupted` with every row accounted for, and the exit code is 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_the_dataset_as_interrupted() {
+    let (run, _list, args) = start(33).await;
+    let out = run.out();
+    let bin = binary(&run);
+    let id = "e2e-sigterm";
+    let mut child = spawn(&bin, &args, &["--scan-id", id]);
+    wait_for_parts(&mut child, &out, id, 1).await;
+    let pid = child.id().expect("pid").to_string();
+    let st = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill -TERM");
+    assert!(st.success());
+    let (code, stderr) = finish(child, Duration::from_secs(120)).await;
+    assert_eq!(code, Some(130), "{stderr}");
+    let m = Manifest::load(&out, id).expect("manifest");
+    assert_eq!(m.status, ScanStatus::Interrupted);
+    assert!(m.finished_at.is_some());
+    assert!(tmp_files(&out).is_empty(), "{:?}", tmp_files(&out));
+    let lines = read_back(&out, id);
+    assert!((lines.len() as u64) < DOMAINS, "the scan stopped early");
+    assert_eq!(m.counts.domains, lines.len() as u64);
     run.lab.shutdown().await;
 }

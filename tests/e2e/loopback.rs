@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use hickory_proto::rr::RecordType;
 use stsscan::lab::world::{GeneratedWorld, Mix};
-use stsscan::pipeline::config::FetchPolicy;
+use stsscan::pipeline::config::{FetchPolicy, ProbeDedup};
 
 use crate::common::{LabRun, assert_agreement, scan_graded};
 
@@ -195,5 +195,59 @@ async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
         // include connections the client has already closed: allow that, not more.
         assert!(c.max_open <= 8, "{ip}: {} at once", c.max_open);
     }
+    run.lab.shutdown().await;
+}
+
+/// `--probe-dedup address-once`: every destination address is probed exactly once (the lab
+/// accepts one connection per SMTP address the rows name, and no SNI re-probe is made), and
+/// the documented cost shows: MX names served by the lab's pooled, SNI-choosing hosts are
+/// judged on another name's certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_once_probes_every_address_exactly_once() {
+    let world = GeneratedWorld {
+        seed: 22,
+        n: 600,
+        mix: Mix::Realistic,
+    };
+    let run = LabRun::start(|octet| world.build(octet, 4)).await;
+    let list = run.write_list("domains.txt", world.domains());
+    let mut cfg = run.config(list, 100);
+    cfg.probe_dedup = ProbeDedup::AddressOnce;
+    let truth_world = run.world.clone();
+    let s = scan_graded(cfg, Arc::new(move |d| truth_world.truth(d)), true).await;
+    assert_eq!(s.rows.len() as u64, world.n);
+    assert_eq!(s.stats.sni_reprobes.load(Relaxed), 0, "no SNI re-probe");
+    let mut probes_at: BTreeMap<IpAddr, BTreeSet<u64>> = BTreeMap::new();
+    let mut shared_mismatch = 0;
+    for (_, mx) in &s.rows {
+        for r in mx {
+            if let (Some(a), Some(id)) = (&r.address, r.probe_id) {
+                probes_at
+                    .entry(a.parse().expect("mx address"))
+                    .or_default()
+                    .insert(id);
+                if r.probe_shared == Some(true) && r.mx_cert.as_deref() == Some("name-mismatch") {
+                    shared_mismatch += 1;
+                }
+            }
+        }
+    }
+    assert!(probes_at.len() > 10, "{} addresses", probes_at.len());
+    let counters = run.lab.counters();
+    for (ip, ids) in &probes_at {
+        assert_eq!(ids.len(), 1, "{ip}: probes {ids:?}");
+        if let Some(c) = counters.smtp_conns(*ip) {
+            assert!(c.accepted <= 1, "{ip}: {} connections", c.accepted);
+        }
+    }
+    assert_eq!(
+        s.stats.probes.load(Relaxed),
+        probes_at.len() as u64,
+        "probes = unique destination addresses"
+    );
+    assert!(
+        shared_mismatch > 0,
+        "the pooled SNI hosts make shared-certificate name mismatches"
+    );
     run.lab.shutdown().await;
 }
