@@ -17,6 +17,8 @@
 #   --out DIR / OUT=       where results are kept (default target/compare-checkdmarc)
 #   CD_TIME_LIMIT=         seconds each checkdmarc run may take (default 1800); the run fails
 #                          with a clear message when exceeded
+#   --dns-delay-ms MS / DNS_DELAY_MS=  delay every lab DNS answer by MS milliseconds (default 0:
+#                          loopback speed, checkdmarc's best case; 50 is a realistic resolver)
 #   CONC=, TRANSPORT=      stsscan --concurrency (500) and --dns-transport (hickory)
 #   VENV=                  the virtualenv (default target/checkdmarc-venv, created and reused)
 #   CARGO_TARGET_DIR=      the cargo target dir of the release build (default target)
@@ -57,6 +59,7 @@ CONC=${CONC:-500}
 TRANSPORT=${TRANSPORT:-hickory}
 VENV=${VENV:-$ROOT/target/checkdmarc-venv}
 BLOCK=${BLOCK:-64}
+DNS_DELAY_MS=${DNS_DELAY_MS:-0}
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -n) N=${2:?-n needs a number}; shift 2 ;;
@@ -66,12 +69,14 @@ while [[ $# -gt 0 ]]; do
     --no-subset) SUBSET=0; shift ;;
     --no-world) FULL=0; shift ;;
     --out) OUT=${2:?--out needs a directory}; shift 2 ;;
+    --dns-delay-ms) DNS_DELAY_MS=${2:?--dns-delay-ms needs a number}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer, got '$N'"
 [[ "$WORLD" =~ ^[1-9][0-9]*$ ]] || die "WORLD must be a positive integer, got '$WORLD'"
+[[ "$DNS_DELAY_MS" =~ ^[0-9]+$ ]] || die "DNS_DELAY_MS must be a whole number of milliseconds, got '$DNS_DELAY_MS'"
 ((N <= WORLD)) || die "the sample (N=$N) cannot be larger than the world (WORLD=$WORLD)"
 [[ "$MIX" == realistic || "$MIX" == adversarial ]] || die "MIX must be realistic or adversarial, got '$MIX'"
 [[ "$SEED" =~ ^[0-9]+$ ]] || die "SEED must be a non-negative integer, got '$SEED'"
@@ -144,8 +149,8 @@ mkdir -p "/etc/netns/$NS"
 # Until the lab has printed its address, the namespace resolves nothing.
 echo "nameserver 127.$BLOCK.0.53" >"/etc/netns/$NS/resolv.conf"
 
-say "starting the lab in network namespace $NS ..."
-"$IP" netns exec "$NS" "$BIN" lab serve "${WORLD_ARGS[@]}" --dir "$OUT/lab" \
+say "starting the lab in network namespace $NS (DNS answers delayed by $DNS_DELAY_MS ms) ..."
+"$IP" netns exec "$NS" "$BIN" lab serve "${WORLD_ARGS[@]}" --dir "$OUT/lab" --dns-delay-ms "$DNS_DELAY_MS" \
   >"$OUT/lab.log" 2>&1 &
 labpid=$!
 for _ in $(seq 1 600); do
