@@ -7,32 +7,26 @@
 #   cp target/release/stsscan /tmp/before   # ... change, rebuild ...
 #   scripts/bench-ab.sh 20000 3 /tmp/before target/release/stsscan
 #
-# The lab is examples/bench_lab from BENCH_TARGET_DIR (built if missing). Loopback only; ends
-# by itself.
+# The lab is examples/bench_lab from BENCH_TARGET_DIR (built if missing); lab start and scan
+# flags come from scripts/bench-lib.sh. Loopback only; ends by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $# -ge 3 ]] || { echo "usage: $0 DOMAINS ROUNDS BINARY..." >&2; exit 2; }
 N=$1; R=$2; shift 2
 export CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-perf}
 cargo build --release -q --example bench_lab
-LAB=$CARGO_TARGET_DIR/release/examples/bench_lab
+BIN=$CARGO_TARGET_DIR/release
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 work=$(mktemp -d /tmp/stsscan-ab.XXXXXX)
-"$LAB" "$work" "$N" "${BLOCK:-213}" 0 7200 >"$work/lab.log" 2>&1 &
-labpid=$!
-trap 'touch "$work/stop"; wait "$labpid" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 600); do [[ -s "$work/lab.env" ]] && break; sleep 0.5; done
-[[ -s "$work/lab.env" ]] || { echo "lab did not start" >&2; cat "$work/lab.log" >&2; exit 1; }
-# shellcheck disable=SC1091
-source "$work/lab.env"
+trap 'stop_lab "$work"; rm -rf "$work"' EXIT
+start_lab "$work" "$N" "${BLOCK:-213}" 0
+scan_flags "$work"
 for r in $(seq 1 "$R"); do
   for b in "$@"; do
     rm -rf "$work/out"
     /usr/bin/time -o "$work/time" -f "%U %S %e %M" "$b" scan "$work/domains.txt" -o "$work/out" \
-      --resolver "$DNS" --allow-private --ca-file "$work/lab-ca.pem" --no-default-roots \
-      --https-port "$HTTPS_PORT" --smtp-port "$SMTP_PORT" --concurrency "${CONC:-500}" \
-      --dns-timeout 2s --dns-attempts 3 --connect-timeout 2s --fetch-timeout 3s --smtp-timeout 3s \
-      --session-deadline 8s --per-address-rate 10000 --per-address-connections 4 \
-      --dns-transport "${TRANSPORT:-multiplexed}" --progress quiet >/dev/null 2>"$work/scan.log" \
+      "${SCAN_FLAGS[@]}" --progress quiet >/dev/null 2>"$work/scan.log" \
       || { echo "$b failed:" >&2; tail -5 "$work/scan.log" >&2; exit 1; }
     read -r u s e m <"$work/time"
     printf '%s round %d: CPU %.2f s (user %.2f, sys %.2f), wall %.1f s, peak RSS %d MiB\n' \

@@ -29,8 +29,10 @@ BIN=$CARGO_TARGET_DIR/release
 echo "building release binaries in $CARGO_TARGET_DIR ..." >&2
 cargo build --release -q --bin stsscan --example bench_lab
 work=$(mktemp -d /tmp/stsscan-bench.XXXXXX)
-labpid=
-cleanup() { touch "$work/stop"; [[ -n "$labpid" ]] && wait "$labpid" 2>/dev/null || true; rm -rf "$work"; }
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+lab_dir=
+cleanup() { [[ -n "$lab_dir" ]] && stop_lab "$lab_dir"; rm -rf "$work"; }
 trap cleanup EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -38,19 +40,12 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 run_scan() {
   local delay=$1 label=$2 d="$work/$2"
   mkdir -p "$d"
-  "$BIN/examples/bench_lab" "$d" "$N" "$BLOCK" "$delay" 7200 >"$d/lab.log" 2>&1 &
-  labpid=$!
-  for _ in $(seq 1 600); do [[ -s "$d/lab.env" ]] && break; sleep 0.5; done
-  [[ -s "$d/lab.env" ]] || { echo "lab did not start" >&2; cat "$d/lab.log" >&2; exit 1; }
-  # shellcheck disable=SC1091
-  source "$d/lab.env"
+  lab_dir=$d
+  start_lab "$d" "$N" "$BLOCK" "$delay"
+  scan_flags "$d"
   /usr/bin/time -o "$d/time" -f "%U %S %e %M" "$BIN/stsscan" scan "$d/domains.txt" -o "$d/out" \
-    --resolver "$DNS" --allow-private --ca-file "$d/lab-ca.pem" --no-default-roots \
-    --https-port "$HTTPS_PORT" --smtp-port "$SMTP_PORT" --concurrency "$CONC" \
-    --dns-timeout 2s --dns-attempts 3 --connect-timeout 2s --fetch-timeout 3s --smtp-timeout 3s \
-    --session-deadline 8s --per-address-rate 10000 --per-address-connections 4 \
-    --dns-transport "$TRANSPORT" --progress lines 2>"$d/scan.log" >/dev/null
-  touch "$d/stop"; wait "$labpid" || true; labpid=
+    "${SCAN_FLAGS[@]}" --progress lines 2>"$d/scan.log" >/dev/null
+  stop_lab "$d"; lab_dir=
   for _ in $(seq 1 50); do [[ -s "$d/counters.env" ]] && break; sleep 0.2; done
   # shellcheck disable=SC1091
   source "$d/counters.env"

@@ -208,23 +208,29 @@ async fn kill_9_then_resume_writes_every_line_exactly_once() {
     run.lab.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_closes_the_dataset_as_interrupted_with_exit_130() {
-    let (run, _list, args) = start(32).await;
+/// Starts a scan, sends `signal` once a part is written, and checks what both signals must
+/// do: exit code 130, the dataset closed as `interrupted` with every written row counted, no
+/// `.tmp` left, fewer rows than the input. Returns the lab (still running), the output
+/// directory and the scan arguments.
+async fn stop_with(
+    signal: &str,
+    seed: u64,
+    id: &str,
+) -> (LabRun<GeneratedWorld>, PathBuf, Vec<String>) {
+    let (run, _list, args) = start(seed).await;
     let out = run.out();
     let bin = binary(&run);
-    let id = "e2e-sigint";
     let mut child = spawn(&bin, &args, &["--scan-id", id]);
     wait_for_parts(&mut child, &out, id, 1).await;
     let pid = child.id().expect("pid").to_string();
     let st = Command::new("kill")
-        .args(["-INT", &pid])
+        .args([signal, &pid])
         .status()
         .await
-        .expect("kill -INT");
-    assert!(st.success());
+        .expect("kill");
+    assert!(st.success(), "kill {signal}");
     let (code, stderr) = finish(child, Duration::from_secs(120)).await;
-    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(code, Some(130), "{signal}: {stderr}");
     let m = Manifest::load(&out, id).expect("manifest");
     assert_eq!(m.status, ScanStatus::Interrupted);
     assert!(m.finished_at.is_some());
@@ -232,6 +238,14 @@ async fn sigint_closes_the_dataset_as_interrupted_with_exit_130() {
     let lines = read_back(&out, id);
     assert!((lines.len() as u64) < DOMAINS, "the scan stopped early");
     assert_eq!(m.counts.domains, lines.len() as u64);
+    (run, out, args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_closes_the_dataset_as_interrupted_with_exit_130() {
+    let id = "e2e-sigint";
+    let (run, out, args) = stop_with("-INT", 32, id).await;
+    let bin = binary(&run);
 
     // `--resume` completes it: every line exactly once.
     let child = spawn(&bin, &args, &["--resume", id]);
@@ -246,31 +260,9 @@ async fn sigint_closes_the_dataset_as_interrupted_with_exit_130() {
 }
 
 /// SIGTERM (what `kill`, systemd and container runtimes send to stop a scheduled run) stops a
-/// scan the way Ctrl-C does: the domains in flight finish, the dataset is closed as
-/// `interrupted` with every row accounted for, and the exit code is 130.
+/// scan the way Ctrl-C does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_the_dataset_as_interrupted() {
-    let (run, _list, args) = start(33).await;
-    let out = run.out();
-    let bin = binary(&run);
-    let id = "e2e-sigterm";
-    let mut child = spawn(&bin, &args, &["--scan-id", id]);
-    wait_for_parts(&mut child, &out, id, 1).await;
-    let pid = child.id().expect("pid").to_string();
-    let st = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill -TERM");
-    assert!(st.success());
-    let (code, stderr) = finish(child, Duration::from_secs(120)).await;
-    assert_eq!(code, Some(130), "{stderr}");
-    let m = Manifest::load(&out, id).expect("manifest");
-    assert_eq!(m.status, ScanStatus::Interrupted);
-    assert!(m.finished_at.is_some());
-    assert!(tmp_files(&out).is_empty(), "{:?}", tmp_files(&out));
-    let lines = read_back(&out, id);
-    assert!((lines.len() as u64) < DOMAINS, "the scan stopped early");
-    assert_eq!(m.counts.domains, lines.len() as u64);
+    let (run, _out, _args) = stop_with("-TERM", 33, "e2e-sigterm").await;
     run.lab.shutdown().await;
 }

@@ -1,0 +1,34 @@
+# Shared by scripts/bench.sh, bench-ab.sh and profile.sh (sourced, not run): starting the bench
+# lab (examples/bench_lab, in its own process) and the scan flags every benchmark uses.
+# Expects BIN (the release dir holding stsscan and examples/bench_lab).
+
+# start_lab DIR DOMAINS BLOCK DNS_DELAY_MS: starts the lab in the background (LAB_PID), waits
+# for DIR/lab.env and sources it (DNS, HTTPS_PORT, SMTP_PORT).
+start_lab() {
+  local dir=$1
+  "$BIN/examples/bench_lab" "$dir" "$2" "$3" "$4" 7200 >"$dir/lab.log" 2>&1 &
+  LAB_PID=$!
+  for _ in $(seq 1 600); do [[ -s "$dir/lab.env" ]] && break; sleep 0.5; done
+  [[ -s "$dir/lab.env" ]] || { echo "lab did not start" >&2; cat "$dir/lab.log" >&2; return 1; }
+  # shellcheck disable=SC1091
+  source "$dir/lab.env"
+}
+
+# stop_lab DIR: asks the lab to stop and waits for it (it then writes DIR/counters.env).
+stop_lab() {
+  touch "$1/stop"
+  [[ -n "${LAB_PID:-}" ]] && wait "$LAB_PID" 2>/dev/null || true
+  LAB_PID=
+}
+
+# scan_flags DIR: sets SCAN_FLAGS to the flags of a benchmark scan of DIR's lab (after
+# start_lab): lab resolver and CA, the lab's ports, concurrency CONC (500), DNS transport
+# TRANSPORT (multiplexed), generous per-address limits (the lab's pooled MX serve thousands of
+# domains) and the timeouts of `stsscan demo`.
+scan_flags() {
+  SCAN_FLAGS=(--resolver "$DNS" --allow-private --ca-file "$1/lab-ca.pem" --no-default-roots
+    --https-port "$HTTPS_PORT" --smtp-port "$SMTP_PORT" --concurrency "${CONC:-500}"
+    --dns-timeout 2s --dns-attempts 3 --connect-timeout 2s --fetch-timeout 3s --smtp-timeout 3s
+    --session-deadline 8s --per-address-rate 10000 --per-address-connections 4
+    --dns-transport "${TRANSPORT:-multiplexed}")
+}
