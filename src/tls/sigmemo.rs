@@ -230,11 +230,19 @@ mod tests {
         let msg = b"signed once".to_vec();
         let (spki_key, sig) = signed(&msg);
         assert!(alg.verify_signature(&spki_key, &msg, &sig).is_ok());
+        // Every other algorithm — including ECDSA P-256 with SHA-384, which accepts the same
+        // key and would answer "valid" from a memo keyed without the algorithm — rejects it.
+        let mut same_key = 0;
         for (j, other) in algorithms().iter().enumerate() {
-            if j != i && other.public_key_alg_id() != alg.public_key_alg_id() {
-                assert!(other.verify_signature(&spki_key, &msg, &sig).is_err());
+            if j != i {
+                same_key += usize::from(other.public_key_alg_id() == alg.public_key_alg_id());
+                assert!(
+                    other.verify_signature(&spki_key, &msg, &sig).is_err(),
+                    "algorithm #{j}"
+                );
             }
         }
+        assert!(same_key > 0, "another algorithm takes a P-256 key");
     }
 
     #[test]
