@@ -302,9 +302,13 @@ async fn send<S: AsyncWrite + Unpin>(
     line: &str,
     until: Instant,
 ) -> Result<(), ReadFail> {
+    // One write per command: on a plain socket two writes are two segments (two `sendto`
+    // calls) and over TLS two records, each sealed and sent on its own.
+    let mut wire = Vec::with_capacity(line.len() + 2);
+    wire.extend_from_slice(line.as_bytes());
+    wire.extend_from_slice(b"\r\n");
     let write = async {
-        io.write_all(line.as_bytes()).await?;
-        io.write_all(b"\r\n").await?;
+        io.write_all(&wire).await?;
         io.flush().await
     };
     match timeout_at(until, write).await {
@@ -740,6 +744,90 @@ mod tests {
         for e in &other {
             assert_eq!(classify_handshake_error(e), SmtpStatus::HandshakeFailed);
         }
+    }
+
+    /// Records every write the dialog makes, as it makes it.
+    struct Writes<S> {
+        inner: S,
+        seen: Vec<Vec<u8>>,
+    }
+
+    impl<S: AsyncRead + Unpin> AsyncRead for Writes<S> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl<S: AsyncWrite + Unpin> AsyncWrite for Writes<S> {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+            if let std::task::Poll::Ready(Ok(n)) = r {
+                let written = buf.get(..n).unwrap_or_default().to_vec();
+                self.seen.push(written);
+            }
+            r
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// Each command leaves in one write (one segment on a socket, one record over TLS), CRLF
+    /// included. RFC 5321 §2.3.8: "Lines consist of zero or more data characters terminated
+    /// by the sequence ASCII character "CR" (hex value 0D) followed immediately by ASCII
+    /// character "LF" (hex value 0A)."
+    #[tokio::test]
+    async fn every_command_is_one_write_ending_in_crlf() {
+        let (client, mut server) = tokio::io::duplex(4096);
+        let srv = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 256];
+            server.write_all(b"220 mx.example ESMTP\r\n").await?;
+            for reply in [&b"250-mx.example\r\n250 PIPELINING\r\n"[..], b"221 bye\r\n"] {
+                let n = server.read(&mut buf).await?;
+                got.extend_from_slice(buf.get(..n).unwrap_or_default());
+                server.write_all(reply).await?;
+            }
+            io::Result::Ok(got)
+        });
+        let mut io = Writes {
+            inner: client,
+            seen: Vec::new(),
+        };
+        let cfg = DialogConfig {
+            ehlo_name: "scanner.example".into(),
+            phase_timeout: Duration::from_secs(5),
+            tls: crate::tls::capturing_client_config(&crate::tls::TrustAnchors::empty())
+                .expect("client config"),
+            limits: ReplyLimits::default(),
+        };
+        let mut out = SmtpProbe::bare(SmtpStatus::ProtocolError, SmtpPhase::Greeting, None);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        drive(&mut io, "mx.example", &cfg, deadline, &mut out).await;
+        assert_eq!(out.status, SmtpStatus::StarttlsNotOffered);
+        assert_eq!(
+            io.seen,
+            vec![b"EHLO scanner.example\r\n".to_vec(), b"QUIT\r\n".to_vec()]
+        );
+        let got = srv.await.expect("server task").expect("server io");
+        assert_eq!(got, b"EHLO scanner.example\r\nQUIT\r\n");
     }
 
     #[test]
