@@ -8,7 +8,8 @@ use std::process::Command;
 use stsscan::smtp::{SmtpPhase, SmtpStatus};
 
 use crate::harness::{
-    Daemon, EHLO_NAME, Instance, MX_NAME, assert_lab_chain, bounded, find_tool, run_probe, start,
+    Daemon, EHLO_NAME, Instance, MX_NAME, assert_lab_chain, assert_starttls_not_offered,
+    assert_tls12_ok, bounded, find_tool, run_probe, start,
 };
 
 const EXIM_CONF: &str = include_str!("../../scripts/interop/exim.conf.in");
@@ -131,13 +132,8 @@ async fn exim_starttls_tls12_only() {
     bounded(async {
         let p = run_probe(d.addr, MX_NAME).await;
         let log = format!("{}\n{}", d.log(), mainlog(&inst));
-        assert_eq!(p.status, SmtpStatus::Ok, "{p:?}\n{log}");
-        assert_eq!(p.tls_version.as_deref(), Some("TLSv1.2"));
-        assert_eq!(
-            p.tls_cipher.as_deref(),
-            Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
-        );
-        assert_lab_chain(&p, &inst.pki, &log);
+        let cipher = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384";
+        assert_tls12_ok(&p, cipher, &inst.pki, &log);
     })
     .await;
 }
@@ -150,19 +146,7 @@ async fn exim_starttls_off() {
     let d = start_exim(&bin, &inst, "", "NORMAL");
     bounded(async {
         let p = run_probe(d.addr, MX_NAME).await;
-        // RFC 3207 §4: "The STARTTLS keyword is used to tell the SMTP client that the SMTP
-        // server is currently able to negotiate the use of TLS."
-        assert_eq!(
-            p.status,
-            SmtpStatus::StarttlsNotOffered,
-            "{p:?}\n{}",
-            mainlog(&inst)
-        );
-        assert_eq!(p.greeting.as_deref(), Some(GREETING));
-        assert_eq!(p.ehlo_lines, ehlo(false));
-        assert_eq!(p.starttls_offered, Some(false));
-        assert_eq!(p.tls_version, None);
-        assert!(p.chain.is_empty());
+        assert_starttls_not_offered(&p, GREETING, &ehlo(false), &mainlog(&inst));
     })
     .await;
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use stsscan::lab::model::{CertSpec, CertVariant};
 use stsscan::lab::server::Pki;
-use stsscan::smtp::{ProbeConfig, SmtpProbe, probe};
+use stsscan::smtp::{ProbeConfig, SmtpPhase, SmtpProbe, SmtpStatus, probe};
 use stsscan::tls::{
     CertInfo, CertVerdict, TrustAnchors, UnixTime, capturing_client_config, verdict_for_name,
 };
@@ -280,4 +280,52 @@ pub(crate) async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
     tokio::time::timeout(Duration::from_secs(90), f)
         .await
         .expect("interop test exceeded 90 s");
+}
+
+impl Daemon {
+    /// The daemon's log once it contains `needle` (a line written as a session ends may
+    /// trail the probe a little), waiting at most 5 s; the log as it is otherwise.
+    pub(crate) async fn log_containing(&self, needle: &str) -> String {
+        let mut log = self.log();
+        for _ in 0..50 {
+            if log.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            log = self.log();
+        }
+        log
+    }
+}
+
+/// What every MTA's "STARTTLS off" test checks: the dialog stops after EHLO with
+/// `starttls-not-offered`, the greeting and EHLO lines are recorded and no TLS fact is.
+/// RFC 3207 §3: "The STARTTLS keyword is used to tell the SMTP client that the SMTP server is
+/// currently able to negotiate the use of TLS."
+pub(crate) fn assert_starttls_not_offered(
+    p: &SmtpProbe,
+    greeting: &str,
+    ehlo_lines: &[String],
+    log: &str,
+) {
+    assert_eq!(p.status, SmtpStatus::StarttlsNotOffered, "{p:?}\n{log}");
+    assert_eq!(p.phase, SmtpPhase::Ehlo, "{p:?}");
+    assert_eq!(p.greeting.as_deref(), Some(greeting));
+    assert_eq!(p.ehlo_lines, ehlo_lines);
+    assert_eq!(p.starttls_offered, Some(false));
+    assert_eq!(p.starttls_code, None);
+    assert_eq!(p.injection(), None);
+    assert_eq!(p.sni, None);
+    assert_eq!(p.tls_version, None);
+    assert!(p.chain.is_empty());
+}
+
+/// What every MTA's "TLS 1.2 only" test checks: the probe completes on TLS 1.2 with the
+/// expected ECDHE suite and records the lab chain.
+pub(crate) fn assert_tls12_ok(p: &SmtpProbe, cipher: &str, pki: &Pki, log: &str) {
+    assert_eq!(p.status, SmtpStatus::Ok, "{p:?}\n{log}");
+    assert_eq!(p.phase, SmtpPhase::Done);
+    assert_eq!(p.tls_version.as_deref(), Some("TLSv1.2"));
+    assert_eq!(p.tls_cipher.as_deref(), Some(cipher));
+    assert_lab_chain(p, pki, log);
 }

@@ -14,7 +14,8 @@ use stsscan::smtp::{SmtpPhase, SmtpStatus};
 use tokio::sync::Mutex;
 
 use crate::harness::{
-    Daemon, EHLO_NAME, Instance, MX_NAME, bounded, find_tool, run_probe, set_mode, start,
+    Daemon, EHLO_NAME, Instance, MX_NAME, assert_starttls_not_offered, bounded, find_tool,
+    run_probe, set_mode, start,
 };
 
 const SMTPD_CONF: &str = include_str!("../../scripts/interop/smtpd.conf.in");
@@ -128,14 +129,7 @@ async fn opensmtpd_starttls_handshake_alert() {
         assert!(p.capabilities_tls.is_none());
         assert!(!p.bare_lf && !p.long_line && !p.timed_out);
         // The server's side of it (its log line may trail the alert a little).
-        let mut log = d.log();
-        for _ in 0..50 {
-            if log.contains("missing private key") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            log = d.log();
-        }
+        let log = d.log_containing("missing private key").await;
         assert!(log.contains("missing private key"), "{log}");
         assert!(log.contains("EVP lib"), "{log}");
     })
@@ -151,18 +145,7 @@ async fn opensmtpd_starttls_off() {
     let d = start_smtpd(&bin, &inst, "");
     bounded(async {
         let p = run_probe(d.addr, MX_NAME).await;
-        // RFC 3207 §4: "The STARTTLS keyword is used to tell the SMTP client that the SMTP
-        // server is currently able to negotiate the use of TLS."
-        assert_eq!(
-            p.status,
-            SmtpStatus::StarttlsNotOffered,
-            "{p:?}\n{}",
-            d.log()
-        );
-        assert_eq!(p.greeting.as_deref(), Some(GREETING));
-        assert_eq!(p.ehlo_lines, ehlo(false));
-        assert_eq!(p.starttls_offered, Some(false));
-        assert!(p.chain.is_empty());
+        assert_starttls_not_offered(&p, GREETING, &ehlo(false), &d.log());
     })
     .await;
 }
