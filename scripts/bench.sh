@@ -4,7 +4,7 @@
 #   scripts/bench.sh quick     # 100 000 domains
 #   scripts/bench.sh full      # 1 000 000 domains
 #   scripts/bench.sh latency   # 100 000 domains at 0 ms and at 50 ms injected DNS latency
-#   N=20000 TRANSPORT=multiplexed scripts/bench.sh quick
+#   N=20000 TRANSPORT=hickory scripts/bench.sh quick   # default transport: multiplexed, as scan
 #
 # The lab runs in its own process (examples/bench_lab.rs) so the scanner's CPU (user+sys) and
 # peak RSS are measured alone with /usr/bin/time. DNS queries and SMTP connections come from the
@@ -21,7 +21,7 @@ case "$MODE" in
   full) N=${N:-1000000} ;;
   *) echo "usage: $0 [quick|full|latency]" >&2; exit 2 ;;
 esac
-TRANSPORT=${TRANSPORT:-hickory}
+TRANSPORT=${TRANSPORT:-multiplexed}
 CONC=${CONC:-500}
 BLOCK=${BLOCK:-211}
 export CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-perf}

@@ -19,7 +19,7 @@
 #                          with a clear message when exceeded
 #   --dns-delay-ms MS / DNS_DELAY_MS=  delay every lab DNS answer by MS milliseconds (default 0:
 #                          loopback speed, checkdmarc's best case; 50 is a realistic resolver)
-#   CONC=, TRANSPORT=      stsscan --concurrency (500) and --dns-transport (hickory)
+#   CONC=, TRANSPORT=      stsscan --concurrency (500) and --dns-transport (multiplexed, the default)
 #   VENV=                  the virtualenv (default target/checkdmarc-venv, created and reused)
 #   CARGO_TARGET_DIR=      the cargo target dir of the release build (default target)
 #
@@ -56,7 +56,7 @@ FULL=${FULL:-1}
 OUT=${OUT:-$ROOT/target/compare-checkdmarc}
 CD_TIME_LIMIT=${CD_TIME_LIMIT:-1800}
 CONC=${CONC:-500}
-TRANSPORT=${TRANSPORT:-hickory}
+TRANSPORT=${TRANSPORT:-multiplexed}
 VENV=${VENV:-$ROOT/target/checkdmarc-venv}
 BLOCK=${BLOCK:-64}
 DNS_DELAY_MS=${DNS_DELAY_MS:-0}

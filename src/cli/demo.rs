@@ -50,8 +50,8 @@ pub struct Args {
     /// Self-hosted addresses per server class in the lab.
     #[arg(long, default_value_t = 8)]
     pub pool_size: u8,
-    /// DNS transport of the scan: multiplexed (a few shared sockets; the lab is a trusted
-    /// resolver nearby) or hickory (a fresh socket per query, the `scan` default).
+    /// DNS transport of the scan: multiplexed (a few shared, rotating sockets; as `scan`) or
+    /// hickory (a fresh socket per query).
     #[arg(long, value_enum, default_value = "multiplexed")]
     pub dns_transport: DnsTransport,
 }

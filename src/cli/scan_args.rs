@@ -28,9 +28,10 @@ pub struct NetArgs {
     /// Attempts per DNS query; only timeouts and SERVFAIL are retried.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub dns_attempts: u8,
-    /// DNS transport: hickory (a fresh socket per query, safest) or multiplexed (shared
-    /// sockets, several times cheaper; for a trusted resolver nearby).
-    #[arg(long, value_enum, default_value = "hickory")]
+    /// DNS transport: multiplexed (a few shared sockets, each moved to a fresh random source
+    /// port every 64 queries; several times cheaper) or hickory (a fresh socket per query,
+    /// re-sent within an attempt: for a lossy path to the resolver).
+    #[arg(long, value_enum, default_value = "multiplexed")]
     pub dns_transport: DnsTransport,
     /// Global DNS query rate limit, in queries per second (default: unlimited).
     #[arg(long, value_name = "QPS")]

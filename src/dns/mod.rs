@@ -6,7 +6,7 @@
 //! | [`status`] | [`DnsStatus`], the closed vocabulary (`noerror`, `nodata`, `nxdomain`, …) |
 //! | [`client`] | [`Dns`]: TXT, MX and A/AAAA lookups, retries, rate limit, the transports |
 //! | `answer` (private) | one response → status, CNAME chain, records, TTL (pure) |
-//! | `mux` (private) | the opt-in multiplexed UDP transport |
+//! | `mux` (private) | the multiplexed UDP transport (the `scan` default) |
 //! | [`cache`] | the bounded single-flight cache of address lookups and its counters |
 //! | [`safety`] | [`AddressPolicy`]: which addresses may be connected to, the blocklist file |
 //! | [`reqwest`] | [`reqwest::ScanResolver`]: `reqwest::dns::Resolve` over the same [`Dns`] |
@@ -21,8 +21,10 @@
 //!   query at a time, and interpret the response code, CNAME chain and TTL ourselves.
 //! * hickory opens a UDP socket and spawns a task per query (measured ≈ 50 µs client CPU per
 //!   lookup in a debug build vs ≈ 3 µs for the message encoding); [`Transport::Multiplexed`]
-//!   (a private `mux` module) shares a few long-lived sockets instead (≈ 13 µs). It is opt-in
-//!   because fewer source ports make off-path spoofing easier (RFC 5452 §9.2).
+//!   (a private `mux` module) shares a few sockets instead (≈ 13 µs), each replaced by a
+//!   fresh random source port every 64 queries (RFC 5452 §9.2; the argument is in `mux`).
+//!   The library default stays [`Transport::Hickory`]; `stsscan scan` defaults to
+//!   multiplexed.
 //! * Names are always queried as fully qualified (no search list).
 //! * Retries: only `timeout` and `servfail` are retried, `attempts` tries in total.
 //! * Only address lookups are cached (MX and policy hosts are shared by many domains); TXT and
@@ -98,10 +100,10 @@ pub enum Transport {
     /// query, TCP on truncation, resolvers ordered by their response-time statistics.
     #[default]
     Hickory,
-    /// A few long-lived UDP sockets per address family shared by all queries, answers
-    /// demultiplexed by ID and question, TCP on truncation, resolvers round-robin per
-    /// attempt. Much cheaper per query; fewer source ports for a spoofer to guess, so meant
-    /// for a trusted nearby resolver.
+    /// A few UDP sockets per address family shared by all queries, answers demultiplexed by
+    /// ID and question, TCP on truncation, resolvers round-robin per attempt; each socket is
+    /// replaced by a fresh random source port every 64 queries. Much cheaper per query; sends
+    /// each attempt once (no re-send within an attempt).
     Multiplexed {
         /// Sockets per address family (at least 1).
         sockets: usize,

@@ -8,10 +8,13 @@
 //! connection (RFC 7766). It only builds and parses messages with hickory-proto; the meaning
 //! of an answer is decided by [`crate::dns::client`].
 //!
-//! Trade-off (why it is opt-in): RFC 5452 §9.2 asks resolvers to "use an unpredictable source
-//! port for outgoing queries"; here the port is one of a few random ones for the client's
-//! lifetime, so an off-path spoofer has fewer bits to guess. Use it against a trusted,
-//! nearby resolver (the usual set-up of a large scan), not across the internet.
+//! Source ports (RFC 5452 §9.2: "use an unpredictable source port for outgoing queries").
+//! Each socket is bound to a port the kernel picks at random from the ephemeral range and
+//! carries at most [`ROTATE_AFTER`] queries; then a fresh socket (a new random port) takes
+//! its place, and the old one closes as soon as its last query ends. An off-path spoofer's
+//! chance per forged answer is (queries in flight) / (ports × IDs) either way, as with a
+//! socket per query; what a shared socket gives up is only that a port seen once stays valid
+//! for longer, and rotation bounds that to [`ROTATE_AFTER`] queries.
 //!
 //! Reads are capped: a UDP datagram by its 65 535-octet buffer, a TCP answer by its 16-bit
 //! length prefix.
@@ -21,8 +24,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use hickory_resolver::net::NetError;
@@ -39,6 +42,11 @@ const EDNS_PAYLOAD: u16 = 1232;
 /// Receive buffer asked for each socket (the kernel caps it at `net.core.rmem_max`).
 const RECV_BUFFER: usize = 8 << 20;
 
+/// Queries one socket carries before a fresh socket (a new random source port) replaces it.
+/// Opening a socket costs about as much as a handful of queries; at 64 that is a few percent
+/// of the transport's CPU and still a new port every 64 queries.
+pub(crate) const ROTATE_AFTER: u32 = 64;
+
 struct Waiter {
     /// Unique per query: an ID is reused once its query ended, so removal checks the token.
     token: u64,
@@ -50,28 +58,64 @@ struct Waiter {
 
 type Pending = Arc<Mutex<HashMap<u16, Waiter>>>;
 
+/// One socket and its receive task. It lives while its slot or a query on it holds it;
+/// dropping it stops the receive task, which closes the socket.
 struct Sock {
     sock: Arc<UdpSocket>,
     pending: Pending,
-    ipv6: bool,
+    /// Queries sent on it so far.
+    uses: AtomicU32,
+    task: JoinHandle<()>,
 }
 
-/// A set of long-lived UDP sockets with answer demultiplexing.
+impl Drop for Sock {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Sock {
+    /// Binds a socket on a kernel-chosen (random) port and starts its receive task. Must be
+    /// called within a Tokio runtime.
+    fn open(ipv6: bool) -> io::Result<Arc<Sock>> {
+        let bind: SocketAddr = if ipv6 {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        };
+        let std_sock = StdUdpSocket::bind(bind)?;
+        // Answers to a burst of queries arrive together; with the default receive buffer
+        // (~208 KiB) the kernel drops some while the runtime is busy with TLS handshakes.
+        // Best effort: capped by `net.core.rmem_max`.
+        let _ = socket2::SockRef::from(&std_sock).set_recv_buffer_size(RECV_BUFFER);
+        std_sock.set_nonblocking(true)?;
+        let sock = Arc::new(UdpSocket::from_std(std_sock)?);
+        let pending: Pending = Arc::default();
+        let task = tokio::spawn(receive(sock.clone(), pending.clone()));
+        Ok(Arc::new(Sock {
+            sock,
+            pending,
+            uses: AtomicU32::new(0),
+            task,
+        }))
+    }
+}
+
+/// A place for one socket of an address family; its socket is replaced every
+/// [`ROTATE_AFTER`] queries.
+struct Slot {
+    ipv6: bool,
+    current: RwLock<Arc<Sock>>,
+}
+
+/// A set of UDP sockets with answer demultiplexing and source-port rotation.
 pub(crate) struct UdpMux {
-    socks: Vec<Sock>,
+    slots: Vec<Slot>,
     next: AtomicUsize,
     ids: RandomState,
     counter: AtomicU64,
     tokens: AtomicU64,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for UdpMux {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
+    rotations: AtomicU64,
 }
 
 /// Removes a waiter when its query ends (answer, timeout or cancellation).
@@ -96,44 +140,53 @@ fn lock(p: &Pending) -> std::sync::MutexGuard<'_, HashMap<u16, Waiter>> {
 
 impl UdpMux {
     /// Binds `per_family` sockets for each address family used by `servers`. Must be called
-    /// within a Tokio runtime (it spawns one receive task per socket).
+    /// within a Tokio runtime (each socket has a receive task).
     pub(crate) fn new(servers: &[SocketAddr], per_family: usize) -> io::Result<UdpMux> {
-        let mut socks = Vec::new();
-        let mut tasks = Vec::new();
+        let mut slots = Vec::new();
         for ipv6 in [false, true] {
             if !servers.iter().any(|s| s.is_ipv6() == ipv6) {
                 continue;
             }
             for _ in 0..per_family.max(1) {
-                let bind: SocketAddr = if ipv6 {
-                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-                } else {
-                    (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-                };
-                let std_sock = StdUdpSocket::bind(bind)?;
-                // Answers to a burst of queries arrive together; with the default receive
-                // buffer (~208 KiB) the kernel drops some while the runtime is busy with TLS
-                // handshakes. Best effort: capped by `net.core.rmem_max`.
-                let _ = socket2::SockRef::from(&std_sock).set_recv_buffer_size(RECV_BUFFER);
-                std_sock.set_nonblocking(true)?;
-                let sock = Arc::new(UdpSocket::from_std(std_sock)?);
-                let pending: Pending = Arc::default();
-                tasks.push(tokio::spawn(receive(sock.clone(), pending.clone())));
-                socks.push(Sock {
-                    sock,
-                    pending,
+                slots.push(Slot {
                     ipv6,
+                    current: RwLock::new(Sock::open(ipv6)?),
                 });
             }
         }
         Ok(UdpMux {
-            socks,
+            slots,
             next: AtomicUsize::new(0),
             ids: RandomState::new(),
             counter: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
-            tasks,
+            rotations: AtomicU64::new(0),
         })
+    }
+
+    /// Sockets replaced so far (each after [`ROTATE_AFTER`] queries).
+    #[cfg(test)]
+    fn rotations(&self) -> u64 {
+        self.rotations.load(Ordering::Relaxed)
+    }
+
+    /// The socket of `slot` for one more query. The query that uses a socket up replaces it
+    /// (if a fresh socket cannot be opened, e.g. out of descriptors, the old one carries on
+    /// and the next [`ROTATE_AFTER`] queries try again).
+    fn take(&self, slot: &Slot) -> Arc<Sock> {
+        let sock = slot
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let used = sock.uses.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if used % ROTATE_AFTER == 0 {
+            if let Ok(fresh) = Sock::open(slot.ipv6) {
+                *slot.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+                self.rotations.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        sock
     }
 
     fn next_id(&self) -> u16 {
@@ -156,15 +209,17 @@ impl UdpMux {
         rtype: RecordType,
         timeout: Duration,
     ) -> Result<Message, NetError> {
-        let candidates: Vec<&Sock> = self
-            .socks
+        let candidates: Vec<&Slot> = self
+            .slots
             .iter()
             .filter(|s| s.ipv6 == server.is_ipv6())
             .collect();
         if candidates.is_empty() {
             return Err(NetError::NoConnections);
         }
-        let sock = candidates[self.next.fetch_add(1, Ordering::Relaxed) % candidates.len()];
+        let slot = candidates[self.next.fetch_add(1, Ordering::Relaxed) % candidates.len()];
+        // held until the query ends: a replaced socket closes after its last query
+        let sock = self.take(slot);
         let (tx, rx) = oneshot::channel();
         let token = self.next_token();
         let mut waiter = Some(Waiter {
@@ -357,6 +412,66 @@ mod tests {
         );
         let empty = Message::response(42, OpCode::Query);
         assert!(!answers(&empty, 42, &name, RecordType::A));
+    }
+
+    /// Answers every query with an empty NOERROR response and records its source port.
+    async fn responder(sock: UdpSocket, ports: Arc<Mutex<Vec<u16>>>) {
+        let mut buf = vec![0u8; 2048];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut r = Message::response(q.metadata.id, OpCode::Query);
+            for query in q.queries {
+                r.add_query(query);
+            }
+            ports.lock().unwrap().push(from.port());
+            let _ = sock.send_to(&r.to_vec().unwrap(), from).await;
+        }
+    }
+
+    /// RFC 5452 §9.2: resolvers "SHOULD use an unpredictable source port for outgoing queries
+    /// from the range of available ports". Each socket carries exactly `ROTATE_AFTER` queries,
+    /// every run of queries comes from a new port, and a replaced socket is closed once its
+    /// last query ended (its port can be bound again).
+    #[tokio::test]
+    async fn sockets_rotate_to_fresh_ports_and_old_ones_close() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let ports = Arc::new(Mutex::new(Vec::new()));
+        let srv = tokio::spawn(responder(server, ports.clone()));
+        let mux = UdpMux::new(&[addr], 1).unwrap();
+        let name = Name::from_ascii("a.test.").unwrap();
+        let per = ROTATE_AFTER as usize;
+        for _ in 0..3 * per {
+            let m = mux
+                .exchange(addr, &name, RecordType::A, Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert_eq!(m.queries.first().map(|q| q.name()), Some(&name));
+        }
+        assert_eq!(mux.rotations(), 3);
+        let ports = ports.lock().unwrap().clone();
+        assert_eq!(ports.len(), 3 * per);
+        let runs: Vec<u16> = ports.chunks(per).map(|r| r[0]).collect();
+        for (r, chunk) in ports.chunks(per).enumerate() {
+            assert!(chunk.iter().all(|p| *p == runs[r]), "run {r}: {chunk:?}");
+        }
+        let distinct: std::collections::HashSet<u16> = runs.iter().copied().collect();
+        assert_eq!(distinct.len(), 3, "{runs:?}");
+        // the receive tasks of replaced sockets are aborted; give the runtime a moment
+        let mut closed = false;
+        for _ in 0..100 {
+            closed = runs
+                .iter()
+                .all(|p| StdUdpSocket::bind(("127.0.0.1", *p)).is_ok());
+            if closed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(closed, "replaced sockets still bound: {runs:?}");
+        srv.abort();
     }
 
     #[test]

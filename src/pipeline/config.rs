@@ -76,10 +76,10 @@ pub enum IpVersion {
 #[serde(rename_all = "kebab-case")]
 pub enum DnsTransport {
     /// hickory-resolver's name-server pool: a fresh UDP socket and random source port per
-    /// query (the safest against spoofing; about 4x the CPU per lookup).
+    /// query, re-sent within an attempt (about 4x the CPU per lookup).
     Hickory,
-    /// A few long-lived UDP sockets shared by all queries, answers matched by ID and question;
-    /// for a trusted resolver close by (fewer source ports for a spoofer to guess).
+    /// A few UDP sockets shared by all queries, answers matched by ID and question, each
+    /// socket replaced by a fresh random port every 64 queries (the `scan` default).
     Multiplexed,
 }
 

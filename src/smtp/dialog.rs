@@ -47,6 +47,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 
+use super::coalesce::Coalesce;
 use super::injection::{Recorder, late_plaintext};
 use super::reply::{Reply, ReplyError, ReplyLimits, ReplyParser, cut};
 use super::status::{SmtpPhase, SmtpStatus};
@@ -586,7 +587,8 @@ async fn drive<S>(
     let connector = TlsConnector::from(cfg.tls.clone());
     // The TLS client's first reads are recorded: plaintext the server sends after the check
     // above arrives there, where the ServerHello should be.
-    let io = Recorder::new(io, MAX_INJECTED);
+    // The TLS 1.3 client's last flight waits for the EHLO below: one segment for both.
+    let io = Recorder::new(Coalesce::new(io), MAX_INJECTED);
     let handshake = connector.connect(server_name, io).into_fallible();
     let mut tls = match timeout_at(until(), handshake).await {
         Err(_) => {
@@ -623,6 +625,7 @@ async fn drive<S>(
         }
         Ok(Ok(tls)) => tls,
     };
+    tls.get_mut().0.get_mut().handshake_done();
     let session = TlsSession::from_connection(tls.get_ref().1);
     out.tls_version = session.version;
     out.tls_cipher = session.cipher_suite;
