@@ -8,13 +8,17 @@
 //! connection (RFC 7766). It only builds and parses messages with hickory-proto; the meaning
 //! of an answer is decided by [`crate::dns::client`].
 //!
-//! Source ports (RFC 5452 §9.2: "use an unpredictable source port for outgoing queries").
-//! Each socket is bound to a port the kernel picks at random from the ephemeral range and
-//! carries at most [`ROTATE_AFTER`] queries; then a fresh socket (a new random port) takes
-//! its place, and the old one closes as soon as its last query ends. An off-path spoofer's
-//! chance per forged answer is (queries in flight) / (ports × IDs) either way, as with a
-//! socket per query; what a shared socket gives up is only that a port seen once stays valid
-//! for longer, and rotation bounds that to [`ROTATE_AFTER`] queries.
+//! Source ports. RFC 5452 §9.2: "Resolver implementations MUST: o Use an unpredictable
+//! source port for outgoing queries from the range of available ports (53, or 1024 and above)
+//! that is as large as possible and practicable; o Use multiple different source ports
+//! simultaneously in case of multiple outstanding queries". Each socket is bound to a port
+//! the kernel picks at random from its ephemeral range, several sockets are in use at once,
+//! and each carries at most [`ROTATE_AFTER`] queries before a fresh socket (a new random port)
+//! takes its place; the old one closes as soon as its last query ends. An off-path spoofer's
+//! chance per forged answer is (queries in flight) / (open ports × IDs) here as with a socket
+//! per query; what sharing gives up is that a port, once seen, stays valid a little longer,
+//! and rotation bounds that to [`ROTATE_AFTER`] queries. (The hickory transport, a socket per
+//! query, remains as `--dns-transport hickory`.)
 //!
 //! Reads are capped: a UDP datagram by its 65 535-octet buffer, a TCP answer by its 16-bit
 //! length prefix.
@@ -430,8 +434,9 @@ mod tests {
         }
     }
 
-    /// RFC 5452 §9.2: resolvers "SHOULD use an unpredictable source port for outgoing queries
-    /// from the range of available ports". Each socket carries exactly `ROTATE_AFTER` queries,
+    /// RFC 5452 §9.2: "Resolver implementations MUST: o Use an unpredictable source port for
+    /// outgoing queries from the range of available ports (53, or 1024 and above) that is as
+    /// large as possible and practicable". Each socket carries exactly `ROTATE_AFTER` queries,
     /// every run of queries comes from a new port, and a replaced socket is closed once its
     /// last query ended (its port can be bound again).
     #[tokio::test]

@@ -55,6 +55,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::diag::{Finding, ParseError, Severity, Span};
+use super::rrset::{self, Kept, Rule};
 
 /// The version field every record must start with.
 pub const VERSION: &str = "v=STSv1";
@@ -566,102 +567,37 @@ fn is_near_miss(record: &[u8]) -> bool {
     find(&lower, b"stsv").is_some() || find(&lower, b"v=sts").is_some()
 }
 
+/// The MTA-STS side of the shared RRset rule.
+const RULE: Rule<StsTxt> = Rule {
+    version: VERSION,
+    begins: begins_with_version,
+    near_miss: is_near_miss,
+    parse: |r| parse_record(r).map(|p| (p.record, p.findings)),
+    a_record: "an MTA-STS record",
+    multi_string: "sts-txt-multi-string",
+    near_miss_code: "sts-txt-near-miss",
+    invalid_code: "sts-txt-invalid-record",
+    multiple_code: "sts-txt-multiple-records",
+    truncated_code: "sts-txt-findings-truncated",
+    invalid_message: |code| {
+        format!("the MTA-STS record is invalid ({code}), so senders assume there is no policy")
+    },
+    multiple_consequence: "senders assume there is no policy",
+};
+
 /// Applies the RFC 8461 §3.1 RRset rule to all TXT RRs at `_mta-sts.D`; each RR is its list of
 /// character-strings, concatenated without separator.
 pub fn evaluate_rrset(rrs: &[Vec<Vec<u8>>]) -> StsRrset {
-    let mut findings = Vec::new();
-    let mut discarded = Vec::new();
-    let mut kept: Vec<(usize, Vec<u8>)> = Vec::new();
-    for (index, strings) in rrs.iter().enumerate() {
-        let record: Vec<u8> = strings.concat();
-        if begins_with_version(&record) {
-            if strings.len() > 1 {
-                push_finding(
-                    &mut findings,
-                    Finding::new(
-                        "sts-txt-multi-string",
-                        Severity::Info,
-                        format!(
-                            "record {index} is split into {} strings, concatenated without spaces",
-                            strings.len()
-                        ),
-                    ),
-                );
-            }
-            kept.push((index, record));
-            continue;
-        }
-        let near_miss = is_near_miss(&record);
-        if near_miss {
-            let why = match parse_record(&record) {
-                Err(e) => e.message,
-                Ok(_) => "it does not begin with \"v=STSv1;\"".to_owned(),
-            };
-            push_finding(
-                &mut findings,
-                Finding::new(
-                    "sts-txt-near-miss",
-                    Severity::Warning,
-                    format!(
-                        "record {index} ({:?}) looks like an MTA-STS record but is discarded: {why}",
-                        shown(&record)
-                    ),
-                ),
-            );
-        }
-        if discarded.len() < MAX_DISCARDED {
-            discarded.push(Discarded {
-                index,
-                text: shown(&record),
-                near_miss,
-            });
-        }
-    }
-    let outcome = match kept.as_slice() {
-        [] => StsOutcome::Absent,
-        [(_, record)] => match parse_record(record) {
-            Ok(parsed) => {
-                for f in parsed.findings {
-                    push_finding(&mut findings, f);
-                }
-                StsOutcome::Valid(parsed.record)
-            }
-            Err(e) => {
-                push_finding(
-                    &mut findings,
-                    Finding::at(
-                        "sts-txt-invalid-record",
-                        Severity::Error,
-                        format!(
-                            "the MTA-STS record is invalid ({}), so senders assume there is no \
-                             policy",
-                            e.code
-                        ),
-                        e.span,
-                    ),
-                );
-                StsOutcome::Invalid(e)
-            }
-        },
-        many => {
-            push_finding(
-                &mut findings,
-                Finding::new(
-                    "sts-txt-multiple-records",
-                    Severity::Error,
-                    format!(
-                        "{} records begin with \"v=STSv1;\"; senders assume there is no policy",
-                        many.len()
-                    ),
-                ),
-            );
-            StsOutcome::Multiple(many.len())
-        }
-    };
+    let w = rrset::evaluate(rrs, &RULE);
     StsRrset {
-        outcome,
-        discarded,
-        findings,
+        outcome: match w.kept {
+            Kept::Absent => StsOutcome::Absent,
+            Kept::Valid(r) => StsOutcome::Valid(r),
+            Kept::Invalid(e) => StsOutcome::Invalid(e),
+            Kept::Multiple(n) => StsOutcome::Multiple(n),
+        },
+        discarded: w.discarded,
+        findings: w.findings,
     }
 }
 

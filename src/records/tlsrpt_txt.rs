@@ -63,9 +63,10 @@ use std::fmt;
 use serde::Serialize;
 
 use super::diag::{Finding, ParseError, Severity, Span};
+use super::rrset::{self, Kept, Rule};
 use super::sts_txt::{
-    Discarded, ExtCodes, MAX_DISCARDED, SplitCodes, extension_field, find, first_non_ascii,
-    is_ext_name, is_wsp, push_capped, shown, split_fields,
+    Discarded, ExtCodes, SplitCodes, extension_field, find, first_non_ascii, is_ext_name, is_wsp,
+    push_capped, shown, split_fields,
 };
 
 /// The version field every record must start with.
@@ -500,7 +501,7 @@ impl TlsRptOutcome {
 pub struct TlsRptRrset {
     /// What a sender concludes.
     pub outcome: TlsRptOutcome,
-    /// Records discarded by the version rule (at most [`MAX_DISCARDED`]).
+    /// Records discarded by the version rule (at most [`super::sts_txt::MAX_DISCARDED`]).
     pub discarded: Vec<Discarded>,
     /// Findings about the RRset and the remaining record.
     pub findings: Vec<Finding>,
@@ -519,99 +520,35 @@ fn is_near_miss(record: &[u8]) -> bool {
     find(&head, b"tlsrpt").is_some() || find(&head, b"tls-rpt").is_some()
 }
 
+/// The TLS-RPT side of the shared RRset rule.
+const RULE: Rule<TlsRptTxt> = Rule {
+    version: VERSION,
+    begins: begins_with_version,
+    near_miss: is_near_miss,
+    parse: |r| parse_record(r).map(|p| (p.record, p.findings)),
+    a_record: "a TLS-RPT record",
+    multi_string: "tlsrpt-txt-multi-string",
+    near_miss_code: "tlsrpt-txt-near-miss",
+    invalid_code: "tlsrpt-txt-invalid-record",
+    multiple_code: "tlsrpt-txt-multiple-records",
+    truncated_code: "tlsrpt-txt-findings-truncated",
+    invalid_message: |code| format!("the TLS-RPT record is invalid ({code})"),
+    multiple_consequence: "senders assume the domain does not implement TLS-RPT",
+};
+
 /// Applies the RFC 8460 §3 RRset rule to all TXT RRs at `_smtp._tls.D`; each RR is its list
 /// of character-strings, concatenated without separator.
 pub fn evaluate_rrset(rrs: &[Vec<Vec<u8>>]) -> TlsRptRrset {
-    let mut findings = Vec::new();
-    let mut discarded = Vec::new();
-    let mut kept: Vec<Vec<u8>> = Vec::new();
-    for (index, strings) in rrs.iter().enumerate() {
-        let record: Vec<u8> = strings.concat();
-        if begins_with_version(&record) {
-            if strings.len() > 1 {
-                push_finding(
-                    &mut findings,
-                    Finding::new(
-                        "tlsrpt-txt-multi-string",
-                        Severity::Info,
-                        format!(
-                            "record {index} is split into {} strings, concatenated without spaces",
-                            strings.len()
-                        ),
-                    ),
-                );
-            }
-            kept.push(record);
-            continue;
-        }
-        let near_miss = is_near_miss(&record);
-        if near_miss {
-            let why = match parse_record(&record) {
-                Err(e) => e.message,
-                Ok(_) => "it does not begin with \"v=TLSRPTv1;\"".to_owned(),
-            };
-            push_finding(
-                &mut findings,
-                Finding::new(
-                    "tlsrpt-txt-near-miss",
-                    Severity::Warning,
-                    format!(
-                        "record {index} ({:?}) looks like a TLS-RPT record but is discarded: {why}",
-                        shown(&record)
-                    ),
-                ),
-            );
-        }
-        if discarded.len() < MAX_DISCARDED {
-            discarded.push(Discarded {
-                index,
-                text: shown(&record),
-                near_miss,
-            });
-        }
-    }
-    let outcome = match kept.as_slice() {
-        [] => TlsRptOutcome::Absent,
-        [record] => match parse_record(record) {
-            Ok(parsed) => {
-                for f in parsed.findings {
-                    push_finding(&mut findings, f);
-                }
-                TlsRptOutcome::Valid(parsed.record)
-            }
-            Err(e) => {
-                push_finding(
-                    &mut findings,
-                    Finding::at(
-                        "tlsrpt-txt-invalid-record",
-                        Severity::Error,
-                        format!("the TLS-RPT record is invalid ({})", e.code),
-                        e.span,
-                    ),
-                );
-                TlsRptOutcome::Invalid(e)
-            }
-        },
-        many => {
-            push_finding(
-                &mut findings,
-                Finding::new(
-                    "tlsrpt-txt-multiple-records",
-                    Severity::Error,
-                    format!(
-                        "{} records begin with \"v=TLSRPTv1;\"; senders assume the domain does \
-                         not implement TLS-RPT",
-                        many.len()
-                    ),
-                ),
-            );
-            TlsRptOutcome::Multiple(many.len())
-        }
-    };
+    let w = rrset::evaluate(rrs, &RULE);
     TlsRptRrset {
-        outcome,
-        discarded,
-        findings,
+        outcome: match w.kept {
+            Kept::Absent => TlsRptOutcome::Absent,
+            Kept::Valid(r) => TlsRptOutcome::Valid(r),
+            Kept::Invalid(e) => TlsRptOutcome::Invalid(e),
+            Kept::Multiple(n) => TlsRptOutcome::Multiple(n),
+        },
+        discarded: w.discarded,
+        findings: w.findings,
     }
 }
 

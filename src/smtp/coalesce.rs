@@ -2,11 +2,13 @@
 //! TLS.
 //!
 //! In TLS 1.3 the client's handshake ends with its own flight (the middlebox-compatibility
-//! change_cipher_spec and the encrypted Finished); the client needs nothing more from the
-//! server before it sends application data (RFC 8446 §2: the client "can send application
-//! data" once it has sent its Finished, and §4.4.4 lets application data follow it directly).
-//! [`Coalesce`] holds that flight back until the dialog writes `EHLO`, so both leave in one
-//! segment: one `sendto` and one packet fewer per probe for the scanner and for the server.
+//! change_cipher_spec and the encrypted Finished), sent after it has validated the server's
+//! Finished, so nothing more from the server is needed before application data. RFC 8446
+//! §4.4.4: "Once a side has sent its Finished message and has received and validated the
+//! Finished message from its peer, it may begin to send and receive Application Data over the
+//! connection." [`Coalesce`] holds that flight back until the dialog writes `EHLO`, so both
+//! leave in one segment: one `sendto` and one packet fewer per probe for the scanner and for
+//! the server.
 //!
 //! How the flight is recognised: during the handshake, the first write that contains an
 //! `application_data` record (content type 23) can only be the TLS 1.3 client's encrypted
