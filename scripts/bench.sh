@@ -54,6 +54,7 @@ run_scan() {
   sum=$(grep "STARTTLS probes" "$d/scan.log")
   probes=$(sed -E 's/.*STARTTLS probes ([0-9]+).*/\1/' <<<"$sum")
   reprobes=$(sed -E 's/.*probes [0-9]+ \(([0-9]+) repeated.*/\1/' <<<"$sum")
+  samecert=$(sed -E 's/.*as SNI, ([0-9]+) of them got the same.*/\1/' <<<"$sum")
   fetches=$(sed -E 's/.*policy fetches ([0-9]+),.*/\1/' <<<"$sum")
   mxd=$(grep -E "^  mx_kind" "$d/scan.log" | grep -oE "(hosts|implicit|mixed-null)=[0-9]+" | cut -d= -f2 | paste -sd+ | bc)
   R_CPU=$(echo "$user + $sys" | bc -l)
@@ -63,8 +64,8 @@ run_scan() {
   R_DNS_PER_DOMAIN=$(echo "$LAB_DNS_QUERIES / $N" | bc -l)
   printf '%-9s N=%d transport=%s: %.0f domains/s, wall %.1fs, scanner CPU %.2fs = %.3f CPU-s per 1000 domains, peak RSS %.1f MiB\n' \
     "$label" "$N" "$TRANSPORT" "$R_RATE" "$wall" "$R_CPU" "$(echo "1000 * $R_CPU / $N" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
-  printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; policy fetches %d\n' \
-    "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$probes" "$reprobes" "$(echo "$probes / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$fetches"
+  printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes, %d of them got the shared certificate again) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; policy fetches %d\n' \
+    "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$probes" "$reprobes" "$samecert" "$(echo "$probes / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$fetches"
 }
 
 case "$MODE" in

@@ -242,10 +242,11 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
         eprintln!("{line}");
     }
     eprintln!(
-        "  policy fetches {}, STARTTLS probes {} ({} repeated with the MX name as SNI); {}",
+        "  policy fetches {}, STARTTLS probes {} ({} repeated with the MX name as SNI, {} of them got the same certificate); {}",
         stats.fetches.load(Relaxed),
         stats.probes.load(Relaxed),
         stats.sni_reprobes.load(Relaxed),
+        stats.sni_reprobes_same_cert.load(Relaxed),
         summary.caches
     );
     for w in &summary.warnings {

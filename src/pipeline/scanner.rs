@@ -466,6 +466,11 @@ impl Scanner {
             if !again.source.shared() {
                 self.stats.probes.fetch_add(1, Relaxed);
                 self.stats.sni_reprobes.fetch_add(1, Relaxed);
+                if !again.probe.chain.is_empty()
+                    && again.probe.chain.first() == sp.probe.chain.first()
+                {
+                    self.stats.sni_reprobes_same_cert.fetch_add(1, Relaxed);
+                }
             }
             return again;
         }

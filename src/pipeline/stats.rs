@@ -26,6 +26,10 @@ pub struct ScanStats {
     /// Of those, probes repeated with the MX name as SNI because the address-shared result had
     /// a certificate for another name.
     pub sni_reprobes: AtomicU64,
+    /// Of those, re-probes that got the same leaf certificate as the shared probe: the server
+    /// does not choose its certificate by that name, so the re-probe confirmed the mismatch
+    /// instead of finding the name's own certificate.
+    pub sni_reprobes_same_cert: AtomicU64,
     /// Policy fetches made.
     pub fetches: AtomicU64,
     tallies: Mutex<BTreeMap<(&'static str, String), u64>>,
@@ -43,6 +47,7 @@ impl Default for ScanStats {
             resumed: AtomicU64::new(0),
             probes: AtomicU64::new(0),
             sni_reprobes: AtomicU64::new(0),
+            sni_reprobes_same_cert: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
             tallies: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),

@@ -48,6 +48,8 @@ async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
         }
     }
     let mut probes_at: BTreeMap<IpAddr, BTreeSet<u64>> = BTreeMap::new();
+    // the leaf each probe got (its SHA-256), by probe id
+    let mut leaf_of: BTreeMap<u64, Option<String>> = BTreeMap::new();
     for (row, mx) in &s.rows {
         if let Some(a) = &row.policy_address {
             let ip: IpAddr = a.parse().expect("policy address");
@@ -63,6 +65,8 @@ async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
                 assert!(block.contains(ip), "{}: MX address {ip}", row.input);
                 if let Some(id) = r.probe_id {
                     probes_at.entry(ip).or_default().insert(id);
+                    let leaf = r.cert_sha256.as_ref().and_then(|c| c.first().cloned());
+                    leaf_of.insert(id, leaf);
                 }
             }
         }
@@ -185,6 +189,25 @@ async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
         extra,
         "every probe beyond the first per address is an SNI re-probe"
     );
+    // A re-probe that got the address's shared certificate again is counted as such (the
+    // shared probe is the address's first, lowest id).
+    let mut same = 0u64;
+    for ids in probes_at.values() {
+        let mut ids = ids.iter();
+        let Some(first) = ids.next() else { continue };
+        let shared = leaf_of.get(first).cloned().flatten();
+        same += ids
+            .filter(|id| shared.is_some() && leaf_of.get(*id).cloned().flatten() == shared)
+            .count() as u64;
+    }
+    assert_eq!(
+        s.stats.sni_reprobes_same_cert.load(Relaxed),
+        same,
+        "re-probes that got the shared certificate again"
+    );
+    // the adversarial mix has hosts that show every name one certificate (e.g. a reused
+    // self-signed one), so the count is exercised
+    assert!(same > 0, "some re-probes got the shared certificate again");
     for (ip, c) in counters.smtp_all() {
         if c.accepted > 0 {
             assert!(probes_at.contains_key(&ip), "{ip} connected but in no row");
