@@ -127,7 +127,24 @@ pub fn config_json(cfg: &ScanConfig) -> serde_json::Value {
 }
 
 /// Runs a scan of `cfg` until the input ends or `shutdown` turns true.
+///
+/// The scheduling loop runs as a task on the runtime's workers, not on the caller's thread
+/// (`block_on`): there, every finished domain's permit woke that thread through a futex and
+/// every spawn from it had to wake a worker, two thread switches per domain.
 pub async fn run(
+    cfg: ScanConfig,
+    opts: RunOptions,
+    stats: Arc<ScanStats>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<RunSummary> {
+    match tokio::spawn(schedule(cfg, opts, stats, shutdown)).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(anyhow::anyhow!("the scan task ended early: {e}")),
+    }
+}
+
+async fn schedule(
     cfg: ScanConfig,
     opts: RunOptions,
     stats: Arc<ScanStats>,
