@@ -32,7 +32,7 @@ pub struct ScanStats {
     pub sni_reprobes_same_cert: AtomicU64,
     /// Policy fetches made.
     pub fetches: AtomicU64,
-    tallies: Mutex<BTreeMap<(&'static str, String), u64>>,
+    tallies: Mutex<BTreeMap<&'static str, BTreeMap<String, u64>>>,
     total: AtomicU64,
 }
 
@@ -59,7 +59,14 @@ impl ScanStats {
     /// Adds one to the tally of `value` in column `field` (e.g. `sts_txt` = `valid`).
     pub fn tally(&self, field: &'static str, value: &str) {
         if let Ok(mut t) = self.tallies.lock() {
-            *t.entry((field, value.to_owned())).or_insert(0) += 1;
+            // per domain and field: no allocation once the value has been seen
+            let values = t.entry(field).or_default();
+            match values.get_mut(value) {
+                Some(n) => *n += 1,
+                None => {
+                    values.insert(value.to_owned(), 1);
+                }
+            }
         }
     }
 
@@ -67,7 +74,11 @@ impl ScanStats {
     pub fn tallies(&self) -> Vec<(&'static str, String, u64)> {
         self.tallies
             .lock()
-            .map(|t| t.iter().map(|((f, v), n)| (*f, v.clone(), *n)).collect())
+            .map(|t| {
+                t.iter()
+                    .flat_map(|(f, values)| values.iter().map(|(v, n)| (*f, v.clone(), *n)))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
