@@ -223,41 +223,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesce<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smtp::test_io::Calls;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn has_application_data(data: &[u8]) -> bool {
         records(data) == Some(true)
-    }
-
-    /// A sink recording each write call it gets.
-    #[derive(Default)]
-    struct Calls(Vec<Vec<u8>>);
-
-    impl AsyncRead for Calls {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            _: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    impl AsyncWrite for Calls {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.0.push(buf.to_vec());
-            Poll::Ready(Ok(buf.len()))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
     }
 
     fn record(kind: u8, body: &[u8]) -> Vec<u8> {

@@ -126,6 +126,7 @@ pub fn late_plaintext(first: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smtp::test_io::Calls;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
@@ -144,40 +145,6 @@ mod tests {
         );
         // Binary junk without a line end is returned whole.
         assert_eq!(late_plaintext(b"\x00\x01\x16"), Some(&b"\x00\x01\x16"[..]));
-    }
-
-    /// A sink that supports vectored writes and records each call it gets.
-    #[derive(Default)]
-    struct Calls(Vec<Vec<u8>>);
-
-    impl AsyncWrite for Calls {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.0.push(buf.to_vec());
-            Poll::Ready(Ok(buf.len()))
-        }
-        fn poll_write_vectored(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            bufs: &[io::IoSlice<'_>],
-        ) -> Poll<io::Result<usize>> {
-            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-            let n = all.len();
-            self.0.push(all);
-            Poll::Ready(Ok(n))
-        }
-        fn is_write_vectored(&self) -> bool {
-            true
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
     }
 
     /// A flight of two records (change_cipher_spec + Finished) reaches the socket in one call.

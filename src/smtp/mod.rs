@@ -19,6 +19,8 @@ pub mod injection;
 pub mod probe;
 pub mod reply;
 pub mod status;
+#[cfg(test)]
+mod test_io;
 
 pub use dialog::{Capabilities, DialogConfig, SmtpProbe, run_dialog};
 pub use probe::{
