@@ -4,7 +4,15 @@
 //! module owns the walk, the discarded list and the RRset-level findings.
 
 use super::diag::{Finding, ParseError, Severity};
-use super::sts_txt::{Discarded, MAX_DISCARDED, push_capped, shown};
+use super::sts_txt::{Discarded, MAX_DISCARDED, is_wsp, push_capped, shown};
+
+/// Whether `record` begins with the version tag `version` and then `;`, allowing whitespace
+/// before the `;` as both ABNFs' delimiters do (RFC 8461 errata 6285; RFC 8460 `tlsrpt-delim`).
+pub(crate) fn begins_with(record: &[u8], version: &str) -> bool {
+    record
+        .strip_prefix(version.as_bytes())
+        .is_some_and(|rest| rest.iter().find(|&&c| !is_wsp(c)) == Some(&b';'))
+}
 
 /// What a sender concludes from the records that begin with the version tag.
 #[derive(Debug)]
@@ -26,8 +34,6 @@ pub(crate) type Parse<T> = fn(&[u8]) -> Result<(T, Vec<Finding>), ParseError>;
 pub(crate) struct Rule<T> {
     /// The version tag without the `;` (e.g. `v=STSv1`).
     pub version: &'static str,
-    /// Whether a record begins with the tag (then optional whitespace and `;`).
-    pub begins: fn(&[u8]) -> bool,
     /// Whether a discarded record looks like a failed attempt at this kind.
     pub near_miss: fn(&[u8]) -> bool,
     /// Parses one record into its value and findings.
@@ -68,7 +74,7 @@ pub(crate) fn evaluate<T>(rrs: &[Vec<Vec<u8>>], rule: &Rule<T>) -> Walked<T> {
     let mut kept: Vec<Vec<u8>> = Vec::new();
     for (index, strings) in rrs.iter().enumerate() {
         let record: Vec<u8> = strings.concat();
-        if (rule.begins)(&record) {
+        if begins_with(&record, rule.version) {
             if strings.len() > 1 {
                 push(
                     &mut findings,

@@ -556,9 +556,7 @@ pub struct StsRrset {
 /// True if a record "begins with `v=STSv1;`", also allowing whitespace before the `;` as the
 /// ABNF's `sts-field-delim` does (errata 6285).
 pub fn begins_with_version(record: &[u8]) -> bool {
-    record
-        .strip_prefix(VERSION.as_bytes())
-        .is_some_and(|rest| rest.iter().find(|&&c| !is_wsp(c)) == Some(&b';'))
+    rrset::begins_with(record, VERSION)
 }
 
 fn is_near_miss(record: &[u8]) -> bool {
@@ -570,7 +568,6 @@ fn is_near_miss(record: &[u8]) -> bool {
 /// The MTA-STS side of the shared RRset rule.
 const RULE: Rule<StsTxt> = Rule {
     version: VERSION,
-    begins: begins_with_version,
     near_miss: is_near_miss,
     parse: |r| parse_record(r).map(|p| (p.record, p.findings)),
     a_record: "an MTA-STS record",

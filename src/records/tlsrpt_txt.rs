@@ -510,9 +510,7 @@ pub struct TlsRptRrset {
 /// True if a record "begins with `v=TLSRPTv1;`", also allowing whitespace before the `;` as
 /// the ABNF's `tlsrpt-delim` does.
 pub fn begins_with_version(record: &[u8]) -> bool {
-    record
-        .strip_prefix(VERSION.as_bytes())
-        .is_some_and(|rest| rest.iter().find(|&&c| !is_wsp(c)) == Some(&b';'))
+    rrset::begins_with(record, VERSION)
 }
 
 fn is_near_miss(record: &[u8]) -> bool {
@@ -523,7 +521,6 @@ fn is_near_miss(record: &[u8]) -> bool {
 /// The TLS-RPT side of the shared RRset rule.
 const RULE: Rule<TlsRptTxt> = Rule {
     version: VERSION,
-    begins: begins_with_version,
     near_miss: is_near_miss,
     parse: |r| parse_record(r).map(|p| (p.record, p.findings)),
     a_record: "a TLS-RPT record",
