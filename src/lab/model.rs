@@ -214,6 +214,12 @@ pub enum CertVariant {
     MissingIntermediate,
     /// Valid but expiring in the given number of days (for monitoring scenarios).
     ExpiresInDays(u16),
+    /// Issued by the lab intermediate and sent with it, in its validity period, but with an
+    /// extendedKeyUsage of `clientAuth` only: a client certificate installed as the server
+    /// certificate. RFC 5280 §4.2.1.12: "If the extension is present, then the certificate
+    /// MUST only be used for one of the purposes indicated", so path validation for a TLS
+    /// server fails (`invalid`: a chain problem that is neither time nor trust).
+    WrongPurpose,
     /// No certificate at all for this name: the server aborts the handshake with a fatal
     /// alert (rustls sends `access_denied`) right after the ClientHello, as servers set up to
     /// reject unknown SNI names do (e.g. nginx `ssl_reject_handshake on`). A TLS failure that

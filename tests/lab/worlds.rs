@@ -66,6 +66,9 @@ fn oracle_verdict(variant: CertVariant, names: &[String], host: &str) -> CertVer
         CertVariant::SelfSigned => CertVerdict::SelfSigned,
         CertVariant::UnknownCa => CertVerdict::Untrusted,
         CertVariant::MissingIntermediate => CertVerdict::IncompleteChain,
+        // RFC 5280 §4.2.1.12: "If the extension is present, then the certificate MUST only be
+        // used for one of the purposes indicated." clientAuth only: not for a TLS server.
+        CertVariant::WrongPurpose => CertVerdict::Invalid,
         // No certificate is ever sent: no handshake completes, so no verdict is recorded
         // (the callers check this case before asking).
         CertVariant::NoCertificate => CertVerdict::Invalid,
@@ -817,7 +820,7 @@ fn generated_world_serves_any_of_its_names_without_memory() {
     assert_eq!(w.listeners().smtp.len(), 7 + 8 * classes);
     assert_eq!(w.listeners().https.len(), 4);
     assert_eq!(w.listeners().blackhole.len(), 1);
-    assert_eq!(classes, 26, "docs/lab.md lists the listener count");
+    assert_eq!(classes, 27, "docs/lab.md lists the listener count");
     let lossy = g
         .build(208, 8)
         .with_dns_drop_rate(stsscan::lab::model::DropRate::from_probability(0.01).unwrap());

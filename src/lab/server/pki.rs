@@ -257,10 +257,14 @@ impl Pki {
             | CertVariant::SelfSigned
             | CertVariant::UnknownCa
             | CertVariant::MissingIntermediate
+            | CertVariant::WrongPurpose
             | CertVariant::NoCertificate => set_validity(&mut p, -1, 90),
             CertVariant::Expired => set_validity(&mut p, -120, -30),
             CertVariant::NotYetValid => set_validity(&mut p, 30, 120),
             CertVariant::ExpiresInDays(d) => set_validity(&mut p, -60, i64::from(d)),
+        }
+        if spec.variant == CertVariant::WrongPurpose {
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         }
         let chain = match spec.variant {
             CertVariant::SelfSigned => {
@@ -282,6 +286,7 @@ impl Pki {
             | CertVariant::Expired
             | CertVariant::NotYetValid
             | CertVariant::ExpiresInDays(_)
+            | CertVariant::WrongPurpose
             | CertVariant::NoCertificate => vec![
                 p.signed_by(&self.leaf_key, &self.intermediate.issuer())?
                     .der()
@@ -443,6 +448,47 @@ mod tests {
         assert!(der_to_pem(b"Man").contains("\nTWFu\n"));
     }
 
+    /// RFC 5280 §4.2.1.12: "If the extension is present, then the certificate MUST only be
+    /// used for one of the purposes indicated." A `clientAuth`-only leaf from the trusted
+    /// intermediate is therefore `invalid` for a TLS server (not `valid`, and not one of the
+    /// time or trust verdicts), while the same names and chain shape otherwise validate.
+    #[test]
+    fn wrong_purpose_leaf_is_invalid_to_the_scanner() {
+        use crate::tls::{CertInfo, CertVerdict, TrustAnchors, judge_chain, verdict_for_name};
+        let pki = Pki::new().unwrap();
+        let mut anchors = TrustAnchors::empty();
+        anchors.add_der(pki.root_der().clone()).unwrap();
+        let now = rustls::pki_types::UnixTime::now();
+        let chain = |variant| {
+            pki.certified_key(&CertSpec {
+                names: vec!["mx.purpose.test".into()],
+                variant,
+            })
+            .unwrap()
+            .cert
+            .clone()
+        };
+        let ok = chain(CertVariant::Valid);
+        assert_eq!(
+            verdict_for_name(&ok, &anchors, now, "mx.purpose.test").verdict,
+            CertVerdict::Valid
+        );
+        let wrong = chain(CertVariant::WrongPurpose);
+        assert_eq!(wrong[1], ok[1], "sent with the same intermediate");
+        let v = judge_chain(&wrong, &anchors, now);
+        assert_eq!(v.verdict, CertVerdict::Invalid, "{v:?}");
+        assert!(
+            v.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("extended key usage for server authentication")),
+            "{v:?}"
+        );
+        assert_eq!(
+            CertInfo::from_der(&wrong[0]).map(|i| i.is_self_signed).ok(),
+            Some(false)
+        );
+    }
+
     #[test]
     fn chains_have_the_documented_shape() {
         let pki = Pki::new().unwrap();
@@ -461,6 +507,7 @@ mod tests {
         assert_eq!(len(CertVariant::UnknownCa), 2);
         assert_eq!(len(CertVariant::SelfSigned), 1);
         assert_eq!(len(CertVariant::MissingIntermediate), 1);
+        assert_eq!(len(CertVariant::WrongPurpose), 2);
         // Names rcgen cannot encode are skipped, never a panic.
         let k = pki.certified_key(&CertSpec {
             names: vec!["bad\u{e9}.test".into(), String::new()],

@@ -38,7 +38,7 @@ macro_rules! catalog {
 catalog! {
     // ---- no MTA-STS -------------------------------------------------------------------
     /// No MTA-STS, no TLS-RPT; MX at a provider (the common case).
-    NoSts = "no-sts", 579_670;
+    NoSts = "no-sts", 579_630;
     /// No MTA-STS but a valid TLS-RPT record (TLS-RPT without MTA-STS).
     NoStsTlsrpt = "no-sts-tlsrpt", 8_000;
     /// No MTA-STS, no MX, the apex has an address (implicit MX; nothing listens on 25).
@@ -172,6 +172,8 @@ catalog! {
     PolicyCertUntrusted = "policy-cert-untrusted", 100;
     /// Policy host sends its leaf without the intermediate.
     PolicyCertMissingIntermediate = "policy-cert-missing-intermediate", 200;
+    /// Policy host certificate for `clientAuth` only (no `serverAuth` purpose).
+    PolicyCertWrongPurpose = "policy-cert-wrong-purpose", 20;
     /// Policy host certificate for `D` and `www.D` instead of `mta-sts.D`.
     PolicyCertApex = "policy-cert-apex", 300;
     /// The policy URL answers 404.
@@ -243,6 +245,8 @@ catalog! {
     MxCertUntrusted = "mx-cert-untrusted", 50;
     /// MX sends its leaf without the intermediate.
     MxCertMissingIntermediate = "mx-cert-missing-intermediate", 50;
+    /// MX certificate for `clientAuth` only (no `serverAuth` purpose).
+    MxCertWrongPurpose = "mx-cert-wrong-purpose", 20;
     /// MX presents the shared self-signed "demo" certificate.
     MxCertDemo = "mx-cert-demo", 150;
     // ---- SMTP personalities ---------------------------------------------------------------
@@ -552,6 +556,7 @@ impl Scenario {
             PolicyCertMissingIntermediate => {
                 with_policy_cert(p, cert(V::MissingIntermediate, CertNames::Host))
             }
+            PolicyCertWrongPurpose => with_policy_cert(p, cert(V::WrongPurpose, CertNames::Host)),
             PolicyCertApex => with_policy_cert(p, cert(V::Valid, CertNames::Apex)),
             PolicyHttp404 => with_http(p, PolicyHttp::Status(404)),
             PolicyHttp403 => with_http(p, PolicyHttp::Status(403)),
@@ -594,6 +599,7 @@ impl Scenario {
             MxCertNameMismatch => mx_cert(cert(V::Valid, CertNames::Unrelated)),
             MxCertUntrusted => mx_cert(cert(V::UnknownCa, CertNames::Host)),
             MxCertMissingIntermediate => mx_cert(cert(V::MissingIntermediate, CertNames::Host)),
+            MxCertWrongPurpose => mx_cert(cert(V::WrongPurpose, CertNames::Host)),
             MxCertDemo => mx_cert(cert(V::SelfSigned, CertNames::Demo)),
             SmtpMultilineGreeting => smtp(P::MultilineGreeting, M::Enforce),
             SmtpSlowGreeting => smtp(P::SlowGreeting { delay_ms: 2000 }, M::Enforce),

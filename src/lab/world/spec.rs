@@ -364,6 +364,7 @@ impl HostCert {
             CertVariant::SelfSigned => Some(CertVerdict::SelfSigned),
             CertVariant::UnknownCa => Some(CertVerdict::Untrusted),
             CertVariant::MissingIntermediate => Some(CertVerdict::IncompleteChain),
+            CertVariant::WrongPurpose => Some(CertVerdict::Invalid),
             // Never presented (the handshake is refused, see `PolicyHost::HandshakeRefused`);
             // should a verdict be asked for, it is "anything else".
             CertVariant::NoCertificate => Some(CertVerdict::Invalid),

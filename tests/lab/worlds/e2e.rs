@@ -259,6 +259,7 @@ async fn policy_hosts_and_mx_behave_as_the_truth_says() {
         Scenario::PolicyCertApex,
         Scenario::PolicyCertUntrusted,
         Scenario::PolicyCertMissingIntermediate,
+        Scenario::PolicyCertWrongPurpose,
         Scenario::PolicyHttp404,
         Scenario::PolicyRedirect301,
         Scenario::PolicyTooLargeChunked,
