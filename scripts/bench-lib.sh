@@ -3,10 +3,12 @@
 # Expects BIN (the release dir holding stsscan and examples/bench_lab).
 
 # start_lab DIR DOMAINS BLOCK DNS_DELAY_MS: starts the lab in the background (LAB_PID), waits
-# for DIR/lab.env and sources it (DNS, HTTPS_PORT, SMTP_PORT).
+# for DIR/lab.env and sources it (DNS, HTTPS_PORT, SMTP_PORT). The lab's own CPU time (user,
+# system) lands in DIR/lab.time when it has stopped.
 start_lab() {
   local dir=$1
-  "$BIN/examples/bench_lab" "$dir" "$2" "$3" "$4" 7200 >"$dir/lab.log" 2>&1 &
+  /usr/bin/time -o "$dir/lab.time" -f "%U %S" \
+    "$BIN/examples/bench_lab" "$dir" "$2" "$3" "$4" 7200 >"$dir/lab.log" 2>&1 &
   LAB_PID=$!
   for _ in $(seq 1 600); do [[ -s "$dir/lab.env" ]] && break; sleep 0.5; done
   [[ -s "$dir/lab.env" ]] || { echo "lab did not start" >&2; cat "$dir/lab.log" >&2; return 1; }

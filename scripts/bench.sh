@@ -50,6 +50,9 @@ run_scan() {
   # shellcheck disable=SC1091
   source "$d/counters.env"
   read -r user sys wall rss <"$d/time"
+  local lab_user=0 lab_sys=0
+  for _ in $(seq 1 50); do [[ -s "$d/lab.time" ]] && break; sleep 0.2; done
+  [[ -s "$d/lab.time" ]] && read -r lab_user lab_sys < <(tail -n 1 "$d/lab.time")
   local sum probes fetches mxd
   sum=$(grep "STARTTLS probes" "$d/scan.log")
   probes=$(sed -E 's/.*STARTTLS probes ([0-9]+).*/\1/' <<<"$sum")
@@ -64,6 +67,12 @@ run_scan() {
   R_DNS_PER_DOMAIN=$(echo "$LAB_DNS_QUERIES / $N" | bc -l)
   printf '%-9s N=%d transport=%s: %.0f domains/s, wall %.1fs, scanner CPU %.2fs = %.3f CPU-s per 1000 domains, peak RSS %.1f MiB\n' \
     "$label" "$N" "$TRANSPORT" "$R_RATE" "$wall" "$R_CPU" "$(echo "1000 * $R_CPU / $N" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+  R_LAB_CPU=$(echo "$lab_user + $lab_sys" | bc -l)
+  # Scanner and lab share the machine's cores: at loopback speed the rate cannot exceed
+  # cores / (scanner + lab CPU per domain), whatever the scanner does.
+  printf '          lab CPU %.2fs = %.3f CPU-s per 1000 domains; loopback ceiling on %d cores with this lab: %.0f domains/s (%.0f %% reached)\n' \
+    "$R_LAB_CPU" "$(echo "1000 * $R_LAB_CPU / $N" | bc -l)" "$(nproc)" \
+    "$(echo "$(nproc) * $N / ($R_CPU + $R_LAB_CPU)" | bc -l)" "$(echo "100 * $R_RATE * ($R_CPU + $R_LAB_CPU) / ($(nproc) * $N)" | bc -l)"
   printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes, %d of them got the shared certificate again) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; policy fetches %d\n' \
     "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$probes" "$reprobes" "$samecert" "$(echo "$probes / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$fetches"
 }

@@ -112,6 +112,46 @@ fn other_defects_are_invalid_with_detail() {
     assert_eq!(v.verdict, CertVerdict::Invalid, "{v:?}");
 }
 
+/// RFC 5280 §4.2.1.12: "If the extension is present, then the certificate MUST only be used
+/// for one of the purposes indicated." A leaf from the trusted intermediate whose
+/// extendedKeyUsage is `clientAuth` only (a client certificate installed on a server) is
+/// `invalid`: not `valid`, and neither a time nor a trust verdict. Without the extension, or
+/// with `serverAuth` among others, it validates.
+#[test]
+fn leaf_without_server_auth_purpose_is_invalid() {
+    use rcgen::ExtendedKeyUsagePurpose as Eku;
+    let pki = Pki::new("purpose");
+    let with = |ekus: Vec<Eku>| {
+        let mut p = leaf_params(&[NAME], NAME, CURRENT);
+        p.extended_key_usages = ekus;
+        pki.leaf_from(p).chain
+    };
+    let client_only = with(vec![Eku::ClientAuth]);
+    let v = verdict_for_name(&client_only, &pki.anchors(), now(), NAME);
+    assert_eq!(v.verdict, CertVerdict::Invalid, "{v:?}");
+    assert!(
+        v.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("extended key usage for server authentication")),
+        "{v:?}"
+    );
+    assert_eq!(
+        verdict(&with(vec![Eku::EmailProtection]), &pki.anchors()),
+        CertVerdict::Invalid
+    );
+    assert_eq!(
+        verdict(
+            &with(vec![Eku::ClientAuth, Eku::ServerAuth]),
+            &pki.anchors()
+        ),
+        CertVerdict::Valid
+    );
+    assert_eq!(
+        verdict(&with(Vec::new()), &pki.anchors()),
+        CertVerdict::Valid
+    );
+}
+
 #[test]
 fn chain_problem_takes_precedence_over_name_mismatch() {
     // docs/ground-truth.md: "A chain problem takes precedence over a name mismatch."
