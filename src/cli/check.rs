@@ -109,6 +109,15 @@ fn check(
     }
 }
 
+/// A verdict followed by why, when the scan recorded a reason (`invalid: certificate does not
+/// allow extended key usage for server authentication`).
+fn with_detail(verdict: &str, detail: Option<&str>) -> String {
+    match detail {
+        Some(d) if !d.is_empty() => format!("{verdict}: {d}"),
+        _ => verdict.to_owned(),
+    }
+}
+
 /// Runs `stsscan check`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let n = normalize(&args.domain).map_err(|e| anyhow::anyhow!("{:?}: {e}", args.domain))?;
@@ -262,7 +271,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 check(
                     format!("mta-sts.{d} presents a valid certificate"),
                     Mark::Fail,
-                    cert,
+                    with_detail(cert, row.policy_cert_detail.as_deref()),
                     Some("install a certificate from a public CA that names mta-sts.DOMAIN, with its intermediates, and renew it before it expires (RFC 8461 §3.3)"),
                 )
             });
@@ -359,7 +368,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 (None, _) if r.address.is_none() => check(req, Mark::Fail, format!("the host does not resolve ({})", r.address_dns.as_deref().unwrap_or("?")), Some("add an A/AAAA record for the MX host")),
                 (None, _) => check(req, Mark::Skip, "not probed", None),
                 (Some("ok"), Some("valid")) => check(req, Mark::Pass, format!("{} {}", r.tls_version.as_deref().unwrap_or(""), r.tls_cipher.as_deref().unwrap_or("")), None),
-                (Some("ok"), cert) => check(req, Mark::Fail, format!("certificate {}", cert.unwrap_or("?")), Some("install a certificate from a public CA whose subjectAltName covers the MX host name, with its intermediates")),
+                (Some("ok"), cert) => check(req, Mark::Fail, with_detail(&format!("certificate {}", cert.unwrap_or("?")), r.cert_detail.as_deref()), Some("install a certificate from a public CA whose subjectAltName covers the MX host name, with its intermediates")),
                 (Some("starttls-not-offered"), _) => check(req, Mark::Fail, "STARTTLS not advertised", Some("enable STARTTLS in the mail server (e.g. Postfix smtpd_tls_security_level = may)")),
                 (Some(s), _) => check(req, Mark::Fail, format!("{s}{}", r.smtp_detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()), Some("make the mail server complete an SMTP STARTTLS session with TLS 1.2 or newer")),
             });
@@ -445,6 +454,7 @@ fn print_json(row: &DomainRow, mx: &[MxRow], checks: &[Check]) -> anyhow::Result
         "sts_id": row.sts_id,
         "policy_fetch": row.policy_fetch,
         "policy_cert": row.policy_cert,
+        "policy_cert_detail": row.policy_cert_detail,
         "policy_valid": row.policy_valid,
         "policy_mode": row.policy_mode,
         "policy_max_age": row.policy_max_age,
@@ -463,6 +473,7 @@ fn print_json(row: &DomainRow, mx: &[MxRow], checks: &[Check]) -> anyhow::Result
             "starttls": r.starttls,
             "tls_version": r.tls_version,
             "cert": r.mx_cert,
+            "cert_detail": r.cert_detail,
             "cert_not_after": r.cert_not_after.map(|t| t.to_rfc3339()),
         })).collect::<Vec<_>>(),
         "findings": row.findings.iter().map(|f| json!({

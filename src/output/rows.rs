@@ -130,6 +130,8 @@ pub struct DomainRow {
     pub max_severity: Option<String>,
     /// Wall time spent on the domain, in milliseconds.
     pub duration_ms: u64,
+    /// Why `policy_cert` is not `valid`: the WebPKI error, or the name not covered.
+    pub policy_cert_detail: Option<String>,
 }
 
 /// One row of the `mx` table: one domain × MX host × address.
@@ -199,4 +201,6 @@ pub struct MxRow {
     pub rfc8460_result: Option<String>,
     /// Wall time of the probe in milliseconds.
     pub probe_ms: Option<u64>,
+    /// Why `mx_cert` is not `valid`: the WebPKI error, or the name not covered.
+    pub cert_detail: Option<String>,
 }

@@ -25,7 +25,7 @@ use super::rows::{DomainRow, FindingRow, MxRow};
 
 /// Version of the output schema, written in every file's key-value metadata and in the
 /// manifest. Incremented whenever a column is added; columns are never renamed or removed.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Field metadata key holding a column's description.
 pub const DESCRIPTION_KEY: &str = "description";
@@ -241,6 +241,7 @@ static DOMAIN_COLUMNS: &[Column<DomainRow>] = &[
     req!(Findings findings, "Findings of every check: code, severity, message."),
     opt!(Dict max_severity, "Highest severity among findings, null when there are none."),
     req!(U64 duration_ms, "Wall time spent on the domain, milliseconds."),
+    opt!(Str policy_cert_detail, "Why policy_cert is not valid: the WebPKI error (e.g. the leaf lacks the serverAuth purpose) or the name not covered; null when valid. Schema 2."),
 ];
 
 #[rustfmt::skip]
@@ -278,6 +279,7 @@ static MX_COLUMNS: &[Column<MxRow>] = &[
     opt!(List cert_sha256, "SHA-256 of every certificate sent, leaf first, lowercase hex."),
     opt!(Dict rfc8460_result, "RFC 8460 result type of a failure on this host, or null."),
     opt!(U64 probe_ms, "Wall time of the probe, milliseconds."),
+    opt!(Str cert_detail, "Why mx_cert is not valid: the WebPKI error (e.g. the leaf lacks the serverAuth purpose) or the name not covered; null when valid. Schema 2."),
 ];
 
 /// Longest string stored in one cell (and one list item), in bytes: longer values are cut at

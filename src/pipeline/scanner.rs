@@ -336,6 +336,7 @@ impl Scanner {
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned());
             row.policy_fetch_detail = f.detail.clone();
+            row.policy_cert_detail = f.cert_verdict.as_ref().and_then(|v| v.detail.clone());
             if let Some(Ok(leaf)) = f.chain.first().map(|c| tls::CertInfo::from_der(c.as_ref())) {
                 row.policy_cert_not_after = leaf.not_after_utc();
                 row.policy_cert_issuer = Some(leaf.issuer);
@@ -524,6 +525,7 @@ impl Scanner {
         r.chain_verdict = Some(certs.verdict.verdict.as_str().to_owned());
         let for_name = tls::name_verdict(&certs.verdict, &p.chain, name);
         r.mx_cert = Some(for_name.verdict.as_str().to_owned());
+        r.cert_detail = for_name.detail;
         r.cert_sha256 = Some(certs.sha256.clone());
         if let Some(leaf) = &certs.leaf {
             r.cert_subject = Some(leaf.subject.clone());

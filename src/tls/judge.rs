@@ -137,8 +137,17 @@ pub fn judge_chain(
         }
         Err(e) => e,
     };
+    // The certificate error alone ("certificate expired: …"), without rustls' generic
+    // "invalid peer certificate: " prefix: the detail already belongs to a certificate column.
+    let detail = match &err {
+        Error::InvalidCertificate(e) => e.to_string(),
+        other => other.to_string(),
+    };
     if is_self_issued(leaf) {
-        return ChainVerdict::new(CertVerdict::SelfSigned, format!("self-issued leaf; {err}"));
+        return ChainVerdict::new(
+            CertVerdict::SelfSigned,
+            format!("self-issued leaf; {detail}"),
+        );
     }
     let verdict = match &err {
         Error::InvalidCertificate(
@@ -156,7 +165,7 @@ pub fn judge_chain(
         }
         _ => CertVerdict::Invalid,
     };
-    ChainVerdict::new(verdict, err.to_string())
+    ChainVerdict::new(verdict, detail)
 }
 
 /// Whether the leaf certificate `leaf` is valid for the DNS name `name` by the RFC 6125

@@ -76,6 +76,41 @@ async fn every_scenario_and_provider_agrees_with_the_truth() {
             "{d}: CNAME chain"
         );
     }
+    // Not graded either: why a certificate verdict is not `valid` (schema 2). Every non-valid
+    // verdict carries a reason and a valid one none; the wrong-purpose leaves name the missing
+    // serverAuth purpose (RFC 5280 §4.2.1.12: "If the extension is present, then the
+    // certificate MUST only be used for one of the purposes indicated.").
+    let eku = |t: &Option<String>| {
+        t.as_deref()
+            .is_some_and(|t| t.contains("extended key usage for server authentication"))
+    };
+    let mut eku_reasons = 0;
+    for (row, mx) in &scanned.rows {
+        let d = row.domain.clone().unwrap_or_default();
+        let mut pairs = vec![(row.policy_cert.clone(), row.policy_cert_detail.clone())];
+        pairs.extend(
+            mx.iter()
+                .map(|m| (m.mx_cert.clone(), m.cert_detail.clone())),
+        );
+        for (verdict, detail) in &pairs {
+            match verdict.as_deref() {
+                None | Some("valid") => assert_eq!(detail, &None, "{d}"),
+                Some(v) => assert!(detail.as_deref().is_some_and(|t| !t.is_empty()), "{d}: {v}"),
+            }
+            eku_reasons += usize::from(eku(detail));
+        }
+        if d.starts_with("policy-cert-wrong-purpose.") {
+            assert!(eku(&row.policy_cert_detail), "{d}: {row:?}");
+        }
+        if d.starts_with("mx-cert-wrong-purpose.") {
+            assert!(
+                !mx.is_empty() && mx.iter().all(|m| eku(&m.cert_detail)),
+                "{d}"
+            );
+        }
+    }
+    // three policy hosts (one per provider) and one self-hosted MX, nothing else
+    assert_eq!(eku_reasons, 4);
     assert!(!scanned.summary.interrupted);
     assert_eq!(scanned.summary.written.counts.domains, names.len() as u64);
     run.lab.shutdown().await;
