@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks that DuckDB reads the Parquet dataset the writer produces, the way a notebook would:
-# read_parquet('OUT/<table>/**/*.parquet', hive_partitioning = true). Not part of CI (needs
-# the duckdb Python package: `pip install duckdb`). Writes a small two-scan dataset with the
-# `write_demo_dataset` test into a temporary directory, then queries it.
+# read_parquet('OUT/<table>/**/*.parquet', hive_partitioning = true, union_by_name = true).
+# Not part of CI (needs the duckdb Python package: `pip install duckdb`). Writes a small
+# two-scan dataset with the `write_demo_dataset` test into a temporary directory, then queries it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c 'import duckdb' 2>/dev/null; then
@@ -18,8 +18,8 @@ import duckdb
 
 out = os.environ["OUT"]
 con = duckdb.connect()
-dom = f"read_parquet('{out}/domains/**/*.parquet', hive_partitioning = true)"
-mx = f"read_parquet('{out}/mx/**/*.parquet', hive_partitioning = true)"
+dom = f"read_parquet('{out}/domains/**/*.parquet', hive_partitioning = true, union_by_name = true)"
+mx = f"read_parquet('{out}/mx/**/*.parquet', hive_partitioning = true, union_by_name = true)"
 
 def check(cond, what):
     if not cond:
@@ -46,6 +46,6 @@ joined = con.sql(
 check(joined == [("demo-1", 2), ("demo-2", 1)], f"domains x mx join: {joined}")
 
 kv = dict(con.sql(f"SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata('{out}/domains/scan_date=2026-03-14/scan_id=demo-1/part-00000.parquet')").fetchall())
-check(kv.get("schema_version") == "1" and kv.get("scan_id") == "demo-1", "key-value metadata")
+check(kv.get("schema_version") == "2" and kv.get("scan_id") == "demo-1", "key-value metadata")
 print("duckdb", duckdb.__version__, "reads the dataset")
 PY

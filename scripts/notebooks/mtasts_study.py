@@ -26,8 +26,10 @@
 # 6. **Over time** — adoption and breakage for every scan in the dataset.
 #
 # Sections 1–5 describe the latest scan; section 6 the whole history. Every table is one SQL
-# query over `read_parquet('…/domains/**/*.parquet', hive_partitioning = true)` (and `…/mx/…`)
-# with at most one join; columns and status values are documented in `docs/schema.md`.
+# query over `read_parquet('…/domains/**/*.parquet', hive_partitioning = true,
+# union_by_name = true)` (and `…/mx/…`) with at most one join (`union_by_name`: scans written
+# by different schema versions read together); columns and status values are documented in
+# `docs/schema.md`.
 #
 # Parameters (environment variables):
 #
@@ -69,9 +71,9 @@ def sql_path(p: Path) -> str:
 
 con.execute(f"""
 CREATE VIEW domains_all AS
-SELECT * FROM read_parquet({sql_path(DATA / "domains" / "**" / "*.parquet")}, hive_partitioning = true);
+SELECT * FROM read_parquet({sql_path(DATA / "domains" / "**" / "*.parquet")}, hive_partitioning = true, union_by_name = true);
 CREATE VIEW mx_all AS
-SELECT * FROM read_parquet({sql_path(DATA / "mx" / "**" / "*.parquet")}, hive_partitioning = true);
+SELECT * FROM read_parquet({sql_path(DATA / "mx" / "**" / "*.parquet")}, hive_partitioning = true, union_by_name = true);
 """)
 
 

@@ -199,7 +199,7 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
         summary.written.manifest.display()
     );
     println!(
-        "Try: duckdb -c \"SELECT sts_txt, policy_fetch, count(*) FROM read_parquet('{}/domains/**/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY 3 DESC\"",
+        "Try: duckdb -c \"SELECT sts_txt, policy_fetch, count(*) FROM read_parquet('{}/domains/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY ALL ORDER BY 3 DESC\"",
         args.out.display()
     );
     Ok(if report.agreeing == report.domains {

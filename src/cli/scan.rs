@@ -26,7 +26,7 @@ use crate::pipeline::stats::ScanStats;
   stsscan scan domains.txt.gz --resolver 127.0.0.53 --concurrency 2000 --out data/\n  \
   stsscan scan domains.txt --out data/ --resume 20261129T120000Z-3f9a2c\n\n\
 Read the dataset with DuckDB:\n  \
-  SELECT sts_txt, count(*) FROM read_parquet('data/domains/**/*.parquet', hive_partitioning = true) GROUP BY 1;")]
+  SELECT sts_txt, count(*) FROM read_parquet('data/domains/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY 1;")]
 pub struct Args {
     /// What to scan.
     #[command(flatten)]
