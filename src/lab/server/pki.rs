@@ -406,10 +406,22 @@ mod tests {
     use super::*;
 
     fn spec(name: &str) -> CertSpec {
+        spec_of(name, CertVariant::Valid)
+    }
+
+    fn spec_of(name: &str, variant: CertVariant) -> CertSpec {
         CertSpec {
             names: vec![name.to_owned()],
-            variant: CertVariant::Valid,
+            variant,
         }
+    }
+
+    /// The chain the lab serves for `name` with `variant`, leaf first.
+    fn served(pki: &Pki, name: &str, variant: CertVariant) -> Vec<CertificateDer<'static>> {
+        pki.certified_key(&spec_of(name, variant))
+            .unwrap()
+            .cert
+            .clone()
     }
 
     #[test]
@@ -454,17 +466,8 @@ mod tests {
     fn wrong_purpose_leaf_is_client_auth_only() {
         use x509_parser::prelude::{FromDer, X509Certificate};
         let pki = Pki::new().unwrap();
-        let chain = |variant| {
-            pki.certified_key(&CertSpec {
-                names: vec!["mx.purpose.test".into()],
-                variant,
-            })
-            .unwrap()
-            .cert
-            .clone()
-        };
-        let ok = chain(CertVariant::Valid);
-        let wrong = chain(CertVariant::WrongPurpose);
+        let ok = served(&pki, "mx.purpose.test", CertVariant::Valid);
+        let wrong = served(&pki, "mx.purpose.test", CertVariant::WrongPurpose);
         assert_eq!(wrong[1], ok[1], "sent with the same intermediate");
         let eku = |der: &CertificateDer<'_>| {
             let (_, c) = X509Certificate::from_der(der.as_ref()).unwrap();
@@ -482,15 +485,7 @@ mod tests {
     #[test]
     fn chains_have_the_documented_shape() {
         let pki = Pki::new().unwrap();
-        let len = |v| {
-            pki.certified_key(&CertSpec {
-                names: vec!["x.test".into()],
-                variant: v,
-            })
-            .unwrap()
-            .cert
-            .len()
-        };
+        let len = |v| served(&pki, "x.test", v).len();
         assert_eq!(len(CertVariant::Valid), 2);
         assert_eq!(len(CertVariant::Expired), 2);
         assert_eq!(len(CertVariant::ExpiresInDays(3)), 2);
