@@ -5,14 +5,18 @@
 #   scripts/bench.sh full      # 1 000 000 domains
 #   scripts/bench.sh latency   # 100 000 domains at 0 ms and at 50 ms injected DNS latency
 #   N=20000 TRANSPORT=hickory scripts/bench.sh quick   # default transport: multiplexed, as scan
+#   ROUNDS=3 scripts/bench.sh quick   # three scans, the floor measured before, between and after
 #
 # The lab runs in its own process (examples/bench_lab.rs) so the scanner's CPU (user+sys) and
 # peak RSS are measured alone with /usr/bin/time. DNS queries and SMTP connections come from the
 # lab's counters; probes and fetches from the scanner's summary. Agreement with the lab's
 # ground truth comes from `stsscan demo` (same seed, same N, in-process grader) unless
 # GRADE=0. The floor (benches/floor.rs, plus benches/tls_judge.rs for the cost of one signature
-# verification) is run unless FLOOR=0 and the scanner's CPU per domain is printed as a ratio to
-# it. Everything stays on loopback and ends by itself.
+# verification) is run unless FLOOR=0, before the first scan and after every scan, and each
+# scan's CPU per domain is printed as a ratio to the mean of the two floor readings around it
+# (this VM's speed drifts by a third between hours; bracketing keeps the two sides of the ratio
+# in the same minutes). With ROUNDS > 1 (quick and full), the median ratio is printed too.
+# Everything stays on loopback and ends by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-quick}
@@ -77,32 +81,67 @@ run_scan() {
     "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$probes" "$reprobes" "$samecert" "$(echo "$probes / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$fetches"
 }
 
-case "$MODE" in
-  quick | full) run_scan 0 zero ;;
-  latency)
-    run_scan 0 zero; rate0=$R_RATE
-    run_scan 50 delay50; rate50=$R_RATE
-    printf 'latency: 50 ms DNS delay gives %.1f %% of the zero-latency throughput\n' "$(echo "100 * $rate50 / $rate0" | bc -l)"
-    ;;
-esac
-
-if [[ "${FLOOR:-1}" == 1 ]]; then
+# run_floor: runs the floor benches and appends their unit costs (ns) to FLOORS as one
+# "dns4 tls pq sig" entry: the four DNS exchanges of a domain, one full TLS client handshake,
+# Parquet rows of 1 000 domains, one signature verification (half of validating leaf +
+# intermediate without the memo).
+FLOORS=()
+run_floor() {
   cargo bench -q --bench floor -- --noplot floor/ >"$work/floor.log" 2>&1 || { cat "$work/floor.log" >&2; exit 1; }
   cargo bench -q --bench tls_judge -- --noplot tls_judge/ >>"$work/floor.log" 2>&1 || { cat "$work/floor.log" >&2; exit 1; }
   est() { jq '.median.point_estimate' "$CARGO_TARGET_DIR/criterion/$1/new/estimates.json"; }
-  dns4=$(est floor/dns_exchange); tls=$(est floor/tls_handshake_client); pq=$(est floor/parquet_1000_domains)
-  # one certificate-signature verification: half of validating leaf + intermediate without the memo
+  local sig
   sig=$(echo "($(est tls_judge/webpki_no_memo) - $(est tls_judge/judge_chain_memo_hit)) / 2" | bc -l)
+  FLOORS+=("$(est floor/dns_exchange) $(est floor/tls_handshake_client) $(est floor/parquet_1000_domains) $sig")
+  printf 'floor %d: DNS exchange %.1f µs, full TLS client handshake %.1f µs, one signature verification %.1f µs, Parquet %.1f µs/domain\n' \
+    "${#FLOORS[@]}" $(awk '{ printf "%f %f %f %f", $1 / 4000, $2 / 1000, $4 / 1000, $3 / 1000000 }' <<<"${FLOORS[-1]}")
+}
+
+# ratio_to_floor: the last scan's CPU per domain against the mean of the last two floor
+# readings, weighted by that scan's mix (DNS exchanges actually sent, full client handshakes =
+# probes + policy fetches, rows). Appends the ratio to RATIOS.
+RATIOS=()
+ratio_to_floor() {
+  local a b dns4 tls pq sig handshakes floor floor_memo cpu_ns
+  read -r -a a <<<"${FLOORS[-2]}"; read -r -a b <<<"${FLOORS[-1]}"
+  dns4=$(echo "(${a[0]} + ${b[0]}) / 2" | bc -l); tls=$(echo "(${a[1]} + ${b[1]}) / 2" | bc -l)
+  pq=$(echo "(${a[2]} + ${b[2]}) / 2" | bc -l); sig=$(echo "(${a[3]} + ${b[3]}) / 2" | bc -l)
   handshakes=$(echo "$R_PROBES_PER_DOMAIN + $R_FETCH_PER_DOMAIN" | bc -l)
-  # ns per domain: DNS exchanges actually sent + full client handshakes (probes + policy fetches) + rows
+  # ns per domain
   floor=$(echo "$R_DNS_PER_DOMAIN * $dns4 / 4 + $handshakes * $tls + $pq / 1000" | bc -l)
   # the stricter floor: every handshake's intermediate signature already known (the scanner's memo)
   floor_memo=$(echo "$floor - $handshakes * $sig" | bc -l)
   cpu_ns=$(echo "$R_CPU * 1000000000 / $N" | bc -l)
-  printf 'floor: DNS exchange %.1f µs, full TLS client handshake %.1f µs (one signature verification %.1f µs), Parquet %.1f µs/domain -> %.1f µs per domain for this mix (%.1f µs with memoized intermediates)\n' \
-    "$(echo "$dns4 / 4000" | bc -l)" "$(echo "$tls / 1000" | bc -l)" "$(echo "$sig / 1000" | bc -l)" "$(echo "$pq / 1000000" | bc -l)" "$(echo "$floor / 1000" | bc -l)" "$(echo "$floor_memo / 1000" | bc -l)"
-  printf 'scanner CPU per domain %.1f µs = %.2f x the floor, %.2f x the stricter floor (target <= 2x)\n' "$(echo "$cpu_ns / 1000" | bc -l)" "$(echo "$cpu_ns / $floor" | bc -l)" "$(echo "$cpu_ns / $floor_memo" | bc -l)"
-fi
+  RATIOS+=("$(echo "$cpu_ns / $floor" | bc -l)")
+  printf 'floor for this mix (mean of the readings before and after the scan; handshake %.1f and %.1f µs): %.1f µs per domain (%.1f µs with memoized intermediates)\n' \
+    "$(echo "${a[1]} / 1000" | bc -l)" "$(echo "${b[1]} / 1000" | bc -l)" "$(echo "$floor / 1000" | bc -l)" "$(echo "$floor_memo / 1000" | bc -l)"
+  printf 'scanner CPU per domain %.1f µs = %.2f x the floor, %.2f x the stricter floor (target <= 2x)\n' \
+    "$(echo "$cpu_ns / 1000" | bc -l)" "$(echo "$cpu_ns / $floor" | bc -l)" "$(echo "$cpu_ns / $floor_memo" | bc -l)"
+}
+
+FLOOR=${FLOOR:-1}
+ROUNDS=${ROUNDS:-1}
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer, got '$ROUNDS'" >&2; exit 2; }
+[[ "$FLOOR" == 1 ]] && run_floor
+case "$MODE" in
+  quick | full)
+    for r in $(seq 1 "$ROUNDS"); do
+      run_scan 0 "zero-$r"
+      if [[ "$FLOOR" == 1 ]]; then run_floor; ratio_to_floor; fi
+    done
+    if [[ "$FLOOR" == 1 && "$ROUNDS" -gt 1 ]]; then
+      printf 'ratio to the floor over %d rounds: median %.2f x (each: %s)\n' "$ROUNDS" \
+        "$(printf '%s\n' "${RATIOS[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
+        "$(printf '%.2f ' "${RATIOS[@]}")"
+    fi
+    ;;
+  latency)
+    run_scan 0 zero; rate0=$R_RATE
+    if [[ "$FLOOR" == 1 ]]; then run_floor; ratio_to_floor; fi
+    run_scan 50 delay50; rate50=$R_RATE
+    printf 'latency: 50 ms DNS delay gives %.1f %% of the zero-latency throughput\n' "$(echo "100 * $rate50 / $rate0" | bc -l)"
+    ;;
+esac
 
 if [[ "${GRADE:-1}" == 1 ]]; then
   "$BIN/stsscan" demo --domains "$N" --dns-transport "$TRANSPORT" --progress quiet -o "$work/demo" 2>/dev/null | grep "Agreement" || true

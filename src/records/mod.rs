@@ -13,11 +13,13 @@
 //! | [`policy`] | the MTA-STS policy body | RFC 8461 §3.2 |
 //! | [`mx`] | MX patterns and matching; MX RRset semantics (null MX, implicit MX) | RFC 8461 §4.1, RFC 7505, RFC 5321 §5.1 |
 //! | [`tlsrpt_txt`] | the `_smtp._tls` TXT record | RFC 8460 §3 |
+//! | `fields` (private) | the `v=…; name=value` grammar both TXT records share (version, splitter, extensions) | RFC 8461 §3.1, RFC 8460 §3 |
 //! | `rrset` (private) | the TXT RRset rule both TXT records share (version tag, one record) | RFC 8461 §3.1, RFC 8460 §3 |
 //! | [`tlsrpt_report`] | TLS-RPT JSON aggregate reports | RFC 8460 §4 |
 
 pub mod diag;
 pub mod domain;
+mod fields;
 pub mod mx;
 pub mod policy;
 mod rrset;

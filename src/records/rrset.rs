@@ -4,7 +4,8 @@
 //! module owns the walk, the discarded list and the RRset-level findings.
 
 use super::diag::{Finding, ParseError, Severity};
-use super::sts_txt::{Discarded, MAX_DISCARDED, is_wsp, push_capped, shown};
+use super::fields::{is_wsp, push_capped, shown};
+use super::sts_txt::{Discarded, MAX_DISCARDED};
 
 /// Whether `record` begins with the version tag `version` and then `;`, allowing whitespace
 /// before the `;` as both ABNFs' delimiters do (RFC 8461 errata 6285; RFC 8460 `tlsrpt-delim`).

@@ -1,10 +1,10 @@
 //! The `_mta-sts` TXT record (RFC 8461 §3.1): its grammar and the RRset rule.
 //!
 //! Owns [`parse_record`] (one record's bytes → [`StsTxt`] plus findings, or a [`ParseError`])
-//! and [`evaluate_rrset`] (every TXT RR at `_mta-sts.D` → an [`StsOutcome`]). It also holds
-//! the `key=value; …` field splitter that [`super::tlsrpt_txt`] reuses. It must not do DNS:
-//! callers hand in the RR strings. Pure, never panics, keeps at most [`MAX_FINDINGS`] findings
-//! and [`MAX_EXTENSIONS`] extensions per record.
+//! and [`evaluate_rrset`] (every TXT RR at `_mta-sts.D` → an [`StsOutcome`]), on the
+//! `key=value; …` grammar it shares with [`super::tlsrpt_txt`] (the private `fields` module).
+//! It must not do DNS: callers hand in the RR strings. Pure, never panics, keeps at most
+//! [`MAX_FINDINGS`] findings and [`MAX_EXTENSIONS`] extensions per record.
 //!
 //! The grammar (RFC 8461 §3.1, with RFC 7405 `%s` case-sensitive strings):
 //!
@@ -54,7 +54,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::diag::{Finding, ParseError, Severity, Span};
+use super::diag::{Finding, ParseError, Span};
+use super::fields::{self, ExtCodes, Grammar, RawField, SplitCodes, find};
 use super::rrset::{self, Kept, Rule};
 
 /// The version field every record must start with.
@@ -97,379 +98,48 @@ pub struct ParsedStsTxt {
     pub findings: Vec<Finding>,
 }
 
-/// Pushes a finding unless the cap is reached (then one truncation note with `truncated_code`).
-pub(crate) fn push_capped(findings: &mut Vec<Finding>, f: Finding, truncated_code: &'static str) {
-    if findings.len() < MAX_FINDINGS {
-        findings.push(f);
-    } else if findings.len() == MAX_FINDINGS {
-        findings.push(Finding::new(
-            truncated_code,
-            Severity::Info,
-            format!("more than {MAX_FINDINGS} findings; the rest are not shown"),
-        ));
-    }
-}
-
-fn push_finding(findings: &mut Vec<Finding>, f: Finding) {
-    push_capped(findings, f, "sts-txt-findings-truncated");
-}
-
-/// `WSP = SP / HTAB` (RFC 5234).
-pub(crate) fn is_wsp(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-/// `ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")` — the same production in
-/// RFC 8461 (`sts-ext-name`) and RFC 8460 (`tlsrpt-ext-name`).
-pub(crate) fn is_ext_name(name: &[u8]) -> bool {
-    matches!(name.first(), Some(c) if c.is_ascii_alphanumeric())
-        && name.len() <= 32
-        && name
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-}
-
-/// `ext-value = 1*(%x21-3A / %x3C / %x3E-7E)`: index of the first byte that is not allowed.
-pub(crate) fn bad_ext_value_byte(value: &[u8]) -> Option<usize> {
-    value
-        .iter()
-        .position(|&c| !(0x21..=0x7e).contains(&c) || c == b';' || c == b'=')
-}
-
-/// One `name=value` field as the splitter found it (value without surrounding delimiters).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RawField<'a> {
-    pub(crate) name: &'a [u8],
-    pub(crate) name_span: Span,
-    pub(crate) value: &'a [u8],
-    pub(crate) value_span: Span,
-}
-
-/// The error codes the splitter uses, per record type.
-pub(crate) struct SplitCodes {
-    pub(crate) bad_delimiter: &'static str,
-    pub(crate) empty_field: &'static str,
-    pub(crate) trailing_whitespace: &'static str,
-    pub(crate) missing_equals: &'static str,
-}
-
-/// What the splitter returns: the fields, and where whitespace first preceded a `;`.
-pub(crate) struct Split<'a> {
-    pub(crate) fields: Vec<RawField<'a>>,
-    pub(crate) space_before_semicolon: Option<Span>,
-}
-
-/// Splits `input[start..]` (just after the version) into `1*(delim field) [delim]` with
-/// `delim = *WSP ";" *WSP`. A field value runs to the next `;` or the end, minus trailing
-/// whitespace (which belongs to the next delimiter); the caller checks values.
-pub(crate) fn split_fields<'a>(
-    input: &'a [u8],
-    start: usize,
-    codes: &SplitCodes,
-) -> Result<Split<'a>, ParseError> {
-    let mut fields = Vec::new();
-    let mut space_before_semicolon = None;
-    let mut pos = start;
-    let n = input.len();
-    loop {
-        let ws = pos;
-        while pos < n && is_wsp(input[pos]) {
-            pos += 1;
-        }
-        if pos == n {
-            if pos > ws {
-                return Err(ParseError::new(
-                    codes.trailing_whitespace,
-                    "whitespace at the end of the record without a ';' before it",
-                    Span::new(ws, pos),
-                ));
-            }
-            break;
-        }
-        if input[pos] != b';' {
-            return Err(ParseError::new(
-                codes.bad_delimiter,
-                "expected ';' between fields",
-                Span::new(pos, pos + 1),
-            ));
-        }
-        if pos > ws && space_before_semicolon.is_none() {
-            space_before_semicolon = Some(Span::new(ws, pos));
-        }
-        pos += 1;
-        while pos < n && is_wsp(input[pos]) {
-            pos += 1;
-        }
-        if pos == n {
-            break; // the optional trailing delimiter
-        }
-        if input[pos] == b';' {
-            return Err(ParseError::new(
-                codes.empty_field,
-                "empty field between two ';'",
-                Span::new(pos, pos + 1),
-            ));
-        }
-        let name_start = pos;
-        while pos < n && input[pos] != b'=' && input[pos] != b';' {
-            pos += 1;
-        }
-        if pos == n || input[pos] != b'=' {
-            return Err(ParseError::new(
-                codes.missing_equals,
-                "field has no '=' (fields are name=value)",
-                Span::new(name_start, pos),
-            ));
-        }
-        let name_end = pos;
-        pos += 1;
-        let value_start = pos;
-        while pos < n && input[pos] != b';' {
-            pos += 1;
-        }
-        let mut value_end = pos;
-        while value_end > value_start && is_wsp(input[value_end - 1]) {
-            value_end -= 1;
-        }
-        pos = value_end;
-        fields.push(RawField {
-            name: &input[name_start..name_end],
-            name_span: Span::new(name_start, name_end),
-            value: &input[value_start..value_end],
-            value_span: Span::new(value_start, value_end),
-        });
-    }
-    Ok(Split {
-        fields,
-        space_before_semicolon,
-    })
-}
-
-/// Index of the first non-ASCII byte.
-pub(crate) fn first_non_ascii(input: &[u8]) -> Option<usize> {
-    input.iter().position(|b| !b.is_ascii())
-}
-
-/// Finds `needle` in `hay`.
-pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The shown, lossy and capped text of a record, for messages.
-pub(crate) fn shown(input: &[u8]) -> String {
-    let cut = &input[..input.len().min(MAX_SHOWN_LEN)];
-    String::from_utf8_lossy(cut).into_owned()
-}
-
-/// Checks the version prefix; returns where the fields start.
-fn check_version(input: &[u8]) -> Result<usize, ParseError> {
-    let v = VERSION.as_bytes();
-    if input.starts_with(v) {
-        match input.get(v.len()) {
-            None => {
-                return Err(ParseError::new(
-                    "sts-txt-missing-id",
-                    "the record has no id field (\"v=STSv1; id=…\")",
-                    Span::at(v.len()),
-                ));
-            }
-            Some(&c) if c == b';' || is_wsp(c) => return Ok(v.len()),
-            Some(_) => {}
-        }
-    }
-    let token_end = input
-        .iter()
-        .position(|&c| c == b';' || is_wsp(c))
-        .unwrap_or(input.len());
-    if input.len() >= 2 && input[..2].eq_ignore_ascii_case(b"v=") {
-        return Err(ParseError::new(
-            "sts-txt-bad-version",
-            format!(
-                "the version must be exactly \"v=STSv1\" (case-sensitive), not {:?}",
-                shown(&input[..token_end])
-            ),
-            Span::new(0, token_end),
-        ));
-    }
-    if let Some(i) = find(input, v) {
-        return Err(ParseError::new(
-            "sts-txt-version-not-first",
-            "\"v=STSv1\" must be the very first thing in the record",
-            Span::new(i, i + v.len()),
-        ));
-    }
-    Err(ParseError::new(
-        "sts-txt-missing-version",
-        "the record does not start with \"v=STSv1\"",
-        Span::new(0, token_end),
-    ))
-}
-
-const CODES: SplitCodes = SplitCodes {
-    bad_delimiter: "sts-txt-bad-delimiter",
-    empty_field: "sts-txt-empty-field",
-    trailing_whitespace: "sts-txt-trailing-whitespace",
-    missing_equals: "sts-txt-missing-equals",
+const GRAMMAR: Grammar = Grammar {
+    version: VERSION,
+    required: "id",
+    empty: "sts-txt-empty",
+    not_ascii: ("sts-txt-not-ascii", "MTA-STS TXT records must be US-ASCII"),
+    missing_version: "sts-txt-missing-version",
+    version_not_first: "sts-txt-version-not-first",
+    bad_version: "sts-txt-bad-version",
+    bad_field_name: "sts-txt-bad-field-name",
+    missing_required: "sts-txt-missing-id",
+    space_before_semicolon: (
+        "sts-txt-space-before-semicolon",
+        "whitespace before ';': the ABNF allows it, but the RFC's prose says records begin with \
+         \"v=STSv1;\" and some senders discard such records (errata 6285)",
+    ),
+    split: SplitCodes {
+        bad_delimiter: "sts-txt-bad-delimiter",
+        empty_field: "sts-txt-empty-field",
+        trailing_whitespace: "sts-txt-trailing-whitespace",
+        missing_equals: "sts-txt-missing-equals",
+    },
+    ext: ExtCodes {
+        bad_value: "sts-txt-bad-ext-value",
+        extension: "sts-txt-extension",
+        duplicate: "sts-txt-duplicate-field",
+        truncated: "sts-txt-findings-truncated",
+    },
 };
 
 /// Parses one `_mta-sts` TXT record (its strings already concatenated). Spans index `input`.
 pub fn parse_record(input: &[u8]) -> Result<ParsedStsTxt, ParseError> {
-    if input.is_empty() {
-        return Err(ParseError::new(
-            "sts-txt-empty",
-            "the record is empty",
-            Span::at(0),
-        ));
-    }
-    if let Some(i) = first_non_ascii(input) {
-        return Err(ParseError::new(
-            "sts-txt-not-ascii",
-            "MTA-STS TXT records must be US-ASCII",
-            Span::new(i, i + 1),
-        ));
-    }
-    let start = check_version(input)?;
-    let split = split_fields(input, start, &CODES)?;
-    let mut findings = Vec::new();
-    if let Some(span) = split.space_before_semicolon {
-        push_finding(
-            &mut findings,
-            Finding::at(
-                "sts-txt-space-before-semicolon",
-                Severity::Info,
-                "whitespace before ';': the ABNF allows it, but the RFC's prose says records \
-                 begin with \"v=STSv1;\" and some senders discard such records (errata 6285)",
-                span,
-            ),
-        );
-    }
-    let mut id: Option<String> = None;
-    let mut extensions: Vec<(String, String)> = Vec::new();
-    for f in &split.fields {
-        let name = String::from_utf8_lossy(f.name);
-        if !is_ext_name(f.name) {
-            return Err(ParseError::new(
-                "sts-txt-bad-field-name",
-                format!(
-                    "{name:?} is not a valid field name (a letter or digit, then up to 31 \
-                     letters, digits, '_', '-' or '.')"
-                ),
-                f.name_span,
-            ));
-        }
-        if f.name == b"id" {
-            check_id(f)?;
-            if id.is_some() {
-                push_finding(&mut findings, duplicate(&name, f.name_span));
-            } else {
-                id = Some(String::from_utf8_lossy(f.value).into_owned());
-            }
-            continue;
-        }
-        extension_field(f, &name, &EXT_CODES, &mut extensions, &mut findings)?;
-    }
-    let Some(id) = id else {
-        let hint = if split
-            .fields
-            .iter()
-            .any(|f| f.name.eq_ignore_ascii_case(b"id"))
-        {
-            " (field names are case-sensitive: it must be \"id=\")"
-        } else {
-            ""
-        };
-        return Err(ParseError::new(
-            "sts-txt-missing-id",
-            format!("the record has no id field{hint}"),
-            Span::at(input.len()),
-        ));
-    };
+    let p = fields::parse(input, &GRAMMAR, |f, _| {
+        check_id(f)?;
+        Ok(String::from_utf8_lossy(f.value).into_owned())
+    })?;
     Ok(ParsedStsTxt {
-        record: StsTxt { id, extensions },
-        findings,
+        record: StsTxt {
+            id: p.required,
+            extensions: p.extensions,
+        },
+        findings: p.findings,
     })
-}
-
-/// The codes an extension field's checks use, per record type.
-pub(crate) struct ExtCodes {
-    /// The value is not `1*(%x21-3A / %x3C / %x3E-7E)`.
-    pub(crate) bad_value: &'static str,
-    /// A valid extension field (info: senders ignore it).
-    pub(crate) extension: &'static str,
-    /// A field name seen before (first wins).
-    pub(crate) duplicate: &'static str,
-    /// Findings were cut at [`MAX_FINDINGS`].
-    pub(crate) truncated: &'static str,
-}
-
-const EXT_CODES: ExtCodes = ExtCodes {
-    bad_value: "sts-txt-bad-ext-value",
-    extension: "sts-txt-extension",
-    duplicate: "sts-txt-duplicate-field",
-    truncated: "sts-txt-findings-truncated",
-};
-
-/// One extension field of an `_mta-sts` or `_smtp._tls` record (both RFCs give extensions the
-/// same grammar): the value is checked, a repeated name (or a second `v`) is a duplicate whose
-/// first occurrence wins, and the field is kept (at most [`MAX_EXTENSIONS`]) with an info
-/// finding, since senders ignore it.
-pub(crate) fn extension_field(
-    f: &RawField<'_>,
-    name: &str,
-    codes: &ExtCodes,
-    extensions: &mut Vec<(String, String)>,
-    findings: &mut Vec<Finding>,
-) -> Result<(), ParseError> {
-    if let Some(i) = bad_ext_value_byte(f.value).or(f.value.is_empty().then_some(0)) {
-        return Err(ParseError::new(
-            codes.bad_value,
-            format!(
-                "the value of {name:?} must be 1 or more visible characters other than \
-                 ';' and '='"
-            ),
-            if f.value.is_empty() {
-                f.value_span
-            } else {
-                Span::new(f.value_span.start + i, f.value_span.start + i + 1)
-            },
-        ));
-    }
-    if f.name == b"v" || extensions.iter().any(|(k, _)| k.as_bytes() == f.name) {
-        let dup = Finding::at(
-            codes.duplicate,
-            Severity::Warning,
-            format!("field {name:?} appears more than once; the first one counts"),
-            f.name_span,
-        );
-        push_capped(findings, dup, codes.truncated);
-        return Ok(());
-    }
-    let ext = Finding::at(
-        codes.extension,
-        Severity::Info,
-        format!("extension field {name:?}: senders ignore it"),
-        f.name_span,
-    );
-    push_capped(findings, ext, codes.truncated);
-    if extensions.len() < MAX_EXTENSIONS {
-        extensions.push((
-            name.to_owned(),
-            String::from_utf8_lossy(f.value).into_owned(),
-        ));
-    }
-    Ok(())
-}
-
-fn duplicate(name: &str, span: Span) -> Finding {
-    Finding::at(
-        "sts-txt-duplicate-field",
-        Severity::Warning,
-        format!("field {name:?} appears more than once; the first one counts"),
-        span,
-    )
 }
 
 fn check_id(f: &RawField<'_>) -> Result<(), ParseError> {

@@ -63,11 +63,9 @@ use std::fmt;
 use serde::Serialize;
 
 use super::diag::{Finding, ParseError, Severity, Span};
+use super::fields::{self, ExtCodes, Grammar, SplitCodes, find, is_wsp, push_capped};
 use super::rrset::{self, Kept, Rule};
-use super::sts_txt::{
-    Discarded, ExtCodes, SplitCodes, extension_field, find, first_non_ascii, is_ext_name, is_wsp,
-    push_capped, shown, split_fields,
-};
+use super::sts_txt::Discarded;
 
 /// The version field every record must start with.
 pub const VERSION: &str = "v=TLSRPTv1";
@@ -145,148 +143,50 @@ fn push_finding(findings: &mut Vec<Finding>, f: Finding) {
     push_capped(findings, f, "tlsrpt-txt-findings-truncated");
 }
 
-const EXT_CODES: ExtCodes = ExtCodes {
-    bad_value: "tlsrpt-txt-bad-ext-value",
-    extension: "tlsrpt-txt-extension",
-    duplicate: "tlsrpt-txt-duplicate-field",
-    truncated: "tlsrpt-txt-findings-truncated",
+const GRAMMAR: Grammar = Grammar {
+    version: VERSION,
+    required: "rua",
+    empty: "tlsrpt-txt-empty",
+    not_ascii: (
+        "tlsrpt-txt-not-ascii",
+        "the record contains a byte outside US-ASCII, which its grammar does not allow",
+    ),
+    missing_version: "tlsrpt-txt-missing-version",
+    version_not_first: "tlsrpt-txt-version-not-first",
+    bad_version: "tlsrpt-txt-bad-version",
+    bad_field_name: "tlsrpt-txt-bad-field-name",
+    missing_required: "tlsrpt-txt-missing-rua",
+    space_before_semicolon: (
+        "tlsrpt-txt-space-before-semicolon",
+        "whitespace before ';': the ABNF allows it, but the RFC's prose says records begin with \
+         \"v=TLSRPTv1;\" and some senders discard such records",
+    ),
+    split: SplitCodes {
+        bad_delimiter: "tlsrpt-txt-bad-delimiter",
+        empty_field: "tlsrpt-txt-empty-field",
+        trailing_whitespace: "tlsrpt-txt-trailing-whitespace",
+        missing_equals: "tlsrpt-txt-missing-equals",
+    },
+    ext: ExtCodes {
+        bad_value: "tlsrpt-txt-bad-ext-value",
+        extension: "tlsrpt-txt-extension",
+        duplicate: "tlsrpt-txt-duplicate-field",
+        truncated: "tlsrpt-txt-findings-truncated",
+    },
 };
-
-const CODES: SplitCodes = SplitCodes {
-    bad_delimiter: "tlsrpt-txt-bad-delimiter",
-    empty_field: "tlsrpt-txt-empty-field",
-    trailing_whitespace: "tlsrpt-txt-trailing-whitespace",
-    missing_equals: "tlsrpt-txt-missing-equals",
-};
-
-fn check_version(input: &[u8]) -> Result<usize, ParseError> {
-    let v = VERSION.as_bytes();
-    if input.starts_with(v) {
-        match input.get(v.len()) {
-            None => {
-                return Err(ParseError::new(
-                    "tlsrpt-txt-missing-rua",
-                    "the record has no rua field (\"v=TLSRPTv1; rua=…\")",
-                    Span::at(v.len()),
-                ));
-            }
-            Some(&c) if c == b';' || is_wsp(c) => return Ok(v.len()),
-            Some(_) => {}
-        }
-    }
-    let token_end = input
-        .iter()
-        .position(|&c| c == b';' || is_wsp(c))
-        .unwrap_or(input.len());
-    if input.len() >= 2 && input[..2].eq_ignore_ascii_case(b"v=") {
-        return Err(ParseError::new(
-            "tlsrpt-txt-bad-version",
-            format!(
-                "the version must be exactly \"v=TLSRPTv1\" (case-sensitive), not {:?}",
-                shown(&input[..token_end])
-            ),
-            Span::new(0, token_end),
-        ));
-    }
-    if let Some(i) = find(input, v) {
-        return Err(ParseError::new(
-            "tlsrpt-txt-version-not-first",
-            "\"v=TLSRPTv1\" must be the very first thing in the record",
-            Span::new(i, i + v.len()),
-        ));
-    }
-    Err(ParseError::new(
-        "tlsrpt-txt-missing-version",
-        "the record does not start with \"v=TLSRPTv1\"",
-        Span::new(0, token_end),
-    ))
-}
 
 /// Parses one `_smtp._tls` TXT record (its strings already concatenated). Spans index `input`.
 pub fn parse_record(input: &[u8]) -> Result<ParsedTlsRptTxt, ParseError> {
-    if input.is_empty() {
-        return Err(ParseError::new(
-            "tlsrpt-txt-empty",
-            "the record is empty",
-            Span::at(0),
-        ));
-    }
-    if let Some(i) = first_non_ascii(input) {
-        return Err(ParseError::new(
-            "tlsrpt-txt-not-ascii",
-            "the record contains a byte outside US-ASCII, which its grammar does not allow",
-            Span::new(i, i + 1),
-        ));
-    }
-    let start = check_version(input)?;
-    let split = split_fields(input, start, &CODES)?;
-    let mut findings = Vec::new();
-    if let Some(span) = split.space_before_semicolon {
-        push_finding(
-            &mut findings,
-            Finding::at(
-                "tlsrpt-txt-space-before-semicolon",
-                Severity::Info,
-                "whitespace before ';': the ABNF allows it, but the RFC's prose says records \
-                 begin with \"v=TLSRPTv1;\" and some senders discard such records",
-                span,
-            ),
-        );
-    }
-    let mut rua: Option<Vec<RuaUri>> = None;
-    let mut extensions: Vec<(String, String)> = Vec::new();
-    for f in &split.fields {
-        let name = String::from_utf8_lossy(f.name);
-        if !is_ext_name(f.name) {
-            return Err(ParseError::new(
-                "tlsrpt-txt-bad-field-name",
-                format!(
-                    "{name:?} is not a valid field name (a letter or digit, then up to 31 \
-                     letters, digits, '_', '-' or '.')"
-                ),
-                f.name_span,
-            ));
-        }
-        if f.name == b"rua" {
-            let uris = parse_rua(f.value, f.value_span.start, &mut findings)?;
-            if rua.is_some() {
-                push_finding(&mut findings, duplicate(&name, f.name_span));
-            } else {
-                rua = Some(uris);
-            }
-            continue;
-        }
-        extension_field(f, &name, &EXT_CODES, &mut extensions, &mut findings)?;
-    }
-    let Some(rua) = rua else {
-        let hint = if split
-            .fields
-            .iter()
-            .any(|f| f.name.eq_ignore_ascii_case(b"rua"))
-        {
-            " (field names are case-sensitive: it must be \"rua=\")"
-        } else {
-            ""
-        };
-        return Err(ParseError::new(
-            "tlsrpt-txt-missing-rua",
-            format!("the record has no rua field{hint}"),
-            Span::at(input.len()),
-        ));
-    };
+    let p = fields::parse(input, &GRAMMAR, |f, findings| {
+        parse_rua(f.value, f.value_span.start, findings)
+    })?;
     Ok(ParsedTlsRptTxt {
-        record: TlsRptTxt { rua, extensions },
-        findings,
+        record: TlsRptTxt {
+            rua: p.required,
+            extensions: p.extensions,
+        },
+        findings: p.findings,
     })
-}
-
-fn duplicate(name: &str, span: Span) -> Finding {
-    Finding::at(
-        "tlsrpt-txt-duplicate-field",
-        Severity::Warning,
-        format!("field {name:?} appears more than once; the first one counts"),
-        span,
-    )
 }
 
 /// `tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri)`; `offset` is where `value` starts in the record.

@@ -39,7 +39,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 
 use super::counters::Counters;
-use super::net::Shutdown;
+use super::net::{Shutdown, serve_connections};
 use crate::lab::model::{DnsOutcome, DropRate, LabRData, LabRecord, World};
 
 /// Delayed UDP answers pending at once; further delayed queries are dropped.
@@ -125,26 +125,12 @@ impl DnsServer {
     }
 
     /// Serves TCP on `listener` until shutdown.
-    pub(crate) async fn serve_tcp(self: Arc<Self>, listener: TcpListener, mut stop: Shutdown) {
-        let mut conns: JoinSet<()> = JoinSet::new();
-        loop {
-            let stream = tokio::select! {
-                () = stop.wait() => return,
-                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                },
-            };
-            if conns.len() >= MAX_TCP_CONNS {
-                continue;
-            }
+    pub(crate) async fn serve_tcp(self: Arc<Self>, listener: TcpListener, stop: Shutdown) {
+        serve_connections(listener, stop, MAX_TCP_CONNS, |stream| {
             let me = Arc::clone(&self);
-            conns.spawn(async move { me.tcp_conn(stream).await });
-        }
+            async move { me.tcp_conn(stream).await }
+        })
+        .await;
     }
 
     async fn tcp_conn(&self, mut stream: TcpStream) {

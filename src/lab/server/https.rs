@@ -21,11 +21,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::counters::Counters;
-use super::net::{Counted, Shutdown, linger_close};
+use super::net::{Counted, Shutdown, linger_close, serve_connections};
 use crate::lab::model::{BodyFraming, HttpBehaviour, HttpResponse, World};
 
 /// Largest request head (request line and header fields) accepted.
@@ -53,34 +52,20 @@ pub(crate) struct HttpsHost {
 
 impl HttpsHost {
     /// Accepts connections until shutdown; dropping the future ends every connection.
-    pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener, mut stop: Shutdown) {
-        let mut conns: JoinSet<()> = JoinSet::new();
+    pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener, stop: Shutdown) {
         let Some(ctr) = self.counters.https_addr(self.addr) else {
             return;
         };
-        loop {
-            let stream = tokio::select! {
-                () = stop.wait() => return,
-                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                },
-            };
+        serve_connections(listener, stop, MAX_CONNS, |stream| {
             let guard = ctr.connect();
-            if conns.len() >= MAX_CONNS {
-                continue;
-            }
             let me = Arc::clone(&self);
-            conns.spawn(async move {
+            async move {
                 let stream = Counted::new(stream, Arc::clone(guard.counters()));
                 me.conn(stream).await;
                 drop(guard);
-            });
-        }
+            }
+        })
+        .await;
     }
 
     async fn conn<S: AsyncRead + AsyncWrite + Unpin>(&self, stream: S) {

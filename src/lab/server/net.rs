@@ -1,8 +1,10 @@
-//! Socket plumbing shared by the lab servers: the shutdown signal, a byte-counting stream
-//! wrapper, the privileged-port probe, a small random source and the "black hole" listener.
+//! Socket plumbing shared by the lab servers: the shutdown signal, the accept loop, a
+//! byte-counting stream wrapper, the privileged-port probe, a small random source and the
+//! "black hole" listener.
 //! No protocol logic here.
 
 use std::collections::hash_map::RandomState;
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
@@ -14,6 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::counters::AddrCounters;
 
@@ -32,6 +35,40 @@ impl Shutdown {
     pub(crate) async fn wait(&mut self) {
         // An Err means the sender is gone: the lab is gone, so stop as well.
         let _ = self.0.wait_for(|v| *v).await;
+    }
+}
+
+/// Accepts connections on `listener` until `stop` fires and runs the task `handle` makes for
+/// each, at most `max` at once: over the cap the task is dropped unpolled, which closes the
+/// connection (after `handle` has seen it, so a counter it takes still counts the attempt).
+/// Finished tasks are reaped as the loop goes; when the loop ends, every connection ends with
+/// it. An accept error (e.g. out of file descriptors) pauses the loop for 10 ms, not a spin.
+pub(crate) async fn serve_connections<F, Fut>(
+    listener: TcpListener,
+    mut stop: Shutdown,
+    max: usize,
+    mut handle: F,
+) where
+    F: FnMut(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut conns: JoinSet<()> = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            () = stop.wait() => return,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let task = handle(stream);
+        if conns.len() < max {
+            conns.spawn(task);
+        }
     }
 }
 

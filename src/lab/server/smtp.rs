@@ -22,11 +22,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::counters::{Counters, OpenGuard};
-use super::net::{Counted, Shutdown, linger_close};
+use super::net::{Counted, Shutdown, linger_close, serve_connections};
 use crate::lab::model::{SmtpPersonality, World};
 
 /// Longest command line accepted, CRLF included (RFC 5321 §4.5.3.1.4 allows 512).
@@ -146,33 +145,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
 impl SmtpHost {
     /// Accepts connections until shutdown; dropping the future ends every connection.
-    pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener, mut stop: Shutdown) {
-        let mut conns: JoinSet<()> = JoinSet::new();
+    pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener, stop: Shutdown) {
         let Some(ctr) = self.counters.smtp_addr(self.addr) else {
             return;
         };
-        loop {
-            let stream = tokio::select! {
-                () = stop.wait() => return,
-                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                },
-            };
+        serve_connections(listener, stop, MAX_CONNS, |stream| {
             let guard = ctr.connect();
-            if conns.len() >= MAX_CONNS {
-                continue;
-            }
             let me = Arc::clone(&self);
-            conns.spawn(async move {
+            async move {
                 let _ = tokio::time::timeout(SESSION_BOUND, me.conn(stream, &guard)).await;
                 drop(guard);
-            });
-        }
+            }
+        })
+        .await;
     }
 
     async fn conn(&self, stream: TcpStream, guard: &OpenGuard) {
