@@ -12,8 +12,9 @@
 # lab's counters; probes and fetches from the scanner's summary. Agreement with the lab's
 # ground truth comes from `stsscan demo` (same seed, same N, in-process grader) unless
 # GRADE=0. The floor (benches/floor.rs, plus benches/tls_judge.rs for the cost of one signature
-# verification) is run unless FLOOR=0, before the first scan and after every scan, and each
-# scan's CPU per domain is printed as a ratio to the mean of the two floor readings around it
+# verification) is run unless FLOOR=0, before the first scan and after every scan (in latency
+# mode, around the zero-latency scan only), and each such scan's CPU per domain is printed as a
+# ratio to the mean of the two floor readings around it
 # (this VM's speed drifts by a third between hours; bracketing keeps the two sides of the ratio
 # in the same minutes). With ROUNDS > 1 (quick and full), the median ratio is printed too.
 # Everything stays on loopback and ends by itself.

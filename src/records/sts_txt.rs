@@ -245,7 +245,7 @@ const RULE: Rule<StsTxt> = Rule {
     near_miss_code: "sts-txt-near-miss",
     invalid_code: "sts-txt-invalid-record",
     multiple_code: "sts-txt-multiple-records",
-    truncated_code: "sts-txt-findings-truncated",
+    truncated_code: GRAMMAR.ext.truncated,
     invalid_message: |code| {
         format!("the MTA-STS record is invalid ({code}), so senders assume there is no policy")
     },

@@ -140,7 +140,7 @@ pub struct ParsedTlsRptTxt {
 }
 
 fn push_finding(findings: &mut Vec<Finding>, f: Finding) {
-    push_capped(findings, f, "tlsrpt-txt-findings-truncated");
+    push_capped(findings, f, GRAMMAR.ext.truncated);
 }
 
 const GRAMMAR: Grammar = Grammar {
@@ -428,7 +428,7 @@ const RULE: Rule<TlsRptTxt> = Rule {
     near_miss_code: "tlsrpt-txt-near-miss",
     invalid_code: "tlsrpt-txt-invalid-record",
     multiple_code: "tlsrpt-txt-multiple-records",
-    truncated_code: "tlsrpt-txt-findings-truncated",
+    truncated_code: GRAMMAR.ext.truncated,
     invalid_message: |code| format!("the TLS-RPT record is invalid ({code})"),
     multiple_consequence: "senders assume the domain does not implement TLS-RPT",
 };
