@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; SCAN_FLAGS and LAB_PID are used by the caller
 # Shared by scripts/bench.sh, bench-ab.sh and profile.sh (sourced, not run): starting the bench
 # lab (examples/bench_lab, in its own process) and the scan flags every benchmark uses.
 # Expects BIN (the release dir holding stsscan and examples/bench_lab).
@@ -19,7 +20,7 @@ start_lab() {
 # stop_lab DIR: asks the lab to stop and waits for it (it then writes DIR/counters.env).
 stop_lab() {
   touch "$1/stop"
-  [[ -n "${LAB_PID:-}" ]] && wait "$LAB_PID" 2>/dev/null || true
+  if [[ -n "${LAB_PID:-}" ]]; then wait "$LAB_PID" 2>/dev/null || true; fi
   LAB_PID=
 }
 

@@ -70,8 +70,8 @@ run_scan() {
   R_PROBES_PER_DOMAIN=$(echo "$probes / $N" | bc -l)
   R_FETCH_PER_DOMAIN=$(echo "$fetches / $N" | bc -l)
   R_DNS_PER_DOMAIN=$(echo "$LAB_DNS_QUERIES / $N" | bc -l)
-  printf '%-9s N=%d transport=%s: %.0f domains/s, wall %.1fs, scanner CPU %.2fs = %.3f CPU-s per 1000 domains, peak RSS %.1f MiB\n' \
-    "$label" "$N" "$TRANSPORT" "$R_RATE" "$wall" "$R_CPU" "$(echo "1000 * $R_CPU / $N" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+  printf '%-9s N=%d transport=%s: %.0f domains/s, wall %.1fs, scanner CPU %.2fs (%.0f %% in the kernel) = %.3f CPU-s per 1000 domains, peak RSS %.1f MiB\n' \
+    "$label" "$N" "$TRANSPORT" "$R_RATE" "$wall" "$R_CPU" "$(echo "100 * $sys / $R_CPU" | bc -l)" "$(echo "1000 * $R_CPU / $N" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
   R_LAB_CPU=$(echo "$lab_user + $lab_sys" | bc -l)
   # Scanner and lab share the machine's cores: at loopback speed the rate cannot exceed
   # cores / (scanner + lab CPU per domain), whatever the scanner does.
@@ -94,6 +94,7 @@ run_floor() {
   local sig
   sig=$(echo "($(est tls_judge/webpki_no_memo) - $(est tls_judge/judge_chain_memo_hit)) / 2" | bc -l)
   FLOORS+=("$(est floor/dns_exchange) $(est floor/tls_handshake_client) $(est floor/parquet_1000_domains) $sig")
+  # shellcheck disable=SC2183,SC2046  # the awk prints the four numbers, split on purpose
   printf 'floor %d: DNS exchange %.1f µs, full TLS client handshake %.1f µs, one signature verification %.1f µs, Parquet %.1f µs/domain\n' \
     "${#FLOORS[@]}" $(awk '{ printf "%f %f %f %f", $1 / 4000, $2 / 1000, $4 / 1000, $3 / 1000000 }' <<<"${FLOORS[-1]}")
 }

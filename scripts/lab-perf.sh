@@ -22,7 +22,7 @@ for t in dnsperf openssl; do
 done
 work=$(mktemp -d)
 info="$work/lab.env"
-cleanup() { touch "$info.stop"; [[ -n "${pid:-}" ]] && wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { touch "$info.stop"; if [[ -n "${pid:-}" ]]; then wait "$pid" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "building the lab test binary and the handshake client..." >&2

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::redirect::Policy;
+use ring::digest::{SHA256, digest};
 use rustls::pki_types::CertificateDer;
-use sha2::{Digest, Sha256};
 
 use super::classify::{classify, detail};
 use crate::tls::{ChainVerdict, TrustAnchors, capturing_client_config_with_slot};
@@ -492,7 +492,7 @@ impl PolicyFetcher {
         let body = body.freeze();
         out.outcome = FetchOutcome::Ok;
         out.body_len = Some(body.len() as u64);
-        out.body_sha256 = Some(hex::encode(Sha256::digest(&body)));
+        out.body_sha256 = Some(hex::encode(digest(&SHA256, &body)));
         out.body = Some(body);
     }
 }

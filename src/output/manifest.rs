@@ -68,8 +68,20 @@ pub const COUNTED_COLUMNS: &[&str] = &[
 impl Counts {
     /// Counts one value of `table.column` (`None` counts as `null`).
     pub fn tally(&mut self, column: &str, value: Option<&str>) {
-        let per = self.statuses.entry(column.to_string()).or_default();
-        let n = per.entry(value.unwrap_or("null").to_string()).or_default();
+        let value = value.unwrap_or("null");
+        // Every row is tallied, and nearly always into a value seen before: look it up by
+        // `&str` and allocate the two keys only the first time (callgrind counted 19 of the
+        // scanner's 241 allocations per domain here when both were allocated on every call).
+        if let Some(n) = self
+            .statuses
+            .get_mut(column)
+            .and_then(|per| per.get_mut(value))
+        {
+            *n = n.saturating_add(1);
+            return;
+        }
+        let per = self.statuses.entry(column.to_owned()).or_default();
+        let n = per.entry(value.to_owned()).or_default();
         *n = n.saturating_add(1);
     }
 
@@ -241,6 +253,36 @@ mod tests {
             counts,
             parts: vec![],
         }
+    }
+
+    #[test]
+    fn tally_counts_repeats_nulls_and_columns_apart_and_merge_adds() {
+        let mut a = Counts::default();
+        for v in [
+            Some("valid"),
+            Some("valid"),
+            None,
+            Some("absent"),
+            Some("valid"),
+        ] {
+            a.tally("domains.sts_txt", v);
+        }
+        a.tally("mx.smtp", Some("valid"));
+        let col = |c: &Counts, k: &str| c.statuses.get(k).cloned().unwrap_or_default();
+        let want = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+        };
+        assert_eq!(
+            col(&a, "domains.sts_txt"),
+            want(&[("absent", 1), ("null", 1), ("valid", 3)])
+        );
+        assert_eq!(col(&a, "mx.smtp"), want(&[("valid", 1)]));
+        let mut b = Counts::default();
+        b.tally("mx.smtp", Some("valid"));
+        b.tally("mx.smtp", Some("timeout"));
+        b.merge(&a);
+        assert_eq!(col(&b, "mx.smtp"), want(&[("timeout", 1), ("valid", 2)]));
+        assert_eq!(col(&b, "domains.sts_txt"), col(&a, "domains.sts_txt"));
     }
 
     #[test]

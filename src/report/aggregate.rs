@@ -426,12 +426,14 @@ fn mx_row(c: &Cols<'_>, i: usize) -> MxRow {
 }
 
 fn tally(map: &mut BTreeMap<&'static str, BTreeMap<String, u64>>, col: &'static str, v: &str) {
-    let n = map
-        .entry(col)
-        .or_default()
-        .entry(v.to_string())
-        .or_default();
-    *n = n.saturating_add(1);
+    let values = map.entry(col).or_default();
+    // no allocation once the value has been seen (every row of a large scan comes here)
+    match values.get_mut(v) {
+        Some(n) => *n = n.saturating_add(1),
+        None => {
+            values.insert(v.to_owned(), 1);
+        }
+    }
 }
 
 /// Reads every completed part of `scan_id` under `dir` and aggregates it, keeping at most

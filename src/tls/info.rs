@@ -1,8 +1,8 @@
 //! Descriptive facts about certificates (subject, SANs, validity, key, hash), parsed with
 //! x509-parser. Unparsable input is an error value, never a panic.
 
+use ring::digest::{SHA256, digest};
 use rustls::pki_types::CertificateDer;
-use sha2::{Digest, Sha256};
 use x509_parser::extensions::GeneralName;
 use x509_parser::oid_registry::{OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -82,7 +82,7 @@ impl CertInfo {
             key_algorithm: oid_name(key_oid),
             key_bits,
             signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
-            sha256: hex::encode(Sha256::digest(der)),
+            sha256: hex::encode(digest(&SHA256, der)),
             is_self_signed: is_self_signed(&cert),
         })
     }
@@ -103,7 +103,7 @@ impl CertInfo {
 pub fn chain_sha256(chain: &[CertificateDer<'_>]) -> Vec<String> {
     chain
         .iter()
-        .map(|c| hex::encode(Sha256::digest(c.as_ref())))
+        .map(|c| hex::encode(digest(&SHA256, c.as_ref())))
         .collect()
 }
 

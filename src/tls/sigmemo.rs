@@ -22,8 +22,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
+use ring::digest::{Context, SHA256};
 use rustls::pki_types::{AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm};
-use sha2::{Digest, Sha256};
 
 /// Digests per generation (two generations: at most ≈ 2 × 16 384 × 32 bytes plus table
 /// overhead, about 1.5 MiB).
@@ -81,14 +81,16 @@ struct Memoized {
 
 impl Memoized {
     fn key(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> Key {
-        let mut h = Sha256::new();
-        h.update([self.index]);
+        let mut h = Context::new(&SHA256);
+        h.update(&[self.index]);
         for part in [public_key, message, signature] {
             // lengths make the concatenation unambiguous
-            h.update((part.len() as u64).to_be_bytes());
+            h.update(&(part.len() as u64).to_be_bytes());
             h.update(part);
         }
-        h.finalize().into()
+        let mut key = Key::default();
+        key.copy_from_slice(h.finish().as_ref());
+        key
     }
 }
 
