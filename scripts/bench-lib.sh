@@ -1,7 +1,18 @@
 # shellcheck shell=bash disable=SC2034  # sourced; SCAN_FLAGS and LAB_PID are used by the caller
-# Shared by scripts/bench.sh, bench-ab.sh and profile.sh (sourced, not run): starting the bench
-# lab (examples/bench_lab, in its own process) and the scan flags every benchmark uses.
-# Expects BIN (the release dir holding stsscan and examples/bench_lab).
+# Shared by scripts/bench.sh, bench-ab.sh, profile.sh and callgrind.sh (sourced, not run):
+# starting the bench lab (examples/bench_lab, in its own process) and the scan flags every
+# benchmark uses. Expects BIN (the release dir holding stsscan and examples/bench_lab).
+
+# bench_workdir NAME: sets `work` to a new /tmp/stsscan-NAME.XXXXXX and `lab_dir` to empty; on
+# exit, stops the lab of `lab_dir` if one is still running and removes `work`.
+bench_workdir() {
+  work=$(mktemp -d "/tmp/stsscan-$1.XXXXXX")
+  lab_dir=
+  trap 'if [[ -n "$lab_dir" ]]; then stop_lab "$lab_dir"; fi; rm -rf "$work"' EXIT
+}
+
+# machine: the core count and CPU model, for the first line of a benchmark's output.
+machine() { echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"; }
 
 # start_lab DIR DOMAINS BLOCK DNS_DELAY_MS: starts the lab in the background (LAB_PID), waits
 # for DIR/lab.env and sources it (DNS, HTTPS_PORT, SMTP_PORT). The lab's own CPU time (user,

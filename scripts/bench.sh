@@ -33,13 +33,10 @@ export CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-perf}
 BIN=$CARGO_TARGET_DIR/release
 echo "building release binaries in $CARGO_TARGET_DIR ..." >&2
 cargo build --release -q --bin stsscan --example bench_lab
-work=$(mktemp -d /tmp/stsscan-bench.XXXXXX)
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
-lab_dir=
-cleanup() { [[ -n "$lab_dir" ]] && stop_lab "$lab_dir"; rm -rf "$work"; }
-trap cleanup EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_workdir bench
+echo "machine: $(machine), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # run_scan DELAY_MS LABEL -> prints one result line, sets R_* variables
 run_scan() {

@@ -45,13 +45,10 @@ FC=$(cargo build --release -q --bench floor_count --message-format=json \
   | jq -r 'select(.target.name == "floor_count" and .executable != null) | .executable')
 [[ -x "$FC" ]] || { echo "callgrind: error: floor_count was not built" >&2; exit 1; }
 mkdir -p "$OUT"
-work=$(mktemp -d /tmp/stsscan-callgrind.XXXXXX)
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
-lab_dir=
-cleanup() { [[ -n "$lab_dir" ]] && stop_lab "$lab_dir"; rm -rf "$work"; }
-trap cleanup EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(valgrind --version)"
+bench_workdir callgrind
+echo "machine: $(machine); $(valgrind --version)"
 
 # total_ir FILE: the instruction count a callgrind output file records.
 total_ir() { awk '/^(summary|totals):/ { print $2; exit }' "$1"; }
