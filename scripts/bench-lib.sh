@@ -46,3 +46,36 @@ scan_flags() {
     --session-deadline 8s --per-address-rate 10000 --per-address-connections 4
     --dns-transport "${TRANSPORT:-multiplexed}")
 }
+
+# lab_counters DIR: after stop_lab, waits (up to 10 s) for the lab's DIR/counters.env and sources
+# it (LAB_DNS_QUERIES, LAB_SMTP_CONNS, ...).
+lab_counters() {
+  local _
+  for _ in $(seq 1 50); do [[ -s "$1/counters.env" ]] && break; sleep 0.2; done
+  # shellcheck disable=SC1091
+  source "$1/counters.env"
+}
+
+# scan_summary LOG: reads the scanner's summary line from LOG into PROBES, REPROBES (SNI
+# re-probes), SAMECERT (re-probes that got the shared certificate again) and FETCHES.
+scan_summary() {
+  local sum
+  sum=$(grep "STARTTLS probes" "$1")
+  PROBES=$(sed -E 's/.*STARTTLS probes ([0-9]+).*/\1/' <<<"$sum")
+  REPROBES=$(sed -E 's/.*probes [0-9]+ \(([0-9]+) repeated.*/\1/' <<<"$sum")
+  SAMECERT=$(sed -E 's/.*as SNI, ([0-9]+) of them got the same.*/\1/' <<<"$sum")
+  FETCHES=$(sed -E 's/.*policy fetches ([0-9]+),.*/\1/' <<<"$sum")
+}
+
+# floor_for_mix DNS_PER_DOMAIN HANDSHAKES_PER_DOMAIN DNS4 HANDSHAKE PARQUET_1000 SIG: the floor
+# per domain for a scan's mix, in the unit of the costs given (ns from the criterion benches,
+# instructions from callgrind): DNS exchanges (DNS4 is the four exchanges of a domain), full
+# client handshakes (probes + policy fetches), the Parquet rows of one domain. Prints three
+# numbers: the floor; the stricter floor, every intermediate's signature already known (the
+# scanner's memo); the strictest, both chain signatures known (only the handshake's own
+# CertificateVerify left). SIG is the cost of one signature verification.
+floor_for_mix() {
+  local floor
+  floor=$(echo "$1 * $3 / 4 + $2 * $4 + $5 / 1000" | bc -l)
+  echo "$floor $(echo "$floor - $2 * $6" | bc -l) $(echo "$floor - 2 * $2 * $6" | bc -l)"
+}

@@ -48,24 +48,18 @@ run_scan() {
   /usr/bin/time -o "$d/time" -f "%U %S %e %M" "$BIN/stsscan" scan "$d/domains.txt" -o "$d/out" \
     "${SCAN_FLAGS[@]}" --progress lines 2>"$d/scan.log" >/dev/null
   stop_lab "$d"; lab_dir=
-  for _ in $(seq 1 50); do [[ -s "$d/counters.env" ]] && break; sleep 0.2; done
-  # shellcheck disable=SC1091
-  source "$d/counters.env"
+  lab_counters "$d"
   read -r user sys wall rss <"$d/time"
   local lab_user=0 lab_sys=0
   for _ in $(seq 1 50); do [[ -s "$d/lab.time" ]] && break; sleep 0.2; done
   [[ -s "$d/lab.time" ]] && read -r lab_user lab_sys < <(tail -n 1 "$d/lab.time")
-  local sum probes fetches mxd
-  sum=$(grep "STARTTLS probes" "$d/scan.log")
-  probes=$(sed -E 's/.*STARTTLS probes ([0-9]+).*/\1/' <<<"$sum")
-  reprobes=$(sed -E 's/.*probes [0-9]+ \(([0-9]+) repeated.*/\1/' <<<"$sum")
-  samecert=$(sed -E 's/.*as SNI, ([0-9]+) of them got the same.*/\1/' <<<"$sum")
-  fetches=$(sed -E 's/.*policy fetches ([0-9]+),.*/\1/' <<<"$sum")
+  local mxd
+  scan_summary "$d/scan.log"
   mxd=$(grep -E "^  mx_kind" "$d/scan.log" | grep -oE "(hosts|implicit|mixed-null)=[0-9]+" | cut -d= -f2 | paste -sd+ | bc)
   R_CPU=$(echo "$user + $sys" | bc -l)
   R_RATE=$(echo "$N / $wall" | bc -l)
-  R_PROBES_PER_DOMAIN=$(echo "$probes / $N" | bc -l)
-  R_FETCH_PER_DOMAIN=$(echo "$fetches / $N" | bc -l)
+  R_PROBES_PER_DOMAIN=$(echo "$PROBES / $N" | bc -l)
+  R_FETCH_PER_DOMAIN=$(echo "$FETCHES / $N" | bc -l)
   R_DNS_PER_DOMAIN=$(echo "$LAB_DNS_QUERIES / $N" | bc -l)
   printf '%-9s N=%d transport=%s: %.0f domains/s, wall %.1fs, scanner CPU %.2fs (%.0f %% in the kernel) = %.3f CPU-s per 1000 domains, peak RSS %.1f MiB\n' \
     "$label" "$N" "$TRANSPORT" "$R_RATE" "$wall" "$R_CPU" "$(echo "100 * $sys / $R_CPU" | bc -l)" "$(echo "1000 * $R_CPU / $N" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
@@ -76,7 +70,7 @@ run_scan() {
     "$R_LAB_CPU" "$(echo "1000 * $R_LAB_CPU / $N" | bc -l)" "$(nproc)" \
     "$(echo "$(nproc) * $N / ($R_CPU + $R_LAB_CPU)" | bc -l)" "$(echo "100 * $R_RATE * ($R_CPU + $R_LAB_CPU) / ($(nproc) * $N)" | bc -l)"
   printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes, %d of them got the shared certificate again) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; policy fetches %d\n' \
-    "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$probes" "$reprobes" "$samecert" "$(echo "$probes / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$fetches"
+    "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$PROBES" "$REPROBES" "$SAMECERT" "$(echo "$PROBES / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$FETCHES"
 }
 
 # run_floor: runs the floor benches and appends their unit costs (ns) to FLOORS as one
@@ -101,15 +95,13 @@ run_floor() {
 # probes + policy fetches, rows). Appends the ratio to RATIOS.
 RATIOS=()
 ratio_to_floor() {
-  local a b dns4 tls pq sig handshakes floor floor_memo cpu_ns
+  local a b dns4 tls pq sig handshakes floor floor_memo _ cpu_ns
   read -r -a a <<<"${FLOORS[-2]}"; read -r -a b <<<"${FLOORS[-1]}"
   dns4=$(echo "(${a[0]} + ${b[0]}) / 2" | bc -l); tls=$(echo "(${a[1]} + ${b[1]}) / 2" | bc -l)
   pq=$(echo "(${a[2]} + ${b[2]}) / 2" | bc -l); sig=$(echo "(${a[3]} + ${b[3]}) / 2" | bc -l)
   handshakes=$(echo "$R_PROBES_PER_DOMAIN + $R_FETCH_PER_DOMAIN" | bc -l)
   # ns per domain
-  floor=$(echo "$R_DNS_PER_DOMAIN * $dns4 / 4 + $handshakes * $tls + $pq / 1000" | bc -l)
-  # the stricter floor: every handshake's intermediate signature already known (the scanner's memo)
-  floor_memo=$(echo "$floor - $handshakes * $sig" | bc -l)
+  read -r floor floor_memo _ < <(floor_for_mix "$R_DNS_PER_DOMAIN" "$handshakes" "$dns4" "$tls" "$pq" "$sig")
   cpu_ns=$(echo "$R_CPU * 1000000000 / $N" | bc -l)
   RATIOS+=("$(echo "$cpu_ns / $floor" | bc -l)")
   printf 'floor for this mix (mean of the readings before and after the scan; handshake %.1f and %.1f µs): %.1f µs per domain (%.1f µs with memoized intermediates)\n' \

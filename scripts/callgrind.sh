@@ -104,9 +104,7 @@ valgrind --tool=callgrind --log-file="$OUT/valgrind-scan.log" --callgrind-out-fi
   "$BIN/stsscan" scan "$lab_dir/domains.txt" -o "$work/cg/out" "${SCAN_FLAGS[@]}" --progress lines \
   2>"$OUT/scan.log" >/dev/null
 stop_lab "$lab_dir"; lab_dir=
-for _ in $(seq 1 50); do [[ -s "$work/cg/counters.env" ]] && break; sleep 0.2; done
-# shellcheck disable=SC1091
-source "$work/cg/counters.env"
+lab_counters "$work/cg"
 
 echo "the same scan natively, to compare the outcomes ..." >&2
 lab_dir=$work/native
@@ -124,18 +122,14 @@ echo "outcomes: identical to the native scan's ($(outcomes "$OUT/scan.log" | wc 
 
 SCAN=$(total_ir "$OUT/scan.out")
 EMPTY=$(total_ir "$OUT/scan-empty.out")
-sum=$(grep "STARTTLS probes" "$OUT/scan.log")
-probes=$(sed -E 's/.*STARTTLS probes ([0-9]+).*/\1/' <<<"$sum")
-fetches=$(sed -E 's/.*policy fetches ([0-9]+),.*/\1/' <<<"$sum")
+scan_summary "$OUT/scan.log"
 per_domain=$(echo "($SCAN - $EMPTY) / $N" | bc -l)
 dns=$(echo "$LAB_DNS_QUERIES / $N" | bc -l)
-handshakes=$(echo "($probes + $fetches) / $N" | bc -l)
-floor=$(echo "$dns * $DNS4 / 4 + $handshakes * $TLS + $PQ / 1000" | bc -l)
-floor_memo=$(echo "$floor - $handshakes * $SIG" | bc -l)
-floor_memo2=$(echo "$floor - 2 * $handshakes * $SIG" | bc -l)
+handshakes=$(echo "($PROBES + $FETCHES) / $N" | bc -l)
+read -r floor floor_memo floor_memo2 < <(floor_for_mix "$dns" "$handshakes" "$DNS4" "$TLS" "$PQ" "$SIG")
 read -r user sys <"$work/native.time"
 printf 'scan: %.0f instructions in all, %.0f for an empty list: %.0f per domain; mix: %.2f DNS queries, %.3f handshakes (%d probes + %d policy fetches) per domain\n' \
-  "$SCAN" "$EMPTY" "$per_domain" "$dns" "$handshakes" "$probes" "$fetches"
+  "$SCAN" "$EMPTY" "$per_domain" "$dns" "$handshakes" "$PROBES" "$FETCHES"
 printf 'floor for this mix: %.0f instructions per domain (%.0f with memoized intermediates, %.0f with both chain signatures memoized)\n' \
   "$floor" "$floor_memo" "$floor_memo2"
 printf 'scanner instructions per domain = %.2f x the floor, %.2f x the stricter floor, %.2f x the strictest (user space; target <= 2x)\n' \
