@@ -37,14 +37,15 @@ stop_lab() {
 
 # scan_flags DIR: sets SCAN_FLAGS to the flags of a benchmark scan of DIR's lab (after
 # start_lab): lab resolver and CA, the lab's ports, concurrency CONC (500), DNS transport
-# TRANSPORT (multiplexed), generous per-address limits (the lab's pooled MX serve thousands of
-# domains) and the timeouts of `stsscan demo`.
+# TRANSPORT (multiplexed), probe sharing PROBE_DEDUP (address, the scan default), generous
+# per-address limits (the lab's pooled MX serve thousands of domains) and the timeouts of
+# `stsscan demo`.
 scan_flags() {
   SCAN_FLAGS=(--resolver "$DNS" --allow-private --ca-file "$1/lab-ca.pem" --no-default-roots
     --https-port "$HTTPS_PORT" --smtp-port "$SMTP_PORT" --concurrency "${CONC:-500}"
     --dns-timeout 2s --dns-attempts 3 --connect-timeout 2s --fetch-timeout 3s --smtp-timeout 3s
     --session-deadline 8s --per-address-rate 10000 --per-address-connections 4
-    --dns-transport "${TRANSPORT:-multiplexed}")
+    --dns-transport "${TRANSPORT:-multiplexed}" --probe-dedup "${PROBE_DEDUP:-address}")
 }
 
 # lab_counters DIR: after stop_lab, waits (up to 10 s) for the lab's DIR/counters.env and sources

@@ -6,6 +6,7 @@
 #   scripts/bench.sh latency   # 100 000 domains at 0 ms and at 50 ms injected DNS latency
 #   N=20000 TRANSPORT=hickory scripts/bench.sh quick   # default transport: multiplexed, as scan
 #   ROUNDS=3 scripts/bench.sh quick   # three scans, the floor measured before, between and after
+#   PROBE_DEDUP=address-once scripts/bench.sh quick   # scan --probe-dedup (scan and grade)
 #
 # The lab runs in its own process (examples/bench_lab.rs) so the scanner's CPU (user+sys) and
 # peak RSS are measured alone with /usr/bin/time. DNS queries and SMTP connections come from the
@@ -135,5 +136,5 @@ case "$MODE" in
 esac
 
 if [[ "${GRADE:-1}" == 1 ]]; then
-  "$BIN/stsscan" demo --domains "$N" --dns-transport "$TRANSPORT" --progress quiet -o "$work/demo" 2>/dev/null | grep "Agreement" || true
+  "$BIN/stsscan" demo --domains "$N" --dns-transport "$TRANSPORT" --probe-dedup "${PROBE_DEDUP:-address}" --progress quiet -o "$work/demo" 2>/dev/null | sed -n "/Agreement/,/^$/p" || true
 fi

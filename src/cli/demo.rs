@@ -22,7 +22,7 @@ use super::scan::{self, print_summary};
 use crate::grade::Grader;
 use crate::lab::server::{self, LabOptions};
 use crate::lab::world::{GeneratedWorld, Mix};
-use crate::pipeline::config::{DnsTransport, ScanConfig};
+use crate::pipeline::config::{DnsTransport, ProbeDedup, ScanConfig};
 use crate::pipeline::input::{CsvColumn, InputFormat, InputSpec, Shard};
 use crate::pipeline::run::{self, RunOptions};
 
@@ -54,6 +54,11 @@ pub struct Args {
     /// hickory (a fresh socket per query).
     #[arg(long, value_enum, default_value = "multiplexed")]
     pub dns_transport: DnsTransport,
+    /// How STARTTLS probes are shared, as `scan --probe-dedup`. The lab pools many
+    /// self-hosted MX names on each address with a certificate per SNI name, so
+    /// `address-once` shows in the agreement what per-name verdicts it gets wrong.
+    #[arg(long, value_enum, default_value = "address")]
+    pub probe_dedup: ProbeDedup,
 }
 
 fn parse_mix(s: &str) -> Result<Mix, String> {
@@ -108,6 +113,7 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
 
     let mut cfg = lab_scan_config(&lab, list, ca, args.out.clone(), args.concurrency as usize)?;
     cfg.dns_transport = args.dns_transport;
+    cfg.probe_dedup = args.probe_dedup;
     let grader = Arc::new(Grader::default());
     let adoption = Arc::new(Mutex::new(Adoption::default()));
     let (g, ad) = (grader.clone(), adoption.clone());
@@ -303,5 +309,39 @@ impl Adoption {
         for f in &row.findings {
             *self.findings.entry(f.code.clone()).or_insert(0) += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct P {
+        #[command(flatten)]
+        demo: Args,
+    }
+
+    /// Without flags the demo scans as `scan` does by default, so its agreement speaks for the
+    /// scanner's defaults.
+    #[test]
+    fn demo_defaults_are_the_scan_defaults() {
+        let demo = P::parse_from(["demo"]).demo;
+        let net = default_net();
+        assert_eq!(demo.probe_dedup, net.probe_dedup);
+        assert_eq!(demo.dns_transport, net.dns_transport);
+        assert_eq!(demo.probe_dedup, ProbeDedup::Address);
+    }
+
+    #[test]
+    fn probe_dedup_is_a_demo_flag() {
+        let demo = P::parse_from(["demo", "--probe-dedup", "address-once"]).demo;
+        assert_eq!(demo.probe_dedup, ProbeDedup::AddressOnce);
+        let demo = P::parse_from(["demo", "--probe-dedup", "address+name"]).demo;
+        assert_eq!(demo.probe_dedup, ProbeDedup::AddressName);
+        let err = P::try_parse_from(["demo", "--probe-dedup", "name"]).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("name")));
     }
 }
