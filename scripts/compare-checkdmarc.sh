@@ -20,6 +20,8 @@
 #   --dns-delay-ms MS / DNS_DELAY_MS=  delay every lab DNS answer by MS milliseconds (default 0:
 #                          loopback speed, checkdmarc's best case; 50 is a realistic resolver)
 #   CONC=, TRANSPORT=      stsscan --concurrency (500) and --dns-transport (multiplexed, the default)
+#   PROBE_DEDUP=           stsscan --probe-dedup (address, the default; address-once shows what
+#                          probing each address only once costs in verdicts)
 #   VENV=                  the virtualenv (default target/checkdmarc-venv, created and reused)
 #   CARGO_TARGET_DIR=      the cargo target dir of the release build (default target)
 #
@@ -57,6 +59,7 @@ OUT=${OUT:-$ROOT/target/compare-checkdmarc}
 CD_TIME_LIMIT=${CD_TIME_LIMIT:-1800}
 CONC=${CONC:-500}
 TRANSPORT=${TRANSPORT:-multiplexed}
+PROBE_DEDUP=${PROBE_DEDUP:-address}
 VENV=${VENV:-$ROOT/target/checkdmarc-venv}
 BLOCK=${BLOCK:-64}
 DNS_DELAY_MS=${DNS_DELAY_MS:-0}
@@ -222,9 +225,9 @@ run_stsscan() {
     --https-port "$HTTPS_PORT" --smtp-port "$SMTP_PORT" --concurrency "$CONC" \
     --dns-timeout 2s --dns-attempts 3 --connect-timeout 2s --fetch-timeout 3s --smtp-timeout 3s \
     --session-deadline 8s --per-address-rate 10000 --per-address-connections 4 \
-    --dns-transport "$TRANSPORT" --progress quiet >/dev/null
+    --dns-transport "$TRANSPORT" --probe-dedup "$PROBE_DEDUP" --progress quiet >/dev/null
 }
-say "stsscan scan on $N domains (concurrency $CONC, DNS transport $TRANSPORT) ..."
+say "stsscan scan on $N domains (concurrency $CONC, DNS transport $TRANSPORT, probe sharing $PROBE_DEDUP) ..."
 rc=0
 run_stsscan stsscan "$OUT/sample.txt" "$OUT/stsscan" || rc=$?
 ((rc != 124)) || die "stsscan did not finish $N domains within 600 s"

@@ -127,13 +127,15 @@ impl Scanner {
         }
     }
 
-    /// Counters of the shared caches, for benchmarks and the closing summary.
+    /// Counters of the shared caches, for benchmarks and the closing summary. `evicted` counts
+    /// probe results dropped from the bounded probe cache: a later domain that needs one of
+    /// them probes that address (or address and SNI name) again.
     pub fn cache_report(&self) -> String {
         let d = self.dns.cache_stats();
         let p = self.prober.stats();
         format!(
-            "address cache: {} hits, {} misses, {} joined; probes: {} run, {} cached, {} joined",
-            d.hits, d.misses, d.joins, p.probes_run, p.cache_hits, p.joins
+            "address cache: {} hits, {} misses, {} joined; probes: {} run, {} cached, {} joined, {} evicted",
+            d.hits, d.misses, d.joins, p.probes_run, p.cache_hits, p.joins, p.evictions
         )
     }
 
