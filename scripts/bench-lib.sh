@@ -59,7 +59,8 @@ lab_counters() {
 
 # scan_summary LOG: reads the scanner's summary line from LOG into PROBES, REPROBES (SNI
 # re-probes), SAMECERT (re-probes that got the shared certificate again), FETCHES and EVICTED
-# (probe results evicted from the bounded cache; a later request for one probes again).
+# (address probe results evicted from the bounded cache; a later request for one probes that
+# address again).
 scan_summary() {
   local sum
   sum=$(grep "STARTTLS probes" "$1")
@@ -67,7 +68,7 @@ scan_summary() {
   REPROBES=$(sed -E 's/.*probes [0-9]+ \(([0-9]+) repeated.*/\1/' <<<"$sum")
   SAMECERT=$(sed -E 's/.*as SNI, ([0-9]+) of them got the same.*/\1/' <<<"$sum")
   FETCHES=$(sed -E 's/.*policy fetches ([0-9]+),.*/\1/' <<<"$sum")
-  EVICTED=$(sed -E 's/.* ([0-9]+) evicted.*/\1/' <<<"$sum")
+  EVICTED=$(sed -E 's/.* ([0-9]+) evicted, [0-9]+ re-probe results evicted.*/\1/' <<<"$sum")
 }
 
 # floor_for_mix DNS_PER_DOMAIN HANDSHAKES_PER_DOMAIN DNS4 HANDSHAKE PARQUET_1000 SIG: the floor

@@ -70,7 +70,7 @@ run_scan() {
   printf '          lab CPU %.2fs = %.3f CPU-s per 1000 domains; loopback ceiling on %d cores with this lab: %.0f domains/s (%.0f %% reached)\n' \
     "$R_LAB_CPU" "$(echo "1000 * $R_LAB_CPU / $N" | bc -l)" "$(nproc)" \
     "$(echo "$(nproc) * $N / ($R_CPU + $R_LAB_CPU)" | bc -l)" "$(echo "100 * $R_RATE * ($R_CPU + $R_LAB_CPU) / ($(nproc) * $N)" | bc -l)"
-  printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes, %d of them got the shared certificate again) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; probe results evicted %d; policy fetches %d\n' \
+  printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes, %d of them got the shared certificate again) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; address probe results evicted %d; policy fetches %d\n' \
     "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$PROBES" "$REPROBES" "$SAMECERT" "$(echo "$PROBES / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$EVICTED" "$FETCHES"
 }
 

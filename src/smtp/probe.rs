@@ -24,6 +24,11 @@
 //!   chance (approximate LRU: shared provider addresses that keep being asked for stay);
 //!   in-flight entries are never evicted. If the caller running a probe is cancelled, a
 //!   caller waiting on the same key runs it instead (nobody waits forever).
+//! * Keys of the other kind than `dedup` (address + SNI name keys of re-probes in the default
+//!   address mode, made with [`Prober::probe_keyed`]) live in a cache of their own, bounded by
+//!   `reprobe_cache_capacity`: re-probes are mostly for one name each, and their churn must
+//!   not push out the address results that later domains reuse (an evicted address is
+//!   probed again).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -159,9 +164,12 @@ pub struct ProberConfig {
     pub probe: ProbeConfig,
     /// Cache key.
     pub dedup: ProbeDedup,
-    /// Most keys kept in the cache (default 50 000). Each finished entry holds one
-    /// [`SmtpProbe`], mostly its certificate chain (typically 2–6 KiB).
+    /// Most keys of the `dedup` kind kept in the cache (default 50 000). Each finished entry
+    /// holds one [`SmtpProbe`], mostly its certificate chain (typically 2–6 KiB).
     pub cache_capacity: usize,
+    /// Most keys of the other kind kept, in a cache of their own (default 10 000): the
+    /// address + SNI name keys of re-probes when `dedup` is by address.
+    pub reprobe_cache_capacity: usize,
     /// Most simultaneous connections to one IP address (default 1).
     pub per_address_connections: NonZeroUsize,
     /// Rate limit of new connections per IP address; `None` for no limit.
@@ -171,13 +179,15 @@ pub struct ProberConfig {
 }
 
 impl ProberConfig {
-    /// Defaults around `probe`: dedup by address, 50 000 cached keys, one connection per
-    /// address at once, at most 2 new connections per second per address.
+    /// Defaults around `probe`: dedup by address, 50 000 cached keys (and 10 000 re-probe
+    /// keys), one connection per address at once, at most 2 new connections per second per
+    /// address.
     pub fn new(probe: ProbeConfig) -> Self {
         Self {
             probe,
             dedup: ProbeDedup::Address,
             cache_capacity: 50_000,
+            reprobe_cache_capacity: 10_000,
             per_address_connections: NonZeroUsize::MIN,
             per_address_rate: std::num::NonZeroU32::new(2).map(Quota::per_second),
             address_capacity: 65_536,
@@ -232,8 +242,11 @@ pub struct ProbeStats {
     pub cache_hits: u64,
     /// Requests that waited for an in-flight probe.
     pub joins: u64,
-    /// Finished results evicted from the cache.
+    /// Finished results evicted from the cache of `dedup` keys: a later request for one of
+    /// those keys probes again.
     pub evictions: u64,
+    /// Finished results evicted from the re-probe cache (the other kind of key).
+    pub reprobe_evictions: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -251,16 +264,24 @@ struct Slot {
 
 type Cell = Arc<Slot>;
 
+/// One bounded cache: the cells by key and the CLOCK hand's queue.
 #[derive(Debug, Default)]
 struct Cache {
     map: HashMap<Key, Cell>,
     order: VecDeque<Key>,
 }
 
+/// The two caches of a [`Prober`]: keys of the configured `dedup` kind, and the others.
+#[derive(Debug, Default)]
+struct Caches {
+    primary: Cache,
+    reprobe: Cache,
+}
+
 /// Runs probes for a scan: single-flight, cached, polite. Share it behind an `Arc`.
 pub struct Prober {
     cfg: ProberConfig,
-    cache: Mutex<Cache>,
+    cache: Mutex<Caches>,
     slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     next_id: AtomicU64,
@@ -268,6 +289,7 @@ pub struct Prober {
     cache_hits: AtomicU64,
     joins: AtomicU64,
     evictions: AtomicU64,
+    reprobe_evictions: AtomicU64,
 }
 
 impl fmt::Debug for Prober {
@@ -285,7 +307,7 @@ impl Prober {
         let limiter = cfg.per_address_rate.map(RateLimiter::keyed);
         Self {
             cfg,
-            cache: Mutex::new(Cache::default()),
+            cache: Mutex::new(Caches::default()),
             slots: Mutex::new(HashMap::new()),
             limiter,
             next_id: AtomicU64::new(1),
@@ -293,6 +315,7 @@ impl Prober {
             cache_hits: AtomicU64::new(0),
             joins: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            reprobe_evictions: AtomicU64::new(0),
         }
     }
 
@@ -308,6 +331,7 @@ impl Prober {
             cache_hits: self.cache_hits.load(Ordering::Relaxed),
             joins: self.joins.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
+            reprobe_evictions: self.reprobe_evictions.load(Ordering::Relaxed),
         }
     }
 
@@ -369,7 +393,21 @@ impl Prober {
     }
 
     fn cell(&self, key: Key) -> Cell {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut caches = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let primary = key.name.is_none() == (self.cfg.dedup == ProbeDedup::Address);
+        let (cache, capacity, evictions) = if primary {
+            (
+                &mut caches.primary,
+                self.cfg.cache_capacity,
+                &self.evictions,
+            )
+        } else {
+            (
+                &mut caches.reprobe,
+                self.cfg.reprobe_cache_capacity,
+                &self.reprobe_evictions,
+            )
+        };
         if let Some(c) = cache.map.get(&key) {
             return c.clone();
         }
@@ -379,7 +417,7 @@ impl Prober {
         // Second-chance (CLOCK) eviction: the oldest finished entry not used since it was last
         // passed over goes; in-flight and recently used ones go to the back of the queue.
         let mut budget = 2 * cache.order.len();
-        while cache.map.len() > self.cfg.cache_capacity.max(1) && budget > 0 {
+        while cache.map.len() > capacity.max(1) && budget > 0 {
             budget -= 1;
             let Some(old) = cache.order.pop_front() else {
                 break;
@@ -389,7 +427,7 @@ impl Prober {
             });
             if evictable {
                 cache.map.remove(&old);
-                self.evictions.fetch_add(1, Ordering::Relaxed);
+                evictions.fetch_add(1, Ordering::Relaxed);
             } else {
                 cache.order.push_back(old);
             }

@@ -343,6 +343,77 @@ async fn cache_keeps_recently_used_entries() {
     assert_eq!(c.accepts.load(Ordering::SeqCst), 4);
 }
 
+/// Re-probes with the MX name as SNI (address + name keys, in the default address mode) have a
+/// cache of their own: however many of them run, they never evict an address's result, so a
+/// later domain pointing at that address shares it instead of probing the address again
+/// (issue 6: "STARTTLS probes = unique destination addresses (never more)").
+#[tokio::test]
+async fn reprobe_churn_never_evicts_address_results() {
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    let c = spawn_server(l, B::Normal, 6);
+    let mut cfg = ProberConfig::new(probe_cfg());
+    cfg.dedup = ProbeDedup::Address;
+    cfg.cache_capacity = 1;
+    cfg.reprobe_cache_capacity = 2;
+    cfg.per_address_rate = None;
+    let prober = Prober::new(cfg);
+    let shared = prober.probe(addr, MX).await;
+    for n in [
+        "a.example.test",
+        "b.example.test",
+        "c.example.test",
+        "d.example.test",
+    ] {
+        let own = prober
+            .probe_keyed(addr, n, ProbeDedup::AddressAndName)
+            .await;
+        assert_eq!(own.source, ProbeSource::Ran, "{n}");
+    }
+    let again = prober.probe(addr, "e.example.test").await;
+    assert_eq!(
+        (again.source, again.probe_id),
+        (ProbeSource::Cached, shared.probe_id)
+    );
+    // The re-probe cache is bounded too: the two oldest names were evicted from it.
+    let stats = prober.stats();
+    assert_eq!((stats.evictions, stats.reprobe_evictions), (0, 2));
+    let a = prober
+        .probe_keyed(addr, "a.example.test", ProbeDedup::AddressAndName)
+        .await;
+    assert_eq!(a.source, ProbeSource::Ran);
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 6);
+}
+
+/// With `address+name` keys as the dedup kind, those keys use the main cache and its capacity.
+#[tokio::test]
+async fn address_and_name_keys_use_the_main_cache_in_that_mode() {
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    let c = spawn_server(l, B::Normal, 3);
+    let mut cfg = ProberConfig::new(probe_cfg());
+    cfg.dedup = ProbeDedup::AddressAndName;
+    cfg.cache_capacity = 3;
+    cfg.reprobe_cache_capacity = 1;
+    cfg.per_address_rate = None;
+    let prober = Prober::new(cfg);
+    let first: Vec<u64> = [
+        prober.probe(addr, "a.example.test").await.probe_id,
+        prober.probe(addr, "b.example.test").await.probe_id,
+        prober.probe(addr, "c.example.test").await.probe_id,
+    ]
+    .into();
+    for (n, id) in ["a.example.test", "b.example.test", "c.example.test"]
+        .into_iter()
+        .zip(first)
+    {
+        let p = prober.probe(addr, n).await;
+        assert_eq!((p.source, p.probe_id), (ProbeSource::Cached, id), "{n}");
+    }
+    assert_eq!(prober.stats().evictions, 0);
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 3);
+}
+
 /// A caller cancelled while running the shared probe does not strand the callers waiting on
 /// it: one of them runs the probe instead.
 #[tokio::test]
