@@ -45,9 +45,9 @@ pub struct NetArgs {
     pub probe: ProbeScope,
     /// How STARTTLS probes are shared: `address` (default) probes each destination address
     /// once and again with an MX name as SNI only when the first certificate does not cover
-    /// that name; `address-once` never probes an address twice (fewest connections; per-name
-    /// certificate verdicts may be wrong for servers that choose certificates by SNI);
-    /// `address+name` probes every (address, MX name) pair.
+    /// that name; `address-once` never probes an address again for another name (fewest
+    /// connections; per-name certificate verdicts may be wrong for servers that choose
+    /// certificates by SNI); `address+name` probes every (address, MX name) pair.
     #[arg(long, value_enum, default_value = "address")]
     pub probe_dedup: ProbeDedup,
     /// Address families to probe.

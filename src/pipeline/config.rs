@@ -44,10 +44,10 @@ pub enum ProbeDedup {
     /// with that name as SNI (a server may choose its certificate by SNI), so every per-name
     /// verdict is about the certificate a sender would see.
     Address,
-    /// Strictly one probe per destination address and port, never repeated: the fewest
-    /// connections, but a server that chooses its certificate by SNI is judged for every MX
-    /// name on the certificate it sent for the first name probed (a `name-mismatch` may be
-    /// an artefact of the sharing).
+    /// One probe per destination address and port, never repeated for another name (only
+    /// once its result has left the bounded cache): the fewest connections, but a server that
+    /// chooses its certificate by SNI is judged for every MX name on the certificate it sent
+    /// for the first name probed (a `name-mismatch` may be an artefact of the sharing).
     AddressOnce,
     /// One probe per address, port and SNI name (more connections, exact per-name certificates).
     #[value(name = "address+name")]

@@ -104,10 +104,9 @@ impl Scanner {
         prc.per_address_rate = Some(Quota::per_second(cfg.per_address_rate));
         // Each cached probe keeps its certificate chain: 8 000 entries bound that memory
         // (provider addresses, used by many domains, stay hot; one-off hosts are evicted).
-        // SNI re-probes (mostly one name each) have 2 000 of their own, so their churn never
-        // evicts an address result that a later domain would then probe again.
+        // SNI re-probe results (mostly one name each) are evicted first, so their churn never
+        // pushes out an address result that a later domain would then probe again.
         prc.cache_capacity = 8_000;
-        prc.reprobe_cache_capacity = 2_000;
         let prober = Prober::new(prc);
         Ok(Scanner {
             cfg,
@@ -133,7 +132,7 @@ impl Scanner {
     /// Counters of the shared caches, for benchmarks and the closing summary. `evicted` counts
     /// probe results dropped from the bounded probe cache: a later domain that needs one of
     /// them probes that address (or, with `--probe-dedup address+name`, that address and
-    /// name) again. SNI re-probe results are evicted from a cache of their own.
+    /// name) again. SNI re-probe results are evicted first and counted apart.
     pub fn cache_report(&self) -> String {
         let d = self.dns.cache_stats();
         let p = self.prober.stats();

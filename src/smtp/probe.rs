@@ -25,10 +25,10 @@
 //!   in-flight entries are never evicted. If the caller running a probe is cancelled, a
 //!   caller waiting on the same key runs it instead (nobody waits forever).
 //! * Keys of the other kind than `dedup` (address + SNI name keys of re-probes in the default
-//!   address mode, made with [`Prober::probe_keyed`]) live in a cache of their own, bounded by
-//!   `reprobe_cache_capacity`: re-probes are mostly for one name each, and their churn must
-//!   not push out the address results that later domains reuse (an evicted address is
-//!   probed again).
+//!   address mode, made with [`Prober::probe_keyed`]) count against the same capacity but are
+//!   evicted first: a re-probe serves one name, an address result every name at the address,
+//!   and an evicted address is probed again when a later domain needs it. So re-probe churn
+//!   never pushes out an address result while a re-probe result can go instead.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -164,12 +164,10 @@ pub struct ProberConfig {
     pub probe: ProbeConfig,
     /// Cache key.
     pub dedup: ProbeDedup,
-    /// Most keys of the `dedup` kind kept in the cache (default 50 000). Each finished entry
-    /// holds one [`SmtpProbe`], mostly its certificate chain (typically 2–6 KiB).
+    /// Most keys kept in the cache (default 50 000), re-probe keys (the other kind than
+    /// `dedup`) included and evicted first. Each finished entry holds one [`SmtpProbe`],
+    /// mostly its certificate chain (typically 2–6 KiB).
     pub cache_capacity: usize,
-    /// Most keys of the other kind kept, in a cache of their own (default 10 000): the
-    /// address + SNI name keys of re-probes when `dedup` is by address.
-    pub reprobe_cache_capacity: usize,
     /// Most simultaneous connections to one IP address (default 1).
     pub per_address_connections: NonZeroUsize,
     /// Rate limit of new connections per IP address; `None` for no limit.
@@ -179,15 +177,13 @@ pub struct ProberConfig {
 }
 
 impl ProberConfig {
-    /// Defaults around `probe`: dedup by address, 50 000 cached keys (and 10 000 re-probe
-    /// keys), one connection per address at once, at most 2 new connections per second per
-    /// address.
+    /// Defaults around `probe`: dedup by address, 50 000 cached keys, one connection per
+    /// address at once, at most 2 new connections per second per address.
     pub fn new(probe: ProbeConfig) -> Self {
         Self {
             probe,
             dedup: ProbeDedup::Address,
             cache_capacity: 50_000,
-            reprobe_cache_capacity: 10_000,
             per_address_connections: NonZeroUsize::MIN,
             per_address_rate: std::num::NonZeroU32::new(2).map(Quota::per_second),
             address_capacity: 65_536,
@@ -264,14 +260,37 @@ struct Slot {
 
 type Cell = Arc<Slot>;
 
-/// One bounded cache: the cells by key and the CLOCK hand's queue.
+/// The cells of one kind of key and the CLOCK hand's queue over them.
 #[derive(Debug, Default)]
 struct Cache {
     map: HashMap<Key, Cell>,
     order: VecDeque<Key>,
 }
 
-/// The two caches of a [`Prober`]: keys of the configured `dedup` kind, and the others.
+impl Cache {
+    /// Second-chance (CLOCK) eviction of one entry: the oldest finished entry not used since
+    /// it was last passed over goes; in-flight and recently used ones go to the back of the
+    /// queue. False when a full turn found nothing to evict.
+    fn evict_one(&mut self) -> bool {
+        for _ in 0..2 * self.order.len() {
+            let Some(old) = self.order.pop_front() else {
+                return false;
+            };
+            let evictable = self.map.get(&old).is_some_and(|c| {
+                c.cell.initialized() && !c.referenced.swap(false, Ordering::Relaxed)
+            });
+            if evictable {
+                self.map.remove(&old);
+                return true;
+            }
+            self.order.push_back(old);
+        }
+        false
+    }
+}
+
+/// The cache of a [`Prober`], split by kind of key: the configured `dedup` kind, and
+/// re-probe keys (evicted first).
 #[derive(Debug, Default)]
 struct Caches {
     primary: Cache,
@@ -395,18 +414,10 @@ impl Prober {
     fn cell(&self, key: Key) -> Cell {
         let mut caches = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let primary = key.name.is_none() == (self.cfg.dedup == ProbeDedup::Address);
-        let (cache, capacity, evictions) = if primary {
-            (
-                &mut caches.primary,
-                self.cfg.cache_capacity,
-                &self.evictions,
-            )
+        let cache = if primary {
+            &mut caches.primary
         } else {
-            (
-                &mut caches.reprobe,
-                self.cfg.reprobe_cache_capacity,
-                &self.reprobe_evictions,
-            )
+            &mut caches.reprobe
         };
         if let Some(c) = cache.map.get(&key) {
             return c.clone();
@@ -414,22 +425,15 @@ impl Prober {
         let cell = Cell::default();
         cache.map.insert(key.clone(), cell.clone());
         cache.order.push_back(key);
-        // Second-chance (CLOCK) eviction: the oldest finished entry not used since it was last
-        // passed over goes; in-flight and recently used ones go to the back of the queue.
-        let mut budget = 2 * cache.order.len();
-        while cache.map.len() > capacity.max(1) && budget > 0 {
-            budget -= 1;
-            let Some(old) = cache.order.pop_front() else {
-                break;
-            };
-            let evictable = cache.map.get(&old).is_some_and(|c| {
-                c.cell.initialized() && !c.referenced.swap(false, Ordering::Relaxed)
-            });
-            if evictable {
-                cache.map.remove(&old);
-                evictions.fetch_add(1, Ordering::Relaxed);
+        // Over capacity: a re-probe result goes first, an address result only when no
+        // re-probe result can go (all in flight or just used).
+        while caches.primary.map.len() + caches.reprobe.map.len() > self.cfg.cache_capacity.max(1) {
+            if caches.reprobe.evict_one() {
+                self.reprobe_evictions.fetch_add(1, Ordering::Relaxed);
+            } else if caches.primary.evict_one() {
+                self.evictions.fetch_add(1, Ordering::Relaxed);
             } else {
-                cache.order.push_back(old);
+                break;
             }
         }
         cell

@@ -343,10 +343,10 @@ async fn cache_keeps_recently_used_entries() {
     assert_eq!(c.accepts.load(Ordering::SeqCst), 4);
 }
 
-/// Re-probes with the MX name as SNI (address + name keys, in the default address mode) have a
-/// cache of their own: however many of them run, they never evict an address's result, so a
-/// later domain pointing at that address shares it instead of probing the address again
-/// (issue 6: "STARTTLS probes = unique destination addresses (never more)").
+/// Re-probes with the MX name as SNI (address + name keys, in the default address mode) are
+/// evicted first: however many of them run, they never evict an address's result, so a later
+/// domain pointing at that address shares it instead of probing the address again (issue 6:
+/// "STARTTLS probes = unique destination addresses (never more)").
 #[tokio::test]
 async fn reprobe_churn_never_evicts_address_results() {
     let l = listener().await;
@@ -354,8 +354,7 @@ async fn reprobe_churn_never_evicts_address_results() {
     let c = spawn_server(l, B::Normal, 6);
     let mut cfg = ProberConfig::new(probe_cfg());
     cfg.dedup = ProbeDedup::Address;
-    cfg.cache_capacity = 1;
-    cfg.reprobe_cache_capacity = 2;
+    cfg.cache_capacity = 3;
     cfg.per_address_rate = None;
     let prober = Prober::new(cfg);
     let shared = prober.probe(addr, MX).await;
@@ -375,7 +374,7 @@ async fn reprobe_churn_never_evicts_address_results() {
         (again.source, again.probe_id),
         (ProbeSource::Cached, shared.probe_id)
     );
-    // The re-probe cache is bounded too: the two oldest names were evicted from it.
+    // The capacity still bounds the whole cache: the two oldest re-probe results went.
     let stats = prober.stats();
     assert_eq!((stats.evictions, stats.reprobe_evictions), (0, 2));
     let a = prober
@@ -385,33 +384,33 @@ async fn reprobe_churn_never_evicts_address_results() {
     assert_eq!(c.accepts.load(Ordering::SeqCst), 6);
 }
 
-/// With `address+name` keys as the dedup kind, those keys use the main cache and its capacity.
+/// Which keys are re-probes depends on the dedup kind: with `address+name`, the (address,
+/// name) keys are the cache's own and an address-only key is the other kind, evicted first.
 #[tokio::test]
-async fn address_and_name_keys_use_the_main_cache_in_that_mode() {
+async fn the_other_kind_of_key_is_evicted_first_in_address_and_name_mode() {
     let l = listener().await;
     let addr = l.local_addr().unwrap();
-    let c = spawn_server(l, B::Normal, 3);
+    let c = spawn_server(l, B::Normal, 4);
     let mut cfg = ProberConfig::new(probe_cfg());
     cfg.dedup = ProbeDedup::AddressAndName;
-    cfg.cache_capacity = 3;
-    cfg.reprobe_cache_capacity = 1;
+    cfg.cache_capacity = 2;
     cfg.per_address_rate = None;
     let prober = Prober::new(cfg);
-    let first: Vec<u64> = [
-        prober.probe(addr, "a.example.test").await.probe_id,
-        prober.probe(addr, "b.example.test").await.probe_id,
-        prober.probe(addr, "c.example.test").await.probe_id,
-    ]
-    .into();
-    for (n, id) in ["a.example.test", "b.example.test", "c.example.test"]
-        .into_iter()
-        .zip(first)
-    {
-        let p = prober.probe(addr, n).await;
-        assert_eq!((p.source, p.probe_id), (ProbeSource::Cached, id), "{n}");
-    }
-    assert_eq!(prober.stats().evictions, 0);
-    assert_eq!(c.accepts.load(Ordering::SeqCst), 3);
+    let a = prober.probe(addr, "a.example.test").await;
+    let by_address = prober
+        .probe_keyed(addr, "x.example.test", ProbeDedup::Address)
+        .await;
+    assert_eq!(by_address.source, ProbeSource::Ran);
+    let _b = prober.probe(addr, "b.example.test").await; // over capacity: the address key goes
+    let a2 = prober.probe(addr, "a.example.test").await;
+    assert_eq!((a2.source, a2.probe_id), (ProbeSource::Cached, a.probe_id));
+    let stats = prober.stats();
+    assert_eq!((stats.evictions, stats.reprobe_evictions), (0, 1));
+    let again = prober
+        .probe_keyed(addr, "y.example.test", ProbeDedup::Address)
+        .await;
+    assert_eq!(again.source, ProbeSource::Ran);
+    assert_eq!(c.accepts.load(Ordering::SeqCst), 4);
 }
 
 /// A caller cancelled while running the shared probe does not strand the callers waiting on
