@@ -181,6 +181,15 @@ fn prober(dedup: ProbeDedup, per_address: usize) -> Prober {
     Prober::new(c)
 }
 
+/// A prober whose cache keeps at most `capacity` keys (one connection per address at once).
+fn bounded_prober(dedup: ProbeDedup, capacity: usize) -> Prober {
+    let mut c = ProberConfig::new(probe_cfg());
+    c.dedup = dedup;
+    c.cache_capacity = capacity;
+    c.per_address_rate = None;
+    Prober::new(c)
+}
+
 /// design.md: "Probe each destination address once per scan and reuse the result for every
 /// domain that points there." Eight concurrent requests make one connection.
 #[tokio::test]
@@ -302,11 +311,7 @@ async fn cache_is_bounded() {
     let l = listener().await;
     let addr = l.local_addr().unwrap();
     let c = spawn_server(l, B::Normal, 3);
-    let mut cfg = ProberConfig::new(probe_cfg());
-    cfg.dedup = ProbeDedup::AddressAndName;
-    cfg.cache_capacity = 1;
-    cfg.per_address_rate = None;
-    let prober = Prober::new(cfg);
+    let prober = bounded_prober(ProbeDedup::AddressAndName, 1);
     let a = prober.probe(addr, "a.example.test").await;
     let _b = prober.probe(addr, "b.example.test").await;
     let a2 = prober.probe(addr, "a.example.test").await;
@@ -322,11 +327,7 @@ async fn cache_keeps_recently_used_entries() {
     let l = listener().await;
     let addr = l.local_addr().unwrap();
     let c = spawn_server(l, B::Normal, 4);
-    let mut cfg = ProberConfig::new(probe_cfg());
-    cfg.dedup = ProbeDedup::AddressAndName;
-    cfg.cache_capacity = 2;
-    cfg.per_address_rate = None;
-    let prober = Prober::new(cfg);
+    let prober = bounded_prober(ProbeDedup::AddressAndName, 2);
     let a = prober.probe(addr, "a.example.test").await;
     prober.probe(addr, "b.example.test").await;
     assert_eq!(
@@ -352,11 +353,7 @@ async fn reprobe_churn_never_evicts_address_results() {
     let l = listener().await;
     let addr = l.local_addr().unwrap();
     let c = spawn_server(l, B::Normal, 6);
-    let mut cfg = ProberConfig::new(probe_cfg());
-    cfg.dedup = ProbeDedup::Address;
-    cfg.cache_capacity = 3;
-    cfg.per_address_rate = None;
-    let prober = Prober::new(cfg);
+    let prober = bounded_prober(ProbeDedup::Address, 3);
     let shared = prober.probe(addr, MX).await;
     for n in [
         "a.example.test",
@@ -391,11 +388,7 @@ async fn the_other_kind_of_key_is_evicted_first_in_address_and_name_mode() {
     let l = listener().await;
     let addr = l.local_addr().unwrap();
     let c = spawn_server(l, B::Normal, 4);
-    let mut cfg = ProberConfig::new(probe_cfg());
-    cfg.dedup = ProbeDedup::AddressAndName;
-    cfg.cache_capacity = 2;
-    cfg.per_address_rate = None;
-    let prober = Prober::new(cfg);
+    let prober = bounded_prober(ProbeDedup::AddressAndName, 2);
     let a = prober.probe(addr, "a.example.test").await;
     let by_address = prober
         .probe_keyed(addr, "x.example.test", ProbeDedup::Address)
