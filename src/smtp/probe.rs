@@ -238,10 +238,10 @@ pub struct ProbeStats {
     pub cache_hits: u64,
     /// Requests that waited for an in-flight probe.
     pub joins: u64,
-    /// Finished results evicted from the cache of `dedup` keys: a later request for one of
+    /// Finished results of `dedup` keys evicted from the cache: a later request for one of
     /// those keys probes again.
     pub evictions: u64,
-    /// Finished results evicted from the re-probe cache (the other kind of key).
+    /// Finished results of re-probe keys (the other kind) evicted from the cache.
     pub reprobe_evictions: u64,
 }
 
