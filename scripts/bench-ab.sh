@@ -21,7 +21,7 @@ source scripts/bench-lib.sh
 work=$(mktemp -d /tmp/stsscan-ab.XXXXXX)
 trap 'stop_lab "$work"; rm -rf "$work"' EXIT
 start_lab "$work" "$N" "${BLOCK:-213}" 0
-scan_flags "$work"
+scan_flags "$work/lab-ca.pem"
 for r in $(seq 1 "$R"); do
   for b in "$@"; do
     rm -rf "$work/out"

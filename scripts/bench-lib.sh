@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034  # sourced; SCAN_FLAGS and LAB_PID are used by the caller
-# Shared by scripts/bench.sh, bench-ab.sh, profile.sh and callgrind.sh (sourced, not run):
-# starting the bench lab (examples/bench_lab, in its own process) and the scan flags every
-# benchmark uses. Expects BIN (the release dir holding stsscan and examples/bench_lab).
+# Shared by scripts/bench.sh, bench-ab.sh, profile.sh, callgrind.sh and compare-checkdmarc.sh
+# (sourced, not run): starting the bench lab (examples/bench_lab, in its own process) and the
+# scan flags every benchmark uses. start_lab expects BIN (the release dir holding stsscan and
+# examples/bench_lab).
 
 # bench_workdir NAME: sets `work` to a new /tmp/stsscan-NAME.XXXXXX and `lab_dir` to empty; on
 # exit, stops the lab of `lab_dir` if one is still running and removes `work`.
@@ -35,13 +36,14 @@ stop_lab() {
   LAB_PID=
 }
 
-# scan_flags DIR: sets SCAN_FLAGS to the flags of a benchmark scan of DIR's lab (after
-# start_lab): lab resolver and CA, the lab's ports, concurrency CONC (500), DNS transport
+# scan_flags CA_FILE: sets SCAN_FLAGS to the flags of a benchmark scan of a lab whose DNS,
+# HTTPS_PORT and SMTP_PORT are set (start_lab sets them; its CA is DIR/lab-ca.pem): lab
+# resolver and CA, the lab's ports, concurrency CONC (500), DNS transport
 # TRANSPORT (multiplexed), probe sharing PROBE_DEDUP (address, the scan default), generous
 # per-address limits (the lab's pooled MX serve thousands of domains) and the timeouts of
 # `stsscan demo`.
 scan_flags() {
-  SCAN_FLAGS=(--resolver "$DNS" --allow-private --ca-file "$1/lab-ca.pem" --no-default-roots
+  SCAN_FLAGS=(--resolver "$DNS" --allow-private --ca-file "$1" --no-default-roots
     --https-port "$HTTPS_PORT" --smtp-port "$SMTP_PORT" --concurrency "${CONC:-500}"
     --dns-timeout 2s --dns-attempts 3 --connect-timeout 2s --fetch-timeout 3s --smtp-timeout 3s
     --session-deadline 8s --per-address-rate 10000 --per-address-connections 4
@@ -59,8 +61,8 @@ lab_counters() {
 
 # scan_summary LOG: reads the scanner's summary line from LOG into PROBES, REPROBES (SNI
 # re-probes), SAMECERT (re-probes that got the shared certificate again), FETCHES and EVICTED
-# (address probe results evicted from the bounded cache; a later request for one probes that
-# address again).
+# (first-probe results evicted from the bounded cache: address results, or (address, name)
+# results under --probe-dedup address+name; a later request for one probes again).
 scan_summary() {
   local sum
   sum=$(grep "STARTTLS probes" "$1")

@@ -45,7 +45,7 @@ run_scan() {
   mkdir -p "$d"
   lab_dir=$d
   start_lab "$d" "$N" "$BLOCK" "$delay"
-  scan_flags "$d"
+  scan_flags "$d/lab-ca.pem"
   /usr/bin/time -o "$d/time" -f "%U %S %e %M" "$BIN/stsscan" scan "$d/domains.txt" -o "$d/out" \
     "${SCAN_FLAGS[@]}" --progress lines 2>"$d/scan.log" >/dev/null
   stop_lab "$d"; lab_dir=
@@ -54,7 +54,9 @@ run_scan() {
   local lab_user=0 lab_sys=0
   for _ in $(seq 1 50); do [[ -s "$d/lab.time" ]] && break; sleep 0.2; done
   [[ -s "$d/lab.time" ]] && read -r lab_user lab_sys < <(tail -n 1 "$d/lab.time")
-  local mxd
+  local mxd key_kind=address
+  # The cache key of a first probe: (address, name) under address+name, else the address.
+  [[ "${PROBE_DEDUP:-address}" == address+name ]] && key_kind=address+name
   scan_summary "$d/scan.log"
   mxd=$(grep -E "^  mx_kind" "$d/scan.log" | grep -oE "(hosts|implicit|mixed-null)=[0-9]+" | cut -d= -f2 | paste -sd+ | bc)
   R_CPU=$(echo "$user + $sys" | bc -l)
@@ -70,8 +72,8 @@ run_scan() {
   printf '          lab CPU %.2fs = %.3f CPU-s per 1000 domains; loopback ceiling on %d cores with this lab: %.0f domains/s (%.0f %% reached)\n' \
     "$R_LAB_CPU" "$(echo "1000 * $R_LAB_CPU / $N" | bc -l)" "$(nproc)" \
     "$(echo "$(nproc) * $N / ($R_CPU + $R_LAB_CPU)" | bc -l)" "$(echo "100 * $R_RATE * ($R_CPU + $R_LAB_CPU) / ($(nproc) * $N)" | bc -l)"
-  printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes, %d of them got the shared certificate again) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; address probe results evicted %d; policy fetches %d\n' \
-    "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$PROBES" "$REPROBES" "$SAMECERT" "$(echo "$PROBES / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$EVICTED" "$FETCHES"
+  printf '          DNS queries/domain %.2f (lab counted %d); STARTTLS probes %d (%d SNI re-probes, %d of them got the shared certificate again) = %.3f per MX-bearing domain (%d); lab SMTP connections %d to %d addresses; %s probe results evicted %d; policy fetches %d\n' \
+    "$R_DNS_PER_DOMAIN" "$LAB_DNS_QUERIES" "$PROBES" "$REPROBES" "$SAMECERT" "$(echo "$PROBES / $mxd" | bc -l)" "$mxd" "$LAB_SMTP_CONNS" "$LAB_SMTP_ADDRS" "$key_kind" "$EVICTED" "$FETCHES"
 }
 
 # run_floor: runs the floor benches and appends their unit costs (ns) to FLOORS as one

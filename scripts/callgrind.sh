@@ -96,7 +96,7 @@ echo "scanning $N domains under callgrind (concurrency $CONC) ..." >&2
 lab_dir=$work/cg
 mkdir -p "$lab_dir"
 start_lab "$lab_dir" "$N" "$BLOCK" 0
-scan_flags_slow "$lab_dir"
+scan_flags_slow "$lab_dir/lab-ca.pem"
 : >"$work/empty.txt"
 valgrind --tool=callgrind --log-file="$OUT/valgrind-empty.log" --callgrind-out-file="$OUT/scan-empty.out" \
   "$BIN/stsscan" scan "$work/empty.txt" -o "$work/cg/out-empty" "${SCAN_FLAGS[@]}" --progress quiet
@@ -110,7 +110,7 @@ echo "the same scan natively, to compare the outcomes ..." >&2
 lab_dir=$work/native
 mkdir -p "$lab_dir"
 start_lab "$lab_dir" "$N" "$BLOCK" 0
-scan_flags_slow "$lab_dir"
+scan_flags_slow "$lab_dir/lab-ca.pem"
 /usr/bin/time -o "$work/native.time" -f "%U %S" "$BIN/stsscan" scan "$lab_dir/domains.txt" \
   -o "$work/native/out" "${SCAN_FLAGS[@]}" --progress lines 2>"$OUT/scan-native.log" >/dev/null
 stop_lab "$lab_dir"; lab_dir=

@@ -45,6 +45,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 
 die() { echo "compare-checkdmarc: error: $*" >&2; exit 1; }
 say() { echo "compare-checkdmarc: $*" >&2; }
@@ -218,14 +220,11 @@ if ((SUBSET)); then
 fi
 
 # --- stsscan --------------------------------------------------------------------------------
-# run_stsscan NAME LIST OUT: the lab flags of src/cli/demo.rs (lab_scan_config) and bench.sh.
+# run_stsscan NAME LIST OUT: the scan flags of bench.sh (scripts/bench-lib.sh), which are the
+# lab flags of src/cli/demo.rs (lab_scan_config).
 run_stsscan() {
-  run_timed "$1" timeout 600 "$BIN" scan "$2" -o "$3" \
-    --resolver "$DNS" --allow-private --ca-file "$CA" --no-default-roots \
-    --https-port "$HTTPS_PORT" --smtp-port "$SMTP_PORT" --concurrency "$CONC" \
-    --dns-timeout 2s --dns-attempts 3 --connect-timeout 2s --fetch-timeout 3s --smtp-timeout 3s \
-    --session-deadline 8s --per-address-rate 10000 --per-address-connections 4 \
-    --dns-transport "$TRANSPORT" --probe-dedup "$PROBE_DEDUP" --progress quiet >/dev/null
+  scan_flags "$CA"
+  run_timed "$1" timeout 600 "$BIN" scan "$2" -o "$3" "${SCAN_FLAGS[@]}" --progress quiet >/dev/null
 }
 say "stsscan scan on $N domains (concurrency $CONC, DNS transport $TRANSPORT, probe sharing $PROBE_DEDUP) ..."
 rc=0
@@ -248,7 +247,7 @@ wait "$labpid" 2>/dev/null || true
 labpid=
 
 # --- compare --------------------------------------------------------------------------------
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(machine), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "world: seed $SEED, $WORLD domains, $MIX mix; sample: $N domains; checkdmarc $CD_VERSION; stsscan $("$BIN" --version | awk '{print $2}')"
 args=(--sample "$OUT/sample.txt" --truth "$OUT/truth.jsonl" --checkdmarc "$OUT/checkdmarc.json"
   --checkdmarc-time "$OUT/checkdmarc.time" --scan "$OUT/stsscan" --stsscan-time "$OUT/stsscan.time"

@@ -26,7 +26,7 @@ work=$(mktemp -d /tmp/stsscan-prof.XXXXXX)
 source scripts/bench-lib.sh
 trap 'stop_lab "$work"; rm -rf "$work"' EXIT
 start_lab "$work" "$N" "$BLOCK" 0
-scan_flags "$work"
+scan_flags "$work/lab-ca.pem"
 perf record -q -F "$FREQ" --call-graph dwarf,32768 -o "$OUT/perf.data" -- \
   "$BIN/stsscan" scan "$work/domains.txt" -o "$work/out" "${SCAN_FLAGS[@]}" \
   --progress lines 2>"$OUT/scan.log" >/dev/null
