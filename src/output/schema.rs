@@ -279,7 +279,7 @@ static MX_COLUMNS: &[Column<MxRow>] = &[
     opt!(List cert_sha256, "SHA-256 of every certificate sent, leaf first, lowercase hex."),
     opt!(Dict rfc8460_result, "RFC 8460 result type of a failure on this host, or null."),
     opt!(U64 probe_ms, "Wall time of the probe, milliseconds."),
-    opt!(Str cert_detail, "Why mx_cert is not valid: the WebPKI error (e.g. the leaf lacks the serverAuth purpose) or the name not covered; null when valid. Schema 2."),
+    opt!(Str cert_detail, "Why mx_cert is not valid: the WebPKI error (e.g. the leaf lacks the serverAuth purpose) or the name not covered (and the SNI sent, when the row shares a probe made for another name: `--probe-dedup address-once`); null when valid. Schema 2."),
 ];
 
 /// Longest string stored in one cell (and one list item), in bytes: longer values are cut at

@@ -26,7 +26,7 @@ use crate::fetch::{FetchConfig, PolicyFetch, PolicyFetcher};
 use crate::output::{DomainRow, FindingRow, MxRow};
 use crate::records::diag::{Finding, Severity};
 use crate::records::mx::MxHost;
-use crate::smtp::{ProbeConfig, Prober, ProberConfig, SharedProbe};
+use crate::smtp::{ProbeConfig, Prober, ProberConfig, SharedProbe, SmtpProbe};
 use crate::tls::{self, ChainVerdict, TrustAnchors, UnixTime};
 
 /// Most MX hosts followed per domain (more is a misconfiguration or an attack).
@@ -461,11 +461,7 @@ impl Scanner {
         if !sp.source.shared() {
             self.stats.probes.fetch_add(1, Relaxed);
         }
-        let sent_other_sni = sp
-            .probe
-            .sni
-            .as_deref()
-            .is_some_and(|s| !s.eq_ignore_ascii_case(name.trim_end_matches('.')));
+        let sent_other_sni = other_sni(&sp.probe, name).is_some();
         let covers = sp
             .probe
             .chain
@@ -537,7 +533,15 @@ impl Scanner {
         r.chain_verdict = Some(certs.verdict.verdict.as_str().to_owned());
         let for_name = tls::name_verdict(&certs.verdict, &p.chain, name);
         r.mx_cert = Some(for_name.verdict.as_str().to_owned());
-        r.cert_detail = for_name.detail;
+        r.cert_detail = match (for_name.verdict, for_name.detail, other_sni(p, name)) {
+            // Only `--probe-dedup address-once` (or a re-probe that could not run) leaves a
+            // row judged on a handshake made for another name: say so, since a server that
+            // picks its certificate by SNI may have one for this name.
+            (tls::CertVerdict::NameMismatch, Some(d), Some(sni)) => Some(format!(
+                "{d} (the shared probe sent SNI {sni}; this name was not asked for)"
+            )),
+            (_, d, _) => d,
+        };
         r.cert_sha256 = Some(certs.sha256.clone());
         if let Some(leaf) = &certs.leaf {
             r.cert_subject = Some(leaf.subject.clone());
@@ -549,6 +553,14 @@ impl Scanner {
             r.cert_key_bits = Some(leaf.key_bits);
         }
     }
+}
+
+/// The SNI name `probe` sent when it is not `name` (a probe shared from another MX name).
+fn other_sni<'a>(probe: &'a SmtpProbe, name: &str) -> Option<&'a str> {
+    probe
+        .sni
+        .as_deref()
+        .filter(|s| !s.eq_ignore_ascii_case(name.trim_end_matches('.')))
 }
 
 /// What a probe's chain says, shared by every row the probe serves.

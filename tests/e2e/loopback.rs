@@ -189,6 +189,13 @@ async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
         extra,
         "every probe beyond the first per address is an SNI re-probe"
     );
+    // The default re-probes rather than judge a name on another name's handshake.
+    for (_, mx) in &s.rows {
+        for r in mx {
+            let detail = r.cert_detail.as_deref().unwrap_or_default();
+            assert!(!detail.contains("shared probe sent SNI"), "{detail}");
+        }
+    }
     // A re-probe that got the address's shared certificate again is counted as such (the
     // shared probe is the address's first, lowest id).
     let mut same = 0u64;
@@ -242,6 +249,7 @@ async fn address_once_probes_every_address_exactly_once() {
     assert_eq!(s.stats.sni_reprobes.load(Relaxed), 0, "no SNI re-probe");
     let mut probes_at: BTreeMap<IpAddr, BTreeSet<u64>> = BTreeMap::new();
     let mut shared_mismatch = 0;
+    let mut other_sni = 0;
     for (_, mx) in &s.rows {
         for r in mx {
             if let (Some(a), Some(id)) = (&r.address, r.probe_id) {
@@ -251,6 +259,15 @@ async fn address_once_probes_every_address_exactly_once() {
                     .insert(id);
                 if r.probe_shared == Some(true) && r.mx_cert.as_deref() == Some("name-mismatch") {
                     shared_mismatch += 1;
+                }
+                // A row judged on a handshake made for another name says which name.
+                let detail = r.cert_detail.as_deref().unwrap_or_default();
+                if let Some(rest) = detail.split("the shared probe sent SNI ").nth(1) {
+                    let sni = rest.split(';').next().unwrap_or_default();
+                    assert_ne!(sni, r.mx_host, "{detail}");
+                    assert_eq!(r.mx_cert.as_deref(), Some("name-mismatch"), "{detail}");
+                    assert_eq!(r.probe_shared, Some(true), "{detail}");
+                    other_sni += 1;
                 }
             }
         }
@@ -271,6 +288,10 @@ async fn address_once_probes_every_address_exactly_once() {
     assert!(
         shared_mismatch > 0,
         "the pooled SNI hosts make shared-certificate name mismatches"
+    );
+    assert!(
+        other_sni > 0,
+        "rows judged on another name's handshake say so"
     );
     run.lab.shutdown().await;
 }
