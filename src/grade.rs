@@ -23,6 +23,10 @@ pub struct Mismatch {
     pub got: String,
 }
 
+/// The MX field name of an `mx_cert` disagreement on a row whose probe sent another name as
+/// SNI (see [`crate::output::MxRow::probe_sni`]).
+pub const MX_CERT_OTHER_SNI: &str = "mx_cert (probe made for another name)";
+
 fn s<T: std::fmt::Debug>(v: &T) -> String {
     format!("{v:?}")
 }
@@ -154,8 +158,18 @@ fn compare_mx(d: &str, mt: &MxTruth, rows: &[MxRow], out: &mut Vec<Mismatch>) {
         first.smtp.clone().unwrap_or_default(),
     );
     push("starttls", s(&mt.starttls), s(&first.starttls));
+    // A certificate judged on a handshake made for another MX name (a probe shared under
+    // `--probe-dedup address-once`) is counted apart from one judged on the host's own.
+    let other_sni = first
+        .probe_sni
+        .as_deref()
+        .is_some_and(|sni| !sni.eq_ignore_ascii_case(host));
     push(
-        "mx_cert",
+        if other_sni {
+            MX_CERT_OTHER_SNI
+        } else {
+            "mx_cert"
+        },
         s(&mt.mx_cert.map(|c| c.as_str())),
         s(&first.mx_cert.as_deref()),
     );

@@ -203,4 +203,7 @@ pub struct MxRow {
     pub probe_ms: Option<u64>,
     /// Why `mx_cert` is not `valid`: the WebPKI error, or the name not covered.
     pub cert_detail: Option<String>,
+    /// The SNI name the probe sent (the MX name it was made for), when it attempted a
+    /// handshake; another name than `mx_host` means the row shares a probe made for that name.
+    pub probe_sni: Option<String>,
 }

@@ -25,7 +25,7 @@ use super::rows::{DomainRow, FindingRow, MxRow};
 
 /// Version of the output schema, written in every file's key-value metadata and in the
 /// manifest. Incremented whenever a column is added; columns are never renamed or removed.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Field metadata key holding a column's description.
 pub const DESCRIPTION_KEY: &str = "description";
@@ -280,6 +280,7 @@ static MX_COLUMNS: &[Column<MxRow>] = &[
     opt!(Dict rfc8460_result, "RFC 8460 result type of a failure on this host, or null."),
     opt!(U64 probe_ms, "Wall time of the probe, milliseconds."),
     opt!(Str cert_detail, "Why mx_cert is not valid: the WebPKI error (e.g. the leaf lacks the serverAuth purpose) or the name not covered (and the SNI sent, when the row shares a probe made for another name: `--probe-dedup address-once`); null when valid. Schema 2."),
+    opt!(Str probe_sni, "The SNI name the probe sent (the MX name it was made for); null when it attempted no TLS handshake. Another name than mx_host: the row shares a probe made for that name, and mx_cert judges that handshake's certificate for mx_host. Schema 3."),
 ];
 
 /// Longest string stored in one cell (and one list item), in bytes: longer values are cut at

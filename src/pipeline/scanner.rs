@@ -526,6 +526,7 @@ impl Scanner {
         r.tls_version = p.tls_version.clone();
         r.tls_cipher = p.tls_cipher.clone();
         r.probe_ms = Some(p.elapsed.as_millis() as u64);
+        r.probe_sni = p.sni.clone();
         if p.chain.is_empty() {
             return;
         }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use hickory_proto::rr::RecordType;
+use stsscan::grade::{MX_CERT_OTHER_SNI, compare};
 use stsscan::lab::world::{GeneratedWorld, Mix};
 use stsscan::pipeline::config::{FetchPolicy, ProbeDedup};
 
@@ -293,5 +294,33 @@ async fn address_once_probes_every_address_exactly_once() {
         other_sni > 0,
         "rows judged on another name's handshake say so"
     );
+    // What address-once gets wrong is exactly that: every domain that disagrees with the
+    // truth has an MX whose certificate was judged on a handshake made for another name
+    // (`probe_sni`), and no certificate judged on its own handshake disagrees.
+    let other = format!("mx:*:{MX_CERT_OTHER_SNI}");
+    assert!(
+        s.report.by_field.get(&other).is_some_and(|n| *n > 0),
+        "{:?}",
+        s.report.by_field
+    );
+    assert!(
+        !s.report.by_field.contains_key("mx:*:mx_cert"),
+        "{:?}",
+        s.report.by_field
+    );
+    let mut disagreeing = 0;
+    for (row, mx) in s.rows.iter().filter(|(r, _)| r.input_status == "ok") {
+        let d = row.domain.as_deref().unwrap_or_default();
+        let truth = run.world.truth(d).expect("truth");
+        let mism = compare(&truth, row, mx);
+        if !mism.is_empty() {
+            disagreeing += 1;
+            assert!(
+                mism.iter().any(|m| m.field.ends_with(MX_CERT_OTHER_SNI)),
+                "{d}: {mism:?}"
+            );
+        }
+    }
+    assert_eq!(disagreeing, s.report.domains - s.report.agreeing);
     run.lab.shutdown().await;
 }
