@@ -535,9 +535,9 @@ impl Scanner {
         let for_name = tls::name_verdict(&certs.verdict, &p.chain, name);
         r.mx_cert = Some(for_name.verdict.as_str().to_owned());
         r.cert_detail = match (for_name.verdict, for_name.detail, other_sni(p, name)) {
-            // Only `--probe-dedup address-once` (or a re-probe that could not run) leaves a
-            // row judged on a handshake made for another name: say so, since a server that
-            // picks its certificate by SNI may have one for this name.
+            // Only `--probe-dedup address-once` leaves a row judged on a handshake made for
+            // another name (the default probes again with this name): say so, since a server
+            // that picks its certificate by SNI may have one for this name.
             (tls::CertVerdict::NameMismatch, Some(d), Some(sni)) => Some(format!(
                 "{d} (the shared probe sent SNI {sni}; this name was not asked for)"
             )),

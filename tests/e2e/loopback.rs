@@ -190,13 +190,23 @@ async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
         extra,
         "every probe beyond the first per address is an SNI re-probe"
     );
-    // The default re-probes rather than judge a name on another name's handshake.
+    // The default re-probes rather than judge a name on another name's handshake: a row that
+    // shares a probe made for another name (`probe_sni`) got a certificate covering its own.
+    let mut shared_other_name = 0;
     for (_, mx) in &s.rows {
         for r in mx {
             let detail = r.cert_detail.as_deref().unwrap_or_default();
             assert!(!detail.contains("shared probe sent SNI"), "{detail}");
+            if r.probe_sni.as_deref().is_some_and(|sni| sni != r.mx_host) {
+                assert_ne!(r.mx_cert.as_deref(), Some("name-mismatch"), "{r:?}");
+                shared_other_name += 1;
+            }
         }
     }
+    assert!(
+        shared_other_name > 0,
+        "provider rows share one probe across names"
+    );
     // A re-probe that got the address's shared certificate again is counted as such (the
     // shared probe is the address's first, lowest id).
     let mut same = 0u64;
@@ -266,6 +276,7 @@ async fn address_once_probes_every_address_exactly_once() {
                 if let Some(rest) = detail.split("the shared probe sent SNI ").nth(1) {
                     let sni = rest.split(';').next().unwrap_or_default();
                     assert_ne!(sni, r.mx_host, "{detail}");
+                    assert_eq!(r.probe_sni.as_deref(), Some(sni), "{detail}");
                     assert_eq!(r.mx_cert.as_deref(), Some("name-mismatch"), "{detail}");
                     assert_eq!(r.probe_shared, Some(true), "{detail}");
                     other_sni += 1;
