@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use stsscan::lab::model::{CertSpec, CertVariant};
@@ -46,13 +47,20 @@ pub(crate) fn find_tool(what: &str, env_var: &str, candidates: &[&str]) -> Optio
 
 /// A random loopback address 127.B.C.D, away from 127.0.0.0/16 where other tests and
 /// system services live, and a random high port (a system MTA listening on `0.0.0.0:25`
-/// would make port 25 unusable on every loopback address).
+/// would make port 25 unusable on every loopback address). Calls in one process never share
+/// an input (a counter is mixed in: two tests asking within one clock tick got the same
+/// endpoint, and one probed the other's daemon).
 pub(crate) fn random_endpoint() -> SocketAddr {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let mut x = (nanos as u64) ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let mut x = (nanos as u64)
+        ^ (u64::from(std::process::id()) << 32)
+        ^ call.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ 0x9e37_79b9_7f4a_7c15;
     // splitmix64 finaliser: adjacent calls give unrelated addresses.
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -193,6 +201,11 @@ pub(crate) fn start(
     let mut last_log = String::new();
     for attempt in 0..START_ATTEMPTS {
         let addr = random_endpoint();
+        // Something already listening there (another test's daemon, a leftover) would pass
+        // the readiness check below in our daemon's place.
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            continue;
+        }
         let (mut cmd, pid_files) = spawn(addr);
         let log = inst.dir.path().join(format!("{name}-{attempt}.log"));
         let out = std::fs::File::create(&log).unwrap();
