@@ -160,12 +160,8 @@ fn compare_mx(d: &str, mt: &MxTruth, rows: &[MxRow], out: &mut Vec<Mismatch>) {
     push("starttls", s(&mt.starttls), s(&first.starttls));
     // A certificate judged on a handshake made for another MX name (a probe shared under
     // `--probe-dedup address-once`) is counted apart from one judged on the host's own.
-    let other_sni = first
-        .probe_sni
-        .as_deref()
-        .is_some_and(|sni| !sni.eq_ignore_ascii_case(host));
     push(
-        if other_sni {
+        if first.probe_sni_for_other_name().is_some() {
             MX_CERT_OTHER_SNI
         } else {
             "mx_cert"

@@ -47,8 +47,8 @@ pub struct NetArgs {
     /// once and again with an MX name as SNI only when the first certificate does not cover
     /// that name; `address-once` never probes an address again for another name (fewest
     /// connections; per-name certificate verdicts may be wrong for servers that choose
-    /// certificates by SNI, and such a row's `cert_detail` names the SNI the shared probe
-    /// sent); `address+name` probes every (address, MX name) pair.
+    /// certificates by SNI, and such a row's `cert_detail` and `probe_sni` name the SNI the
+    /// shared probe sent); `address+name` probes every (address, MX name) pair.
     #[arg(long, value_enum, default_value = "address")]
     pub probe_dedup: ProbeDedup,
     /// Address families to probe.

@@ -207,3 +207,16 @@ pub struct MxRow {
     /// handshake; another name than `mx_host` means the row shares a probe made for that name.
     pub probe_sni: Option<String>,
 }
+
+impl MxRow {
+    /// The probe's SNI name when it is another MX name than `mx_host`: the row's results
+    /// come from a probe made for that name.
+    pub fn probe_sni_for_other_name(&self) -> Option<&str> {
+        sni_for_other_name(self.probe_sni.as_deref(), &self.mx_host)
+    }
+}
+
+/// `sni` when it names another host than `host` (ASCII case and a trailing dot ignored).
+pub fn sni_for_other_name<'a>(sni: Option<&'a str>, host: &str) -> Option<&'a str> {
+    sni.filter(|s| !s.eq_ignore_ascii_case(host.trim_end_matches('.')))
+}

@@ -558,10 +558,7 @@ impl Scanner {
 
 /// The SNI name `probe` sent when it is not `name` (a probe shared from another MX name).
 fn other_sni<'a>(probe: &'a SmtpProbe, name: &str) -> Option<&'a str> {
-    probe
-        .sni
-        .as_deref()
-        .filter(|s| !s.eq_ignore_ascii_case(name.trim_end_matches('.')))
+    crate::output::rows::sni_for_other_name(probe.sni.as_deref(), name)
 }
 
 /// What a probe's chain says, shared by every row the probe serves.
