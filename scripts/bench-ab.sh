@@ -1,18 +1,40 @@
 #!/usr/bin/env bash
-# A/B comparison of scanner binaries on one lab: runs each binary in turn, ROUNDS times,
-# against the same generated realistic world (bench.sh's lab, flags and transport) and prints
-# each run's scanner CPU (user + sys), wall time and peak RSS. Alternating runs on one lab is
-# the fair way to compare builds on a noisy machine.
+# A/B comparison of scanner runs on one lab: runs each RUN in turn, ROUNDS times, against the
+# same generated realistic world (bench.sh's lab, flags and transport) and prints each run's
+# scanner CPU (user + sys) and CPU per domain, wall time and rate, and peak RSS. Alternating
+# runs on one lab is the fair way to compare on a noisy machine.
 #
 #   cp target/release/stsscan /tmp/before   # ... change, rebuild ...
 #   scripts/bench-ab.sh 20000 3 /tmp/before target/release/stsscan
+#   scripts/bench-ab.sh 100000 2 "$B" "$B --concurrency 150"         # one binary, two settings
+#   scripts/bench-ab.sh 100000 2 "$B" "MIMALLOC_PURGE_DELAY=-1 $B"   # an environment variable
+#   WORLD=1000000 scripts/bench-ab.sh 100000 2 "$B"   # the first 100 000 names of a 1 M world
+#   PIN_LAB=1 PIN_SCAN=0 scripts/bench-ab.sh 50000 2 "$B"   # lab and scanner on their own cores
 #
-# The lab is examples/bench_lab from BENCH_TARGET_DIR (built if missing); lab start and scan
-# flags come from scripts/bench-lib.sh. Loopback only; ends by itself.
+# A RUN is one word: `[NAME=VALUE ...] BINARY [SCAN FLAGS ...]`. The assignments go to the
+# scanner's environment; the flags are added to bench.sh's and replace a flag of the same
+# name there (e.g. --concurrency). WORLD (default DOMAINS) sizes the lab's world; the runs scan
+# its first DOMAINS names. PIN_LAB and PIN_SCAN are taskset CPU lists for the lab and the
+# scanner. The lab is examples/bench_lab from BENCH_TARGET_DIR (built if missing); lab start
+# and scan flags come from scripts/bench-lib.sh. Loopback only; ends by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ $# -ge 3 ]] || { echo "usage: $0 DOMAINS ROUNDS BINARY..." >&2; exit 2; }
+usage() { echo "usage: $0 DOMAINS ROUNDS RUN... (RUN: '[NAME=VALUE ...] BINARY [SCAN FLAGS ...]')" >&2; exit 2; }
+[[ $# -ge 3 ]] || usage
 N=$1; R=$2; shift 2
+WORLD=${WORLD:-$N}
+for v in N R WORLD; do
+  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "bench-ab: error: $v must be a positive integer, got '${!v}'" >&2; exit 2; }
+done
+((WORLD >= N)) || { echo "bench-ab: error: WORLD ($WORLD) is smaller than DOMAINS ($N)" >&2; exit 2; }
+for spec in "$@"; do
+  read -r -a words <<<"$spec"
+  for w in "${words[@]}"; do
+    [[ "$w" == *=* ]] && continue
+    [[ -x "$w" ]] || { echo "bench-ab: error: '$w' (in the run '$spec') is not an executable" >&2; exit 2; }
+    break
+  done
+done
 export CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-perf}
 cargo build --release -q --example bench_lab
 BIN=$CARGO_TARGET_DIR/release
@@ -20,16 +42,39 @@ BIN=$CARGO_TARGET_DIR/release
 source scripts/bench-lib.sh
 work=$(mktemp -d /tmp/stsscan-ab.XXXXXX)
 trap 'stop_lab "$work"; rm -rf "$work"' EXIT
-start_lab "$work" "$N" "${BLOCK:-213}" 0
+start_lab "$work" "$WORLD" "${BLOCK:-213}" 0
+if [[ -n "${PIN_LAB:-}" ]]; then
+  for p in $(pgrep -P "$LAB_PID"); do taskset -a -p -c "$PIN_LAB" "$p" >/dev/null; done
+fi
 scan_flags "$work/lab-ca.pem"
+head -n "$N" "$work/domains.txt" >"$work/list.txt"
+pin=()
+[[ -n "${PIN_SCAN:-}" ]] && pin=(taskset -c "$PIN_SCAN")
+echo "machine: $(machine), load $(cut -d' ' -f1-3 /proc/loadavg); $N domains of a $WORLD-domain world"
 for r in $(seq 1 "$R"); do
-  for b in "$@"; do
+  for spec in "$@"; do
+    read -r -a words <<<"$spec"
+    envs=()
+    while [[ ${#words[@]} -gt 0 && "${words[0]}" == *=* ]]; do envs+=("${words[0]}"); words=("${words[@]:1}"); done
+    b=${words[0]}
+    extra=("${words[@]:1}")
+    # bench.sh's flags, without those the run sets itself (a flag and, if it has one, its value)
+    flags=()
+    skip=0
+    for f in "${SCAN_FLAGS[@]}"; do
+      if ((skip)) && [[ "$f" != --* ]]; then skip=0; continue; fi
+      skip=0
+      if [[ "$f" == --* ]] && printf '%s\n' "${extra[@]}" | grep -qxF -- "$f"; then skip=1; continue; fi
+      flags+=("$f")
+    done
     rm -rf "$work/out"
-    /usr/bin/time -o "$work/time" -f "%U %S %e %M" "$b" scan "$work/domains.txt" -o "$work/out" \
-      "${SCAN_FLAGS[@]}" --progress quiet >/dev/null 2>"$work/scan.log" \
-      || { echo "$b failed:" >&2; tail -5 "$work/scan.log" >&2; exit 1; }
+    env ${envs[@]+"${envs[@]}"} ${pin[@]+"${pin[@]}"} /usr/bin/time -o "$work/time" -f "%U %S %e %M" \
+      "$b" scan "$work/list.txt" -o "$work/out" "${flags[@]}" ${extra[@]+"${extra[@]}"} \
+      --progress quiet >/dev/null 2>"$work/scan.log" \
+      || { echo "bench-ab: error: the run '$spec' failed:" >&2; tail -5 "$work/scan.log" >&2; exit 1; }
     read -r u s e m <"$work/time"
-    printf '%s round %d: CPU %.2f s (user %.2f, sys %.2f), wall %.1f s, peak RSS %d MiB\n' \
-      "$b" "$r" "$(echo "$u + $s" | bc)" "$u" "$s" "$e" "$((m / 1024))"
+    awk -v spec="$spec" -v r="$r" -v u="$u" -v s="$s" -v e="$e" -v m="$m" -v n="$N" 'BEGIN {
+      printf "%s round %d: CPU %.2f s = %.1f µs/domain (user %.2f, sys %.2f), wall %.1f s = %.0f domains/s, peak RSS %d MiB\n",
+        spec, r, u + s, (u + s) * 1e6 / n, u, s, e, (e > 0 ? n / e : 0), m / 1024 }'
   done
 done
