@@ -19,7 +19,7 @@ PARTS = [
     ("policy fetches", re.compile(r"stsscan::fetch::")),
     ("chain judging", re.compile(r"judge_chain|fill_probe")),
     ("DNS", re.compile(r"stsscan::dns::")),
-    ("Parquet writer", re.compile(r"stsscan::output::")),
+    ("output (rows, Parquet)", re.compile(r"stsscan::output::")),
     ("rest of scan_domain", re.compile(r"scan_domain")),
     ("input, scheduling", re.compile(r"run::schedule|scan_entry|pipeline::input")),
 ]
