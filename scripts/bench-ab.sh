@@ -27,13 +27,19 @@ for v in N R WORLD; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "bench-ab: error: $v must be a positive integer, got '${!v}'" >&2; exit 2; }
 done
 ((WORLD >= N)) || { echo "bench-ab: error: WORLD ($WORLD) is smaller than DOMAINS ($N)" >&2; exit 2; }
+# parse_run RUN: sets RUN_ENVS (the leading NAME=VALUE words), RUN_BIN and RUN_FLAGS.
+parse_run() {
+  local words
+  read -r -a words <<<"$1"
+  RUN_ENVS=()
+  while [[ ${#words[@]} -gt 0 && "${words[0]}" == *=* ]]; do RUN_ENVS+=("${words[0]}"); words=("${words[@]:1}"); done
+  RUN_BIN=${words[0]:-}
+  RUN_FLAGS=("${words[@]:1}")
+}
 for spec in "$@"; do
-  read -r -a words <<<"$spec"
-  for w in "${words[@]}"; do
-    [[ "$w" == *=* ]] && continue
-    [[ -x "$w" ]] || { echo "bench-ab: error: '$w' (in the run '$spec') is not an executable" >&2; exit 2; }
-    break
-  done
+  parse_run "$spec"
+  [[ -n "$RUN_BIN" && -x "$RUN_BIN" ]] \
+    || { echo "bench-ab: error: the run '$spec' names no executable binary" >&2; exit 2; }
 done
 export CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-/work/target-perf}
 cargo build --release -q --example bench_lab
@@ -53,23 +59,22 @@ pin=()
 echo "machine: $(machine), load $(cut -d' ' -f1-3 /proc/loadavg); $N domains of a $WORLD-domain world"
 for r in $(seq 1 "$R"); do
   for spec in "$@"; do
-    read -r -a words <<<"$spec"
-    envs=()
-    while [[ ${#words[@]} -gt 0 && "${words[0]}" == *=* ]]; do envs+=("${words[0]}"); words=("${words[@]:1}"); done
-    b=${words[0]}
-    extra=("${words[@]:1}")
+    parse_run "$spec"
     # bench.sh's flags, without those the run sets itself (a flag and, if it has one, its value)
     flags=()
     skip=0
     for f in "${SCAN_FLAGS[@]}"; do
       if ((skip)) && [[ "$f" != --* ]]; then skip=0; continue; fi
       skip=0
-      if [[ "$f" == --* ]] && printf '%s\n' "${extra[@]}" | grep -qxF -- "$f"; then skip=1; continue; fi
+      if [[ "$f" == --* ]] && printf '%s\n' ${RUN_FLAGS[@]+"${RUN_FLAGS[@]}"} | grep -qxF -- "$f"; then
+        skip=1
+        continue
+      fi
       flags+=("$f")
     done
     rm -rf "$work/out"
-    env ${envs[@]+"${envs[@]}"} ${pin[@]+"${pin[@]}"} /usr/bin/time -o "$work/time" -f "%U %S %e %M" \
-      "$b" scan "$work/list.txt" -o "$work/out" "${flags[@]}" ${extra[@]+"${extra[@]}"} \
+    env ${RUN_ENVS[@]+"${RUN_ENVS[@]}"} ${pin[@]+"${pin[@]}"} /usr/bin/time -o "$work/time" -f "%U %S %e %M" \
+      "$RUN_BIN" scan "$work/list.txt" -o "$work/out" "${flags[@]}" ${RUN_FLAGS[@]+"${RUN_FLAGS[@]}"} \
       --progress quiet >/dev/null 2>"$work/scan.log" \
       || { echo "bench-ab: error: the run '$spec' failed:" >&2; tail -5 "$work/scan.log" >&2; exit 1; }
     read -r u s e m <"$work/time"

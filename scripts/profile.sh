@@ -39,8 +39,8 @@ perf report -i "$OUT/perf.data" --children --sort symbol --stdio -g none 2>/dev/
   | grep -E '^ +[0-9.]+%' >"$OUT/children.all" || true
 sed -n "1,${TOP:-40}p" "$OUT/self.all" >"$OUT/self.txt"
 sed -n "1,${TOP:-60}p" "$OUT/children.all" >"$OUT/children.txt"
-perf script -i "$OUT/perf.data" -F comm,ip,sym 2>/dev/null >"$OUT/script.txt" || true
-python3 scripts/perf_groups.py <"$OUT/script.txt" >"$OUT/groups.txt" || true
+perf script -i "$OUT/perf.data" -F comm,ip,sym 2>/dev/null \
+  | python3 scripts/perf_groups.py >"$OUT/groups.txt" || true
 echo "== self (top)"; cat "$OUT/self.txt"
 echo "== inclusive (top)"; cat "$OUT/children.txt"
 echo "== by part of the scan (scripts/perf_groups.py)"; cat "$OUT/groups.txt"
