@@ -16,6 +16,9 @@ use stsscan::tls::{CertInfo, CertificateDer, TrustAnchors, UnixTime, judge_chain
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// RFC 6125 §6.4.3 as webpki applies it: the whole name, or `*.` + all but its first label.
+/// Not `records::mx::MxPattern::matches` (the same one-label rule for policy `mx` patterns):
+/// its parser rejects names webpki accepts in a SAN (underscores, for one), which would make
+/// the oracle fail on certificates the scanner handles correctly.
 fn covers(san: &str, name: &str) -> bool {
     let (san, name) = (san.to_ascii_lowercase(), name.to_ascii_lowercase());
     let name = name.strip_suffix('.').unwrap_or(&name);
