@@ -244,15 +244,15 @@ impl UdpMux {
         rtype: RecordType,
         timeout: Duration,
     ) -> Result<Message, NetError> {
-        let candidates: Vec<&Slot> = self
-            .slots
-            .iter()
-            .filter(|s| s.ipv6 == server.is_ipv6())
-            .collect();
-        if candidates.is_empty() {
+        let family = |s: &&Slot| s.ipv6 == server.is_ipv6();
+        let count = self.slots.iter().filter(family).count();
+        if count == 0 {
             return Err(NetError::NoConnections);
         }
-        let slot = candidates[self.next.fetch_add(1, Ordering::Relaxed) % candidates.len()];
+        let pick = self.next.fetch_add(1, Ordering::Relaxed) % count;
+        let Some(slot) = self.slots.iter().filter(family).nth(pick) else {
+            return Err(NetError::NoConnections);
+        };
         // held until the query ends: a replaced socket closes after its last query
         let sock = self.take(slot);
         let (tx, rx) = oneshot::channel();
