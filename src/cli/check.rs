@@ -160,6 +160,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
     let mut out = Vec::new();
     let sts = row.sts_txt.as_deref().unwrap_or("absent");
     let has_sts = !matches!(sts, "absent" | "lookup-failed");
+    let cname_chain = row.sts_txt_cname_chain.as_deref().unwrap_or_default();
 
     // RFC 8461 §3.1
     out.push(match sts {
@@ -168,6 +169,18 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             Mark::Pass,
             format!("v=STSv1; id={}", row.sts_id.as_deref().unwrap_or("")),
             None,
+        ),
+        // An alias that leads nowhere (a hosted-policy vendor dropped the name, or a typo):
+        // senders see no record, but the owner meant to publish one.
+        "absent" if !cname_chain.is_empty() => check(
+            format!("_mta-sts.{d} has one valid TXT record"),
+            Mark::Warn,
+            format!(
+                "_mta-sts.{d} is an alias (CNAME) of {}, which has no v=STSv1 TXT record ({}): senders see no MTA-STS record",
+                cname_chain.last().map_or("?", String::as_str),
+                row.sts_txt_dns.as_deref().unwrap_or("?"),
+            ),
+            Some("point the alias at the name that holds your v=STSv1 TXT record (e.g. your policy vendor's current one), or remove it and publish the record directly"),
         ),
         "absent" => check(
             format!("_mta-sts.{d} has one valid TXT record"),
@@ -335,6 +348,12 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             "no MX and no address",
             None,
         )),
+        Some("implicit") => out.push(check(
+            "the domain receives mail",
+            Mark::Pass,
+            "no MX records: mail goes to the domain's own address (implicit MX, RFC 5321 §5.1)",
+            None,
+        )),
         Some("lookup-failed") => out.push(check(
             "the MX records resolve",
             Mark::Fail,
@@ -378,12 +397,29 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         out.push(if deliverable {
             check("a sender enforcing the policy can deliver", Mark::Pass, "at least one listed MX accepts a valid TLS session", None)
         } else {
-            check(
-                "a sender enforcing the policy can deliver",
-                Mark::Fail,
-                format!("no listed MX accepts a valid TLS session ({})", row.rfc8460_result.as_deref().unwrap_or("validation-failure")),
-                Some("fix the MX entries above before (or instead of) using mode: enforce; with mode: testing senders only report"),
-            )
+            let result = row.rfc8460_result.as_deref().unwrap_or("validation-failure");
+            match row.mx_kind.as_deref() {
+                // RFC 7505 (abstract): a null MX announces "that it accepts no mail"; the
+                // policy loses nothing that would have been delivered.
+                Some("null") => check(
+                    "a sender enforcing the policy can deliver",
+                    Mark::Warn,
+                    "the domain publishes a null MX (RFC 7505) and accepts no mail, with or without MTA-STS",
+                    Some("if the domain receives no mail, remove the MTA-STS records or publish mode: none; if it does, replace the null MX with MX records for the hosts the policy lists"),
+                ),
+                Some("none") => check(
+                    "a sender enforcing the policy can deliver",
+                    Mark::Fail,
+                    "the domain has no MX and no address, so no sender can deliver to it",
+                    Some("publish MX records for the mail hosts the policy lists (or, if the domain receives no mail, a null MX \"0 .\" and mode: none)"),
+                ),
+                _ => check(
+                    "a sender enforcing the policy can deliver",
+                    Mark::Fail,
+                    format!("no listed MX accepts a valid TLS session ({result})"),
+                    Some("fix the MX entries above before (or instead of) using mode: enforce; with mode: testing senders only report"),
+                ),
+            }
         });
     }
 
@@ -432,9 +468,12 @@ fn print_human(row: &DomainRow, checks: &[Check]) {
         }
     }
     let failed = checks.iter().filter(|c| c.mark == Mark::Fail).count();
+    let worth = checks.iter().filter(|c| c.mark == Mark::Warn).count();
     println!();
-    if failed == 0 {
+    if failed == 0 && worth == 0 {
         println!("Nothing to fix.");
+    } else if failed == 0 {
+        println!("Every requirement is met; {worth} item(s) marked ! are worth fixing.");
     } else {
         println!("{failed} requirement(s) not met.");
     }
@@ -451,6 +490,7 @@ fn print_json(row: &DomainRow, mx: &[MxRow], checks: &[Check]) -> anyhow::Result
             "fix": c.fix,
         })).collect::<Vec<_>>(),
         "sts_txt": row.sts_txt,
+        "sts_txt_cname_chain": row.sts_txt_cname_chain,
         "sts_id": row.sts_id,
         "policy_fetch": row.policy_fetch,
         "policy_cert": row.policy_cert,
@@ -482,4 +522,101 @@ fn print_json(row: &DomainRow, mx: &[MxRow], checks: &[Check]) -> anyhow::Result
     });
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(domain: &str) -> DomainRow {
+        DomainRow {
+            domain: Some(domain.to_owned()),
+            ..DomainRow::default()
+        }
+    }
+
+    fn find<'a>(checks: &'a [Check], requirement: &str) -> &'a Check {
+        checks
+            .iter()
+            .find(|c| c.requirement.contains(requirement))
+            .unwrap_or_else(|| panic!("no check {requirement:?} in {checks:#?}"))
+    }
+
+    /// An `_mta-sts` alias whose target has no record: senders see no policy (RFC 8461 §3.1
+    /// follows CNAMEs like any TXT lookup), but the owner meant to publish one, so the check
+    /// names the dead target; a domain without any record stays "not applicable".
+    #[test]
+    fn a_dangling_sts_alias_is_named_and_worth_fixing() {
+        let mut r = row("a.test");
+        r.sts_txt = Some("absent".into());
+        r.sts_txt_dns = Some("nxdomain".into());
+        r.sts_txt_cname_chain = Some(vec!["a-test.policy-vendor.example".into()]);
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "has one valid TXT record");
+        assert_eq!(c.mark, Mark::Warn);
+        assert!(c.observed.contains("a-test.policy-vendor.example"), "{c:?}");
+        assert!(c.observed.contains("nxdomain"), "{c:?}");
+        assert!(c.fix.is_some());
+        assert!(!checks.iter().any(|c| c.mark == Mark::Fail), "{checks:#?}");
+
+        r.sts_txt_cname_chain = Some(Vec::new());
+        let checks = explain(&r, &[]);
+        assert_eq!(find(&checks, "has one valid TXT record").mark, Mark::Skip);
+    }
+
+    /// Why an enforced policy cannot deliver decides the fix. RFC 7505 (abstract): the null
+    /// MX is the "mechanism by which a domain announces that it accepts no mail", so a policy
+    /// beside it costs nothing (a warning); with no MX and no address no sender can deliver
+    /// at all (RFC 5321 §5.1), so the fix is the MX records, not the MX entries.
+    #[test]
+    fn an_undeliverable_policy_is_explained_by_the_mx_shape() {
+        let mut r = row("a.test");
+        r.policy_valid = Some(true);
+        r.policy_mode = Some("enforce".into());
+        r.enforce_deliverable = Some(false);
+        r.rfc8460_result = Some("validation-failure".into());
+        let cases = [
+            (
+                Some("null"),
+                Mark::Warn,
+                "null MX",
+                "remove the MTA-STS records",
+            ),
+            (
+                Some("none"),
+                Mark::Fail,
+                "no MX and no address",
+                "publish MX records",
+            ),
+            (
+                Some("hosts"),
+                Mark::Fail,
+                "no listed MX accepts",
+                "fix the MX entries above",
+            ),
+        ];
+        for (kind, mark, observed, fix) in cases {
+            r.mx_kind = kind.map(str::to_owned);
+            let checks = explain(&r, &[]);
+            let c = find(&checks, "a sender enforcing the policy can deliver");
+            assert_eq!(c.mark, mark, "{kind:?}");
+            assert!(c.observed.contains(observed), "{kind:?}: {c:?}");
+            assert!(
+                c.fix.as_deref().is_some_and(|f| f.contains(fix)),
+                "{kind:?}: {c:?}"
+            );
+        }
+    }
+
+    /// RFC 5321 §5.1: "If an empty list of MXs is returned, the address is treated as if it
+    /// was associated with an implicit MX RR, with a preference of 0, pointing to that host."
+    #[test]
+    fn an_implicit_mx_is_said_to_be_one() {
+        let mut r = row("a.test");
+        r.mx_kind = Some("implicit".into());
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "the domain receives mail");
+        assert_eq!(c.mark, Mark::Pass);
+        assert!(c.observed.contains("implicit MX"), "{c:?}");
+    }
 }

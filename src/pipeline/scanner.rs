@@ -313,14 +313,32 @@ impl Scanner {
         let summary = verdict::summarize(&facts, a.policy_usable, probe_wanted);
         if summary.enforce_deliverable == Some(false) {
             let enforce = a.valid_policy().map(|p| p.mode.as_str()) == Some("enforce");
-            findings.push(Finding::new(
-                "enforce-undeliverable",
-                if enforce { Severity::Error } else { Severity::Warning },
-                format!(
-                    "no MX host both matches the policy and accepts a valid TLS session; a sender enforcing the policy would not deliver ({})",
-                    summary.rfc8460_result.unwrap_or("validation-failure")
+            let result = summary.rfc8460_result.unwrap_or("validation-failure");
+            let if_enforced = if enforce {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            // A null MX (RFC 7505) already says "no mail": the policy costs no delivery, so
+            // it is worth a warning, not an error. No MX and no address is the domain's DNS
+            // failing, whatever the policy says.
+            let (severity, message) = match a.mx_kind {
+                "null" => (
+                    Severity::Warning,
+                    "the domain publishes a null MX (RFC 7505) and an MTA-STS policy; it accepts no mail either way".to_owned(),
                 ),
-            ));
+                "none" => (
+                    if_enforced,
+                    "the domain publishes an MTA-STS policy but has no MX and no address; no sender can deliver to it".to_owned(),
+                ),
+                _ => (
+                    if_enforced,
+                    format!(
+                        "no MX host both matches the policy and accepts a valid TLS session; a sender enforcing the policy would not deliver ({result})"
+                    ),
+                ),
+            };
+            findings.push(Finding::new("enforce-undeliverable", severity, message));
         }
 
         // The domain row.

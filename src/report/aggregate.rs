@@ -110,6 +110,22 @@ impl Urgency {
     }
 }
 
+/// Why a domain needs action, if it does. A null MX (RFC 7505) beside an undeliverable policy
+/// loses no mail (the domain accepts none), so it is listed only if it has an error.
+fn urgency(
+    enforce_deliverable: Option<bool>,
+    mx_kind: Option<&str>,
+    max_severity: Option<&str>,
+) -> Option<Urgency> {
+    if enforce_deliverable == Some(false) && mx_kind != Some("null") {
+        Some(Urgency::EnforceUndeliverable)
+    } else if max_severity == Some("error") {
+        Some(Urgency::Error)
+    } else {
+        None
+    }
+}
+
 /// A domain needing action, with what the report shows about it.
 #[derive(Debug, Clone)]
 pub struct ActionDomain {
@@ -486,11 +502,11 @@ pub fn summarize(dir: &Path, scan_id: &str, top: usize) -> Result<Summary, Outpu
                         *n = n.saturating_add(1);
                     }
                 }
-                let urgency = if c.bool("enforce_deliverable", i) == Some(false) {
-                    Urgency::EnforceUndeliverable
-                } else if c.str("max_severity", i) == Some("error") {
-                    Urgency::Error
-                } else {
+                let Some(urgency) = urgency(
+                    c.bool("enforce_deliverable", i),
+                    c.str("mx_kind", i),
+                    c.str("max_severity", i),
+                ) else {
                     continue;
                 };
                 *s.action_total.entry(urgency).or_default() += 1;
@@ -603,6 +619,41 @@ mod tests {
         assert_eq!(k, "a");
         assert!(n + t.max_error() >= 1003 && n <= 1003);
         assert_eq!(t.total(), 2006);
+    }
+
+    /// RFC 8461 §5: "enforce: In this mode, Sending MTAs MUST NOT deliver the message to
+    /// hosts that fail MX matching or certificate validation": such a domain loses mail and
+    /// comes first. A null MX "announces that it accepts no mail" (RFC 7505, abstract): its
+    /// undeliverable policy loses nothing, so only an error lists it.
+    #[test]
+    fn urgency_puts_lost_mail_first_and_skips_a_null_mx() {
+        use Urgency::*;
+        let cases = [
+            (
+                (Some(false), Some("hosts"), Some("error")),
+                Some(EnforceUndeliverable),
+            ),
+            (
+                (Some(false), Some("none"), Some("error")),
+                Some(EnforceUndeliverable),
+            ),
+            (
+                (Some(false), Some("hosts"), Some("warning")),
+                Some(EnforceUndeliverable),
+            ),
+            ((Some(false), Some("null"), Some("warning")), None),
+            ((Some(false), Some("null"), Some("error")), Some(Error)),
+            ((Some(true), Some("hosts"), Some("error")), Some(Error)),
+            ((None, Some("hosts"), Some("warning")), None),
+            ((None, None, None), None),
+        ];
+        for ((deliverable, kind, severity), want) in cases {
+            assert_eq!(
+                urgency(deliverable, kind, severity),
+                want,
+                "{deliverable:?} {kind:?} {severity:?}"
+            );
+        }
     }
 
     #[test]

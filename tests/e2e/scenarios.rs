@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use stsscan::cli::check::{Mark, explain};
 use stsscan::lab::world::{ExplicitWorld, Provider, Scenario};
 
 use crate::common::{LabRun, assert_agreement, scan_graded};
@@ -111,6 +112,48 @@ async fn every_scenario_and_provider_agrees_with_the_truth() {
     }
     // three policy hosts (one per provider) and one self-hosted MX, nothing else
     assert_eq!(eku_reasons, 4);
+    // Not graded: how bad an undeliverable policy is follows the MX set's shape. RFC 7505
+    // (abstract): the null MX is the "mechanism by which a domain announces that it accepts
+    // no mail", so a policy beside it costs no delivery (a warning, and `check` marks it !);
+    // no MX and no address, or MX hosts that all fail, lose mail (an error, `check` fails).
+    let of = |scenario: &str| {
+        let rows: Vec<_> = scanned
+            .rows
+            .iter()
+            .filter(|(r, _)| {
+                r.domain
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(&format!("{scenario}.")))
+            })
+            .collect();
+        assert!(!rows.is_empty(), "no row of {scenario}");
+        rows
+    };
+    for (scenario, severity, mark) in [
+        ("mx-null-with-policy", "warning", Mark::Warn),
+        ("enforce-zero-mx", "error", Mark::Fail),
+        ("enforce-all-bad-certs", "error", Mark::Fail),
+    ] {
+        for (row, mx) in of(scenario) {
+            let f = row
+                .findings
+                .iter()
+                .find(|f| f.code == "enforce-undeliverable");
+            assert_eq!(f.map(|f| f.severity.as_str()), Some(severity), "{row:?}");
+            let c = explain(row, mx);
+            let c = c
+                .iter()
+                .find(|c| c.requirement == "a sender enforcing the policy can deliver");
+            assert_eq!(c.map(|c| c.mark), Some(mark), "{scenario}: {c:?}");
+        }
+    }
+    // A dangling `_mta-sts` alias is worth fixing, and `check` names its target.
+    for (row, mx) in of("txt-cname-dangling") {
+        let c = explain(row, mx);
+        let c = &c[0];
+        assert_eq!(c.mark, Mark::Warn, "{c:?}");
+        assert!(c.observed.contains(".c1.stsvendor.lab"), "{c:?}");
+    }
     assert!(!scanned.summary.interrupted);
     assert_eq!(scanned.summary.written.counts.domains, names.len() as u64);
     run.lab.shutdown().await;
