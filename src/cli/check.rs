@@ -348,6 +348,12 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             "no MX and no address",
             None,
         )),
+        Some("mixed-null") => out.push(check(
+            "the MX set is either a null MX or mail hosts",
+            Mark::Fail,
+            "a null MX (0 .) is published together with other MX records",
+            Some("RFC 7505 §3: a domain that advertises a null MX MUST NOT advertise any other MX RR; remove the null MX if the domain receives mail, or the other MX records if it does not"),
+        )),
         Some("implicit") => out.push(check(
             "the domain receives mail",
             Mark::Pass,
@@ -431,6 +437,12 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             if has_sts { Mark::Warn } else { Mark::Skip },
             "no TLS-RPT record",
             Some("publish \"v=TLSRPTv1; rua=mailto:tls-reports@DOMAIN\" at _smtp._tls.DOMAIN to receive daily reports of TLS failures"),
+        ),
+        Some("lookup-failed") => check(
+            format!("_smtp._tls.{d} publishes TLS-RPT"),
+            Mark::Fail,
+            format!("the lookup failed ({})", row.tlsrpt_dns.as_deref().unwrap_or("?")),
+            Some("make the DNS servers of the domain answer TXT queries for _smtp._tls (no SERVFAIL or timeouts)"),
         ),
         Some(other) => check(
             format!("_smtp._tls.{d} publishes TLS-RPT"),
@@ -606,6 +618,31 @@ mod tests {
                 "{kind:?}: {c:?}"
             );
         }
+    }
+
+    /// RFC 7505 §3: "A domain that advertises a null MX MUST NOT advertise any other MX RR."
+    /// The scan's `mx-null-mixed` finding is an error, so `check` fails it too.
+    #[test]
+    fn a_null_mx_beside_other_mx_fails() {
+        let mut r = row("a.test");
+        r.mx_kind = Some("mixed-null".into());
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "null MX or mail hosts");
+        assert_eq!(c.mark, Mark::Fail);
+        assert!(c.fix.as_deref().is_some_and(|f| f.contains("MUST NOT")));
+    }
+
+    /// A TLS-RPT lookup that failed is a DNS problem, not a record to rewrite.
+    #[test]
+    fn a_failed_tlsrpt_lookup_is_a_dns_problem() {
+        let mut r = row("a.test");
+        r.tlsrpt = Some("lookup-failed".into());
+        r.tlsrpt_dns = Some("servfail".into());
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "publishes TLS-RPT");
+        assert_eq!(c.mark, Mark::Fail);
+        assert_eq!(c.observed, "the lookup failed (servfail)");
+        assert!(c.fix.as_deref().is_some_and(|f| f.contains("DNS servers")));
     }
 
     /// RFC 5321 §5.1: "If an empty list of MXs is returned, the address is treated as if it
