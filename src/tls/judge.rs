@@ -139,10 +139,7 @@ pub fn judge_chain(
     };
     // The certificate error alone ("certificate expired: …"), without rustls' generic
     // "invalid peer certificate: " prefix: the detail already belongs to a certificate column.
-    let detail = match &err {
-        Error::InvalidCertificate(e) => e.to_string(),
-        other => other.to_string(),
-    };
+    let detail = describe(&err);
     if is_self_issued(leaf) {
         return ChainVerdict::new(
             CertVerdict::SelfSigned,
@@ -166,6 +163,53 @@ pub fn judge_chain(
         _ => CertVerdict::Invalid,
     };
     ChainVerdict::new(verdict, detail)
+}
+
+/// The certificate error for a person: rustls' text, except that a validity window is given
+/// as dates and a span ("not valid after 2026-10-31T00:00:00Z, 30 days before the scan")
+/// instead of UNIX seconds.
+fn describe(err: &Error) -> String {
+    match err {
+        Error::InvalidCertificate(CertificateError::ExpiredContext { time, not_after }) => {
+            format!(
+                "certificate expired: not valid after {}, {} before the scan",
+                utc(not_after.as_secs()),
+                span(time.as_secs().saturating_sub(not_after.as_secs()))
+            )
+        }
+        Error::InvalidCertificate(CertificateError::NotValidYetContext { time, not_before }) => {
+            format!(
+                "certificate not valid yet: not valid before {}, {} after the scan",
+                utc(not_before.as_secs()),
+                span(not_before.as_secs().saturating_sub(time.as_secs()))
+            )
+        }
+        Error::InvalidCertificate(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `secs` after the UNIX epoch as an RFC 3339 UTC time (seconds), or the raw number if it is
+/// beyond chrono's range.
+fn utc(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map_or_else(
+            || format!("{secs} (UNIX)"),
+            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+}
+
+/// A duration in the largest whole unit that fits: days, hours, minutes or seconds.
+fn span(secs: u64) -> String {
+    let (n, unit) = match secs {
+        s if s >= 86_400 => (s / 86_400, "day"),
+        s if s >= 3_600 => (s / 3_600, "hour"),
+        s if s >= 60 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Whether the leaf certificate `leaf` is valid for the DNS name `name` by the RFC 6125
@@ -245,6 +289,32 @@ mod tests {
                 "invalid"
             ]
         );
+    }
+
+    #[test]
+    fn validity_windows_are_described_with_dates() {
+        let t = |s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s));
+        let expired = Error::InvalidCertificate(CertificateError::ExpiredContext {
+            time: t(1_780_272_000),      // 2026-06-01T00:00:00Z
+            not_after: t(1_777_680_000), // 2026-05-02T00:00:00Z
+        });
+        assert_eq!(
+            describe(&expired),
+            "certificate expired: not valid after 2026-05-02T00:00:00Z, 30 days before the scan"
+        );
+        let future = Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            time: t(1_780_272_000),
+            not_before: t(1_780_275_600),
+        });
+        assert_eq!(
+            describe(&future),
+            "certificate not valid yet: not valid before 2026-06-01T01:00:00Z, 1 hour after the scan"
+        );
+        assert_eq!(span(0), "0 seconds");
+        assert_eq!(span(59), "59 seconds");
+        assert_eq!(span(120), "2 minutes");
+        assert_eq!(span(86_399), "23 hours");
+        assert_eq!(utc(u64::MAX), format!("{} (UNIX)", u64::MAX));
     }
 
     #[test]

@@ -36,6 +36,23 @@ fn expired_and_not_yet_valid() {
         verdict(&pki.leaf(&[NAME], FUTURE).chain, &a),
         CertVerdict::NotYetValid
     );
+    // The detail gives the window as a date, not UNIX seconds (RFC 5280 §4.1.2.5: the
+    // validity period is "the time interval during which the CA warrants that it will
+    // maintain information about the status of the certificate").
+    let d = judge_chain(&pki.leaf(&[NAME], EXPIRED).chain, &a, now()).detail;
+    assert_eq!(
+        d.as_deref(),
+        Some(
+            "certificate expired: not valid after 2002-01-01T00:00:00Z, 8917 days before the scan"
+        )
+    );
+    let d = judge_chain(&pki.leaf(&[NAME], FUTURE).chain, &a, now()).detail;
+    assert!(
+        d.as_deref().is_some_and(|d| d
+            .starts_with("certificate not valid yet: not valid before 2095-01-01T00:00:00Z, ")
+            && d.ends_with(" days after the scan")),
+        "{d:?}"
+    );
     // The same chain is fine once "now" is inside its window: the judge uses the time given.
     let leaf = pki.leaf(&[NAME], FUTURE);
     let later = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
