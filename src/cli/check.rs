@@ -118,6 +118,20 @@ fn with_detail(verdict: &str, detail: Option<&str>) -> String {
     }
 }
 
+/// A fetch error's detail for a person, as " (…)": without reqwest's "error sending request
+/// for url (URL): " preamble, which repeats the URL already shown, and without rustls'
+/// trailing link to its manual. Empty when there is no detail.
+fn short_detail(detail: Option<&str>, url: &str) -> String {
+    let Some(d) = detail.filter(|d| !d.is_empty()) else {
+        return String::new();
+    };
+    let d = d
+        .strip_prefix(&format!("error sending request for url ({url}): "))
+        .unwrap_or(d);
+    let d = d.split(": https://docs.rs/rustls").next().unwrap_or(d);
+    format!(" ({d})")
+}
+
 /// Runs `stsscan check`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let n = normalize(&args.domain).map_err(|e| anyhow::anyhow!("{:?}: {e}", args.domain))?;
@@ -259,17 +273,49 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 format!("{url} → body over 64 KiB"),
                 Some("serve only the policy: a few hundred bytes of text"),
             ),
-            other => (
+            "dns-error" => (
                 Mark::Fail,
                 format!(
-                    "{url}: {other}{}",
-                    row.policy_fetch_detail
-                        .as_deref()
-                        .map(|d| format!(" ({d})"))
-                        .unwrap_or_default()
+                    "the address lookup of mta-sts.{d} failed{}",
+                    short_detail(row.policy_fetch_detail.as_deref(), &url)
                 ),
-                Some("make the policy host answer HTTPS requests promptly"),
+                Some(
+                    "make the DNS servers of the domain answer A/AAAA queries for mta-sts.DOMAIN (no SERVFAIL or timeouts)",
+                ),
             ),
+            "connect-timeout" => (
+                Mark::Fail,
+                format!("mta-sts.{d} did not accept a connection on port 443 in time"),
+                Some(
+                    "make port 443 of the policy host reachable from the internet (a firewall dropping packets looks like this)",
+                ),
+            ),
+            "address-refused" => (
+                Mark::Skip,
+                format!(
+                    "not fetched: every address of mta-sts.{d} is private, reserved or blocklisted{}",
+                    short_detail(row.policy_fetch_detail.as_deref(), &url)
+                ),
+                Some("publish a public address for mta-sts.DOMAIN"),
+            ),
+            other => {
+                let what = match other {
+                    "tls-error" => "the TLS handshake failed",
+                    "timeout" => "connected, but the response was not complete in time",
+                    "connection-closed" => {
+                        "the server closed the connection without a complete response"
+                    }
+                    other => other,
+                };
+                (
+                    Mark::Fail,
+                    format!(
+                        "{url}: {what}{}",
+                        short_detail(row.policy_fetch_detail.as_deref(), &url)
+                    ),
+                    Some("make the policy host answer HTTPS requests promptly"),
+                )
+            }
         };
         out.push(check(
             "the policy is served over HTTPS with status 200",
@@ -618,6 +664,37 @@ mod tests {
                 "{kind:?}: {c:?}"
             );
         }
+    }
+
+    #[test]
+    fn fetch_details_lose_the_repeated_url_and_the_manual_link() {
+        let url = "https://mta-sts.a.test/.well-known/mta-sts.txt";
+        let d = format!(
+            "error sending request for url ({url}): client error (SendRequest): connection error: peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof"
+        );
+        assert_eq!(
+            short_detail(Some(&d), url),
+            " (client error (SendRequest): connection error: peer closed connection without sending TLS close_notify)"
+        );
+        assert_eq!(
+            short_detail(Some("RCODE SERVFAIL"), url),
+            " (RCODE SERVFAIL)"
+        );
+        assert_eq!(short_detail(Some(""), url), "");
+        assert_eq!(short_detail(None, url), "");
+        let mut r = row("a.test");
+        r.sts_txt = Some("valid".into());
+        r.policy_fetch = Some("connection-closed".into());
+        r.policy_fetch_detail = Some(d);
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "the policy is served over HTTPS");
+        assert_eq!(c.mark, Mark::Fail);
+        assert!(
+            c.observed.starts_with(&format!(
+                "{url}: the server closed the connection without a complete response (client error"
+            )),
+            "{c:?}"
+        );
     }
 
     /// RFC 7505 §3: "A domain that advertises a null MX MUST NOT advertise any other MX RR."
