@@ -299,13 +299,20 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 Some("publish a public address for mta-sts.DOMAIN"),
             ),
             other => {
-                let what = match other {
-                    "tls-error" => "the TLS handshake failed",
-                    "timeout" => "connected, but the response was not complete in time",
-                    "connection-closed" => {
-                        "the server closed the connection without a complete response"
-                    }
-                    other => other,
+                let (what, fix) = match other {
+                    "tls-error" => (
+                        "the TLS handshake failed",
+                        "serve TLS 1.2 or newer on port 443 of the policy host",
+                    ),
+                    "connection-closed" => (
+                        "the server closed the connection without a complete response",
+                        "make the policy host complete the HTTPS request (the web server's or proxy's log says why it closed)",
+                    ),
+                    "timeout" => (
+                        "connected, but the response was not complete in time",
+                        "make the policy host answer HTTPS requests promptly",
+                    ),
+                    other => (other, "make the policy host answer HTTPS requests promptly"),
                 };
                 (
                     Mark::Fail,
@@ -313,7 +320,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                         "{url}: {what}{}",
                         short_detail(row.policy_fetch_detail.as_deref(), &url)
                     ),
-                    Some("make the policy host answer HTTPS requests promptly"),
+                    Some(fix),
                 )
             }
         };
