@@ -77,6 +77,11 @@ rules! {
     /// A policy host or MX certificate entered an expiry threshold (the innermost threshold
     /// is critical, the others warnings); each threshold fires once.
     CertExpiring = "cert-expiring", "warning/critical";
+    /// A certificate that was valid is not any more (expired, replaced by a self-signed or
+    /// wrong-name one, chain broken): for the policy host critical (RFC 8461 §3.3: senders
+    /// treat it as a failure to fetch the policy), for an MX address critical under
+    /// `enforce`, warning under `testing`, info otherwise.
+    CertInvalid = "cert-invalid", "info/warning/critical";
     /// The policy fetch went from `ok` to a failure.
     FetchFailed = "fetch-failed", "critical";
     /// An MX address went from STARTTLS `ok` to a failure.
@@ -387,6 +392,10 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
         starttls_lost(old, new, cx);
     }
 
+    if opts.on(Rule::CertInvalid) {
+        cert_invalid(old, new, cx);
+    }
+
     if opts.on(Rule::DeliveryBroken)
         && old.enforce_deliverable == Some(true)
         && new.enforce_deliverable == Some(false)
@@ -540,5 +549,67 @@ fn starttls_lost(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
                 Some(smtp.to_owned()),
             );
         }
+    }
+}
+
+/// A verdict that is present and not `valid`.
+fn invalid(v: Option<&str>) -> Option<&str> {
+    v.filter(|v| *v != "valid")
+}
+
+fn cert_invalid(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
+    let valid = |v: &Option<String>| v.as_deref() == Some("valid");
+    if valid(&old.policy_cert) {
+        if let Some(now) = invalid(new.policy_cert.as_deref()) {
+            let subject = format!("mta-sts.{}", cx.domain);
+            cx.push(
+                Rule::CertInvalid,
+                Severity::Critical,
+                Some(&subject),
+                format!(
+                    "the certificate of {subject} is no longer valid ({now}): senders treat the policy as not fetched (RFC 8461 §3.3)"
+                ),
+                Some("valid".into()),
+                Some(now.to_owned()),
+            );
+        }
+    }
+    let (severity, effect) = match new.policy_mode.as_deref() {
+        Some("enforce") => (
+            Severity::Critical,
+            "senders enforcing the policy no longer deliver to it",
+        ),
+        Some("testing") => (
+            Severity::Warning,
+            "senders would not deliver to it under mode: enforce",
+        ),
+        _ => (Severity::Info, "opportunistic senders still deliver"),
+    };
+    for mx in &new.mx {
+        let Some(now) = invalid(mx.cert.as_deref()) else {
+            continue;
+        };
+        // The same address had a valid certificate; or the host moved to a new address and
+        // every address it had did.
+        let same: Vec<_> = old.mx.iter().filter(|o| o.host == mx.host).collect();
+        let was_valid = match same.iter().find(|o| o.address == mx.address) {
+            Some(o) => valid(&o.cert),
+            None => !same.is_empty() && same.iter().all(|o| valid(&o.cert)),
+        };
+        if !was_valid {
+            continue;
+        }
+        let subject = match &mx.address {
+            Some(a) => format!("{} {a}", mx.host),
+            None => mx.host.clone(),
+        };
+        cx.push(
+            Rule::CertInvalid,
+            severity,
+            Some(&subject),
+            format!("the certificate of MX {subject} is no longer valid ({now}): {effect}"),
+            Some("valid".into()),
+            Some(now.to_owned()),
+        );
     }
 }

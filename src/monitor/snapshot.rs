@@ -1,4 +1,4 @@
-//! A scan reduced to what the rules compare: per domain a [`DomainSnap`] (a dozen `domains`
+//! A scan reduced to what the rules compare: per domain a [`DomainSnap`] (fifteen `domains`
 //! columns and its `mx` rows), read from the completed parts with a column projection, batch
 //! by batch. Memory is proportional to the portfolio (one small struct per domain and MX
 //! address), never to the width of the tables. Also: finding the complete scans of a
@@ -40,6 +40,8 @@ pub struct MxSnap {
     pub policy_match: Option<bool>,
     /// `mx.smtp`.
     pub smtp: Option<String>,
+    /// `mx.mx_cert` (the verdict for the host's name).
+    pub cert: Option<String>,
     /// `mx.cert_not_after`, microseconds since the epoch.
     pub cert_not_after: Option<i64>,
 }
@@ -55,6 +57,8 @@ pub struct DomainSnap {
     pub sts_id: Option<String>,
     /// `policy_fetch`.
     pub policy_fetch: Option<String>,
+    /// `policy_cert`.
+    pub policy_cert: Option<String>,
     /// `policy_cert_not_after`, microseconds.
     pub policy_cert_not_after: Option<i64>,
     /// `policy_body_sha256`.
@@ -91,6 +95,7 @@ const DOMAIN_COLUMNS: &[&str] = &[
     "sts_txt",
     "sts_id",
     "policy_fetch",
+    "policy_cert",
     "policy_cert_not_after",
     "policy_body_sha256",
     "policy_mode",
@@ -107,6 +112,7 @@ const MX_COLUMNS: &[&str] = &[
     "address",
     "mx_policy_match",
     "smtp",
+    "mx_cert",
     "cert_not_after",
 ];
 
@@ -230,6 +236,7 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
         let sts_txt = strings(b, "sts_txt", path)?;
         let sts_id = strings(b, "sts_id", path)?;
         let fetch = strings(b, "policy_fetch", path)?;
+        let pverdict = strings(b, "policy_cert", path)?;
         let pcert = typed::<TimestampMicrosecondArray>(b, "policy_cert_not_after", path)?;
         let sha = strings(b, "policy_body_sha256", path)?;
         let mode = strings(b, "policy_mode", path)?;
@@ -248,6 +255,7 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
                 sts_txt: sts_txt.get(i),
                 sts_id: sts_id.get(i),
                 policy_fetch: fetch.get(i),
+                policy_cert: pverdict.get(i),
                 policy_cert_not_after: opt(!pcert.is_null(i), || pcert.value(i)),
                 policy_body_sha256: sha.get(i),
                 policy_mode: mode.get(i),
@@ -275,6 +283,7 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
         let addr = strings(b, "address", path)?;
         let matched = typed::<BooleanArray>(b, "mx_policy_match", path)?;
         let smtp = strings(b, "smtp", path)?;
+        let verdict = strings(b, "mx_cert", path)?;
         let na = typed::<TimestampMicrosecondArray>(b, "cert_not_after", path)?;
         for i in 0..b.num_rows() {
             let (Some(d), Some(h)) = (domain.get(i), host.get(i)) else {
@@ -291,6 +300,7 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
                 address: addr.get(i),
                 policy_match: opt(!matched.is_null(i), || matched.value(i)),
                 smtp: smtp.get(i),
+                cert: verdict.get(i),
                 cert_not_after: opt(!na.is_null(i), || na.value(i)),
             });
         }

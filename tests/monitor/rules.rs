@@ -23,6 +23,7 @@ fn healthy(at: i64) -> DomainSnap {
         sts_txt: s("valid"),
         sts_id: s("20260101"),
         policy_fetch: s("ok"),
+        policy_cert: s("valid"),
         policy_cert_not_after: Some(at + 90 * DAY),
         policy_body_sha256: s("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
         policy_mode: s("enforce"),
@@ -36,6 +37,7 @@ fn healthy(at: i64) -> DomainSnap {
             address: s("192.0.2.1"),
             policy_match: Some(true),
             smtp: s("ok"),
+            cert: s("valid"),
             cert_not_after: Some(at + 90 * DAY),
         }],
     }
@@ -122,6 +124,7 @@ fn moved(mode: &str, matched: Option<bool>) -> DomainSnap {
         address: s("198.51.100.7"),
         policy_match: matched,
         smtp: s("ok"),
+        cert: s("valid"),
         cert_not_after: Some(T0 + 90 * DAY),
     });
     new
@@ -317,6 +320,66 @@ fn fetch_failed_starttls_lost_delivery_tlsrpt_max_age() {
     let mut still = healthy(T0 + DAY);
     still.mx[0].smtp = s("connect-refused");
     assert!(run_pair(bad, still).is_empty());
+}
+
+/// RFC 8461 §3.3: "If a valid TLS connection cannot be established or the policy can't be
+/// successfully parsed, senders MUST treat this as a failure to fetch the policy" (policy
+/// host: critical); §5: under `enforce` senders "MUST NOT deliver the message to hosts that
+/// fail ... certificate validation" (MX: critical under enforce, warning under testing, info
+/// otherwise). A certificate that was never valid, or an MX whose handshake now fails (no
+/// verdict: that is `starttls-lost`), raises no `cert-invalid`.
+#[test]
+fn cert_invalid_by_subject_and_mode() {
+    // The policy host's certificate replaced by a self-signed one with a long life: no
+    // expiry threshold is crossed, only this rule sees it.
+    let mut new = healthy(T0 + DAY);
+    new.policy_cert = s("self-signed");
+    new.policy_cert_not_after = Some(T0 + 3650 * DAY);
+    let a = run_pair(healthy(T0), new);
+    assert_eq!(codes(&a), vec![("cert-invalid", Severity::Critical)]);
+    assert_eq!(a[0].subject.as_deref(), Some("mta-sts.example.com"));
+    assert_eq!(
+        (a[0].old.as_deref(), a[0].new.as_deref()),
+        (Some("valid"), Some("self-signed"))
+    );
+    // An MX certificate for the wrong name, by the policy's mode.
+    for (mode, severity) in [
+        ("enforce", Severity::Critical),
+        ("testing", Severity::Warning),
+        ("none", Severity::Info),
+    ] {
+        let mut old = healthy(T0);
+        old.policy_mode = s(mode);
+        let mut new = healthy(T0 + DAY);
+        new.policy_mode = s(mode);
+        new.mx[0].cert = s("name-mismatch");
+        let a = run_pair(old, new);
+        assert_eq!(codes(&a), vec![("cert-invalid", severity)], "{mode}");
+        assert_eq!(a[0].subject.as_deref(), Some("mx1.example.com 192.0.2.1"));
+    }
+    // The MX host moved to a new address whose certificate is expired.
+    let mut moved = healthy(T0 + DAY);
+    moved.mx[0].address = s("192.0.2.99");
+    moved.mx[0].cert = s("expired");
+    let a = run_pair(healthy(T0), moved);
+    assert_eq!(codes(&a), vec![("cert-invalid", Severity::Critical)]);
+    assert_eq!(a[0].subject.as_deref(), Some("mx1.example.com 192.0.2.99"));
+    // Already invalid before: nothing new.
+    let mut bad = healthy(T0);
+    bad.mx[0].cert = s("untrusted");
+    bad.policy_cert = s("expired");
+    let mut still = healthy(T0 + DAY);
+    still.mx[0].cert = s("self-signed");
+    still.policy_cert = s("expired");
+    assert!(run_pair(bad, still).is_empty());
+    // The handshake fails now: no verdict, so `starttls-lost`, not `cert-invalid`.
+    let mut lost = healthy(T0 + DAY);
+    lost.mx[0].smtp = s("handshake-failed");
+    lost.mx[0].cert = None;
+    assert_eq!(
+        codes(&run_pair(healthy(T0), lost)),
+        vec![("starttls-lost", Severity::Critical)]
+    );
 }
 
 #[test]
