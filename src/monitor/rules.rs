@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::snapshot::{DomainSnap, Snapshot};
+use super::snapshot::{DomainSnap, MxSnap, Snapshot};
 
 /// Microseconds in one day.
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -518,6 +518,24 @@ fn cert_expiring(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions,
     }
 }
 
+/// Whether `held` was true of MX row `mx` in the old scan: of the same address; or, if the
+/// host moved to a new address, of every address the host had.
+fn held_before(old: &DomainSnap, mx: &MxSnap, held: impl Fn(&MxSnap) -> bool) -> bool {
+    let same: Vec<&MxSnap> = old.mx.iter().filter(|o| o.host == mx.host).collect();
+    match same.iter().find(|o| o.address == mx.address) {
+        Some(o) => held(o),
+        None => !same.is_empty() && same.iter().all(|o| held(o)),
+    }
+}
+
+/// An MX row as an alert subject: `host address`.
+fn mx_subject(mx: &MxSnap) -> String {
+    match &mx.address {
+        Some(a) => format!("{} {a}", mx.host),
+        None => mx.host.clone(),
+    }
+}
+
 fn starttls_lost(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
     let ok = |s: &Option<String>| s.as_deref() == Some("ok");
     for mx in &new.mx {
@@ -527,19 +545,8 @@ fn starttls_lost(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
         if smtp == "ok" {
             continue;
         }
-        let same: Vec<_> = old.mx.iter().filter(|o| o.host == mx.host).collect();
-        let exact = same.iter().find(|o| o.address == mx.address);
-        // The same address was ok before; or the host moved to a new address and every
-        // address it had was ok.
-        let was_ok = match exact {
-            Some(o) => ok(&o.smtp),
-            None => !same.is_empty() && same.iter().all(|o| ok(&o.smtp)),
-        };
-        if was_ok {
-            let subject = match &mx.address {
-                Some(a) => format!("{} {a}", mx.host),
-                None => mx.host.clone(),
-            };
+        if held_before(old, mx, |o| ok(&o.smtp)) {
+            let subject = mx_subject(mx);
             cx.push(
                 Rule::StarttlsLost,
                 Severity::Critical,
@@ -589,20 +596,10 @@ fn cert_invalid(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
         let Some(now) = invalid(mx.cert.as_deref()) else {
             continue;
         };
-        // The same address had a valid certificate; or the host moved to a new address and
-        // every address it had did.
-        let same: Vec<_> = old.mx.iter().filter(|o| o.host == mx.host).collect();
-        let was_valid = match same.iter().find(|o| o.address == mx.address) {
-            Some(o) => valid(&o.cert),
-            None => !same.is_empty() && same.iter().all(|o| valid(&o.cert)),
-        };
-        if !was_valid {
+        if !held_before(old, mx, |o| valid(&o.cert)) {
             continue;
         }
-        let subject = match &mx.address {
-            Some(a) => format!("{} {a}", mx.host),
-            None => mx.host.clone(),
-        };
+        let subject = mx_subject(mx);
         cx.push(
             Rule::CertInvalid,
             severity,
