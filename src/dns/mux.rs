@@ -102,9 +102,10 @@ impl Sock {
             (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
         };
         let std_sock = StdUdpSocket::bind(bind)?;
-        if let Some(peer) = peer {
-            std_sock.connect(peer)?;
-        }
+        // A resolver that cannot be connected to (e.g. an IPv6 resolver on a host without an
+        // IPv6 route) gets an unconnected socket: its queries then fail one by one, as before,
+        // instead of the scan refusing to start.
+        let peer = peer.filter(|p| std_sock.connect(p).is_ok());
         // Answers to a burst of queries arrive together; with the default receive buffer
         // (~208 KiB) the kernel drops some while the runtime is busy with TLS handshakes.
         // Best effort: capped by `net.core.rmem_max`.
@@ -547,6 +548,18 @@ mod tests {
         let sock = socket_for(&two, a);
         assert_eq!(sock.peer, None);
         assert!(sock.sock.peer_addr().is_err(), "not connected");
+    }
+
+    /// A socket whose resolver cannot be connected to stays unconnected (here: an IPv6
+    /// resolver for an IPv4 socket, which the kernel refuses without sending anything).
+    #[tokio::test]
+    async fn a_failed_connect_leaves_the_socket_unconnected() {
+        let v6: SocketAddr = "[::1]:5304".parse().unwrap();
+        let sock = Sock::open(false, Some(v6)).unwrap();
+        assert_eq!(sock.peer, None);
+        assert!(sock.sock.peer_addr().is_err());
+        let v4: SocketAddr = "127.0.0.1:5304".parse().unwrap();
+        assert_eq!(Sock::open(false, Some(v4)).unwrap().peer, Some(v4));
     }
 
     /// RFC 5452 §3: a resolver accepts a reply only if, among others, "The response comes
