@@ -29,7 +29,8 @@
 //! 7.6–8.4 µs unconnected; at 3.9 queries per lab domain that is under 1 % of the scanner's
 //! CPU per domain, too little for `scripts/bench-ab.sh` to resolve. A connected socket
 //! reports an ICMP error (port unreachable) on its next call; a send that gets one is
-//! repeated once, since the error belongs to an earlier query, which times out.
+//! repeated once, since the error belongs to an earlier query, which times out. A resolver
+//! that cannot be connected to (no route) gets an unconnected socket.
 //!
 //! Reads are capped: a UDP datagram by its 65 535-octet buffer, a TCP answer by its 16-bit
 //! length prefix.
