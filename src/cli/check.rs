@@ -291,12 +291,14 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 ),
             ),
             "address-refused" => (
-                Mark::Skip,
+                Mark::Warn,
                 format!(
                     "not fetched: every address of mta-sts.{d} is private, reserved or blocklisted{}",
                     short_detail(row.policy_fetch_detail.as_deref(), &url)
                 ),
-                Some("publish a public address for mta-sts.DOMAIN"),
+                Some(
+                    "publish a public address for mta-sts.DOMAIN (senders on the internet cannot reach a private one); if the address is on your own --blocklist, nothing is wrong",
+                ),
             ),
             other => {
                 let (what, fix) = match other {
@@ -702,6 +704,24 @@ mod tests {
             )),
             "{c:?}"
         );
+    }
+
+    /// A policy host on private or reserved addresses only: the scan refused to connect, and
+    /// senders on the internet cannot either, unless the operator's own blocklist refused it.
+    #[test]
+    fn a_refused_policy_address_is_worth_fixing() {
+        let mut r = row("a.test");
+        r.sts_txt = Some("valid".into());
+        r.policy_fetch = Some("address-refused".into());
+        r.policy_fetch_detail = Some("address 10.1.2.3 refused: private".into());
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "the policy is served over HTTPS");
+        assert_eq!(c.mark, Mark::Warn);
+        assert!(
+            c.observed.ends_with("(address 10.1.2.3 refused: private)"),
+            "{c:?}"
+        );
+        assert!(c.fix.as_deref().is_some_and(|f| f.contains("--blocklist")));
     }
 
     /// RFC 7505 §3: "A domain that advertises a null MX MUST NOT advertise any other MX RR."
