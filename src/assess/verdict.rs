@@ -10,6 +10,15 @@ pub const CERT_VALID: &str = "valid";
 /// SMTP outcome string for a completed STARTTLS session.
 pub const SMTP_OK: &str = "ok";
 
+/// Whether an undeliverable policy (`enforce_deliverable = false`) loses mail, by the shape of
+/// the MX set (`mx_kind`). Not for a null MX: RFC 7505 (abstract) makes it the "mechanism by
+/// which a domain announces that it accepts no mail", so nothing would have been delivered
+/// with or without the policy. The scan's `enforce-undeliverable` finding is then a warning,
+/// `stsscan check` marks it "worth fixing" and the report does not list it as needing action.
+pub fn undeliverable_loses_mail(mx_kind: Option<&str>) -> bool {
+    mx_kind != Some("null")
+}
+
 /// What the scan saw of one MX host, reduced to what the verdicts need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MxHostFacts {

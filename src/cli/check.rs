@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::scan::runtime;
 use super::scan_args::NetArgs;
+use crate::assess::verdict::undeliverable_loses_mail;
 use crate::output::{DomainRow, MxRow};
 use crate::pipeline::input::{CsvColumn, EntryKind, InputEntry, InputFormat, InputSpec, Shard};
 use crate::pipeline::run::normalize;
@@ -122,14 +123,17 @@ fn with_detail(verdict: &str, detail: Option<&str>) -> String {
 /// for url (URL): " preamble, which repeats the URL already shown, and without rustls'
 /// trailing link to its manual. Empty when there is no detail.
 fn short_detail(detail: Option<&str>, url: &str) -> String {
-    let Some(d) = detail.filter(|d| !d.is_empty()) else {
-        return String::new();
-    };
-    let d = d
-        .strip_prefix(&format!("error sending request for url ({url}): "))
-        .unwrap_or(d);
-    let d = d.split(": https://docs.rs/rustls").next().unwrap_or(d);
-    format!(" ({d})")
+    in_parens(detail.filter(|d| !d.is_empty()).map(|d| {
+        let d = d
+            .strip_prefix(&format!("error sending request for url ({url}): "))
+            .unwrap_or(d);
+        d.split(": https://docs.rs/rustls").next().unwrap_or(d)
+    }))
+}
+
+/// `detail` as " (detail)" after an observed value, or nothing.
+fn in_parens(detail: Option<&str>) -> String {
+    detail.map(|d| format!(" ({d})")).unwrap_or_default()
 }
 
 /// Runs `stsscan check`.
@@ -450,7 +454,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 (Some("ok"), Some("valid")) => check(req, Mark::Pass, format!("{} {}", r.tls_version.as_deref().unwrap_or(""), r.tls_cipher.as_deref().unwrap_or("")), None),
                 (Some("ok"), cert) => check(req, Mark::Fail, with_detail(&format!("certificate {}", cert.unwrap_or("?")), r.cert_detail.as_deref()), Some("install a certificate from a public CA whose subjectAltName covers the MX host name, with its intermediates")),
                 (Some("starttls-not-offered"), _) => check(req, Mark::Fail, "STARTTLS not advertised", Some("enable STARTTLS in the mail server (e.g. Postfix smtpd_tls_security_level = may)")),
-                (Some(s), _) => check(req, Mark::Fail, format!("{s}{}", r.smtp_detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()), Some("make the mail server complete an SMTP STARTTLS session with TLS 1.2 or newer")),
+                (Some(s), _) => check(req, Mark::Fail, format!("{s}{}", in_parens(r.smtp_detail.as_deref())), Some("make the mail server complete an SMTP STARTTLS session with TLS 1.2 or newer")),
             });
         }
     }
@@ -460,9 +464,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         } else {
             let result = row.rfc8460_result.as_deref().unwrap_or("validation-failure");
             match row.mx_kind.as_deref() {
-                // RFC 7505 (abstract): a null MX announces "that it accepts no mail"; the
-                // policy loses nothing that would have been delivered.
-                Some("null") => check(
+                kind if !undeliverable_loses_mail(kind) => check(
                     "a sender enforcing the policy can deliver",
                     Mark::Warn,
                     "the domain publishes a null MX (RFC 7505) and accepts no mail, with or without MTA-STS",
@@ -502,7 +504,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         Some(other) => check(
             format!("_smtp._tls.{d} publishes TLS-RPT"),
             Mark::Fail,
-            format!("{other}{}", row.tlsrpt_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()),
+            format!("{other}{}", in_parens(row.tlsrpt_error.as_deref())),
             Some("keep one record \"v=TLSRPTv1; rua=mailto:…\"; `stsscan validate tlsrpt-txt '<record>'` shows the problem"),
         ),
     });

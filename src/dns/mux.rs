@@ -25,9 +25,10 @@
 //! from any other source before they wake the receive task (the receive loop still checks
 //! the source, for the unconnected case of several resolvers), and it skips a route lookup
 //! per datagram sent and received. Measured on loopback (a C ping-pong, 500 000 exchanges,
-//! both ends in one process): 7.0–7.6 µs of kernel CPU per exchange connected, against
-//! 7.6–8.4 µs unconnected; at 3.9 queries per lab domain that is under 1 % of the scanner's
-//! CPU per domain, too little for `scripts/bench-ab.sh` to resolve. A connected socket
+//! only the client's socket connected, three runs each): 7.0–7.6 µs of kernel CPU per
+//! exchange connected, against 7.6–8.4 µs unconnected (means 7.2 and 8.0); at 3.9 queries per
+//! lab domain that is ≈ 3 µs, ≈ 1 % of the scanner's CPU per domain, too little for
+//! `scripts/bench-ab.sh` to resolve. A connected socket
 //! reports an ICMP error (port unreachable) on its next call; a send that gets one is
 //! repeated once, since the error belongs to an earlier query, which times out. A resolver
 //! that cannot be connected to (no route) gets an unconnected socket.
@@ -169,9 +170,6 @@ impl UdpMux {
     pub(crate) fn new(servers: &[SocketAddr], per_family: usize) -> io::Result<UdpMux> {
         let mut slots = Vec::new();
         for ipv6 in [false, true] {
-            if !servers.iter().any(|s| s.is_ipv6() == ipv6) {
-                continue;
-            }
             let mut family: Vec<SocketAddr> = servers
                 .iter()
                 .copied()
@@ -180,6 +178,7 @@ impl UdpMux {
             family.sort_unstable();
             family.dedup();
             let peer = match family.as_slice() {
+                [] => continue,
                 [one] => Some(*one),
                 _ => None,
             };

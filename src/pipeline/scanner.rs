@@ -319,11 +319,9 @@ impl Scanner {
             } else {
                 Severity::Warning
             };
-            // A null MX (RFC 7505) already says "no mail": the policy costs no delivery, so
-            // it is worth a warning, not an error. No MX and no address is the domain's DNS
-            // failing, whatever the policy says.
+            // No MX and no address is the domain's DNS failing, whatever the policy says.
             let (severity, message) = match a.mx_kind {
-                "null" => (
+                kind if !verdict::undeliverable_loses_mail(Some(kind)) => (
                     Severity::Warning,
                     "the domain publishes a null MX (RFC 7505) and an MTA-STS policy; it accepts no mail either way".to_owned(),
                 ),

@@ -17,6 +17,7 @@ use arrow::datatypes::{Int32Type, UInt16Type, UInt32Type};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
+use crate::assess::verdict::undeliverable_loses_mail;
 use crate::output::read::{PartFile, completed_parts};
 use crate::output::writer::OutputError;
 use crate::output::{DomainRow, FindingRow, MxRow, Table};
@@ -110,14 +111,14 @@ impl Urgency {
     }
 }
 
-/// Why a domain needs action, if it does. A null MX (RFC 7505) beside an undeliverable policy
-/// loses no mail (the domain accepts none), so it is listed only if it has an error.
+/// Why a domain needs action, if it does. An undeliverable policy that loses no mail (beside
+/// a null MX, [`undeliverable_loses_mail`]) is listed only if the domain has an error.
 fn urgency(
     enforce_deliverable: Option<bool>,
     mx_kind: Option<&str>,
     max_severity: Option<&str>,
 ) -> Option<Urgency> {
-    if enforce_deliverable == Some(false) && mx_kind != Some("null") {
+    if enforce_deliverable == Some(false) && undeliverable_loses_mail(mx_kind) {
         Some(Urgency::EnforceUndeliverable)
     } else if max_severity == Some("error") {
         Some(Urgency::Error)
