@@ -7,8 +7,6 @@
 //! | code | severity | meaning |
 //! |---|---|---|
 //! | `sts-txt-lookup-failed` | warning | the `_mta-sts` TXT lookup failed (SERVFAIL, REFUSED, timeout): senders treat the domain as without MTA-STS for now |
-//! | `sts-txt-invalid` | error | exactly one `v=STSv1` record and it is invalid: senders ignore MTA-STS |
-//! | `sts-txt-multiple` | error | more than one `v=STSv1` record: senders ignore MTA-STS (RFC 8461 §3.1) |
 //! | `txt-without-policy-host` | error | a `v=STSv1` record exists but `mta-sts.D` has no address or refuses connections |
 //! | `policy-fetch-failed` | error | the policy could not be fetched (`sts-policy-fetch-error`) |
 //! | `policy-redirect` | error | the policy URL answers with a redirect, which senders must not follow |
@@ -20,9 +18,15 @@
 //! | `mode-none` | info | the policy is in `none` mode (MTA-STS being withdrawn) |
 //! | `mx-lookup-failed` | warning | the MX lookup failed |
 //! | `tlsrpt-lookup-failed` | warning | the `_smtp._tls` TXT lookup failed |
-//! | `tlsrpt-invalid` | warning | the single `v=TLSRPTv1` record is invalid: no reports will be sent |
-//! | `tlsrpt-multiple` | warning | more than one `v=TLSRPTv1` record |
 //! | `tlsrpt-without-sts` | info | TLS-RPT is published without MTA-STS |
+//!
+//! An invalid or repeated `v=STSv1` / `v=TLSRPTv1` record is one finding, the records core's
+//! (`sts-txt-invalid-record`, `sts-txt-multiple-records`, `tlsrpt-txt-invalid-record`,
+//! `tlsrpt-txt-multiple-records`, or the `rua` error that made a TLS-RPT record invalid), all
+//! of severity `error`: each makes the record useless to a sender (docs/schema.md,
+//! severities). Earlier versions also restated them here as `sts-txt-invalid`,
+//! `sts-txt-multiple`, `tlsrpt-invalid` and `tlsrpt-multiple`: one problem was counted twice,
+//! and the TLS-RPT pair disagreed on severity.
 
 use crate::dns::DnsStatus;
 use crate::records::diag::{Finding, ParseError, Severity, Span};
@@ -233,22 +237,10 @@ pub fn assess(
         match rrset.outcome {
             StsOutcome::Absent => ("absent", None, None),
             StsOutcome::Valid(r) => ("valid", Some(r.id), None),
-            StsOutcome::Invalid(e) => {
-                findings.push(Finding::new(
-                    "sts-txt-invalid",
-                    Severity::Error,
-                    format!("the MTA-STS TXT record is invalid: {}", e.message),
-                ));
-                ("invalid", None, Some(e))
-            }
-            StsOutcome::Multiple(n) => {
-                findings.push(Finding::new(
-                    "sts-txt-multiple",
-                    Severity::Error,
-                    format!("{n} TXT records begin with v=STSv1; senders ignore MTA-STS"),
-                ));
-                ("multiple", None, None)
-            }
+            // The records core's findings already say it (`sts-txt-invalid-record`,
+            // `sts-txt-multiple-records`): one finding per condition.
+            StsOutcome::Invalid(e) => ("invalid", None, Some(e)),
+            StsOutcome::Multiple(_) => ("multiple", None, None),
         }
     };
     let has_sts = sts_txt != "absent" && sts_txt != "lookup-failed";
@@ -397,22 +389,10 @@ pub fn assess(
         match outcome {
             TlsRptOutcome::Absent => ("absent", Vec::new(), None),
             TlsRptOutcome::Valid(r) => ("valid", r.rua.into_iter().map(|u| u.uri).collect(), None),
-            TlsRptOutcome::Invalid(e) => {
-                findings.push(Finding::new(
-                    "tlsrpt-invalid",
-                    Severity::Warning,
-                    format!("the TLS-RPT record is invalid: {}", e.message),
-                ));
-                ("invalid", Vec::new(), Some(e))
-            }
-            TlsRptOutcome::Multiple(n) => {
-                findings.push(Finding::new(
-                    "tlsrpt-multiple",
-                    Severity::Warning,
-                    format!("{n} TXT records begin with v=TLSRPTv1; senders send no reports"),
-                ));
-                ("multiple", Vec::new(), None)
-            }
+            // Said by the records core's findings (`tlsrpt-txt-invalid-record`,
+            // `tlsrpt-txt-multiple-records`, or the `rua` error above): one per condition.
+            TlsRptOutcome::Invalid(e) => ("invalid", Vec::new(), Some(e)),
+            TlsRptOutcome::Multiple(_) => ("multiple", Vec::new(), None),
         }
     };
     if tlsrpt_v == "valid" && !has_sts {
@@ -534,7 +514,88 @@ mod tests {
         assert!(!a.policy_usable);
         assert_eq!(a.mx_kind, "implicit");
         assert_eq!(a.mx_hosts.len(), 1);
-        assert!(a.findings.iter().any(|f| f.code == "sts-txt-multiple"));
+        // One finding for the one problem (the records core's).
+        let rrset: Vec<_> = a
+            .findings
+            .iter()
+            .filter(|f| f.code.starts_with("sts-txt"))
+            .collect();
+        assert_eq!(rrset.len(), 1, "{rrset:?}");
+        assert_eq!(rrset[0].code, "sts-txt-multiple-records");
+        assert_eq!(rrset[0].severity, Severity::Error);
+    }
+
+    /// One problem, one finding. RFC 8461 §3.1: "If the number of resulting records is not
+    /// one, or if the resulting record is syntactically invalid, senders MUST assume the
+    /// recipient domain does not have an available MTA-STS Policy"; RFC 8460 §3: "If the
+    /// number of resulting records is not one, senders MUST assume the recipient domain does
+    /// not implement TLSRPT." Each case is a record useless to a sender (`error`), said once,
+    /// with the parse error's sentence in the message.
+    #[test]
+    fn an_rrset_problem_is_one_error_finding() {
+        let with = |sts: &[&str], rpt: &[&str]| {
+            let (sts, rpt) = (txt(sts), txt(rpt));
+            let status = |r: &Vec<Vec<Vec<u8>>>| {
+                if r.is_empty() {
+                    DnsStatus::NoData
+                } else {
+                    DnsStatus::NoError
+                }
+            };
+            assess(
+                "d.test",
+                TxtAnswer {
+                    status: status(&sts),
+                    records: &sts,
+                },
+                TxtAnswer {
+                    status: status(&rpt),
+                    records: &rpt,
+                },
+                classify_mx(
+                    "d.test",
+                    MxAnswer {
+                        status: DnsStatus::NxDomain,
+                        records: &[],
+                        apex_address: None,
+                    },
+                ),
+                PolicyAnswer::NotAttempted,
+            )
+        };
+        for (sts, rpt, code, says) in [
+            (&["v=STSv1;"][..], &[][..], "sts-txt-invalid-record", "id"),
+            (
+                &["v=STSv1; id=1", "v=STSv1; id=2"][..],
+                &[][..],
+                "sts-txt-multiple-records",
+                "2 records",
+            ),
+            (
+                &[][..],
+                &["v=TLSRPTv1;"][..],
+                "tlsrpt-txt-invalid-record",
+                "rua",
+            ),
+            (
+                &[][..],
+                &[
+                    "v=TLSRPTv1; rua=mailto:a@d.test",
+                    "v=TLSRPTv1; rua=mailto:b@d.test",
+                ][..],
+                "tlsrpt-txt-multiple-records",
+                "2 records",
+            ),
+        ] {
+            let a = with(sts, rpt);
+            let codes: Vec<_> = a.findings.iter().map(|f| (f.code, f.severity)).collect();
+            assert_eq!(codes, vec![(code, Severity::Error)], "{sts:?} {rpt:?}");
+            assert!(
+                a.findings[0].message.contains(says),
+                "{}",
+                a.findings[0].message
+            );
+        }
     }
 
     /// Regression (e2e grading): RFC 8460 §3 — "Two URI schemes are supported: "mailto" and
@@ -580,7 +641,14 @@ mod tests {
             assert_eq!(a.tlsrpt, "invalid", "{record}");
             assert!(a.tlsrpt_rua.is_empty());
             assert_eq!(a.tlsrpt_error.as_ref().map(|e| e.code), Some(code));
-            assert!(a.findings.iter().any(|f| f.code == "tlsrpt-invalid"));
+            // One error finding, the URI's: nothing restates it.
+            let rpt: Vec<_> = a
+                .findings
+                .iter()
+                .filter(|f| f.code.starts_with("tlsrpt"))
+                .collect();
+            assert_eq!(rpt.len(), 1, "{record}: {rpt:?}");
+            assert_eq!((rpt[0].code, rpt[0].severity), (code, Severity::Error));
         }
         // Percent-encoded, both schemes: valid.
         let a = rpt_of("v=TLSRPTv1; rua=mailto:tlsrpt@d.test%2110m,https://r.d.test/x");

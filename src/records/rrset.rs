@@ -51,8 +51,8 @@ pub(crate) struct Rule<T> {
     pub multiple_code: &'static str,
     /// Code of the truncation note when findings reach the cap.
     pub truncated_code: &'static str,
-    /// The message for an invalid single record, given the error code.
-    pub invalid_message: fn(&str) -> String,
+    /// The message for an invalid single record, given its parse error.
+    pub invalid_message: fn(&ParseError) -> String,
     /// What senders conclude from several records (end of the message).
     pub multiple_consequence: &'static str,
 }
@@ -134,7 +134,7 @@ pub(crate) fn evaluate<T>(rrs: &[Vec<Vec<u8>>], rule: &Rule<T>) -> Walked<T> {
                     Finding::at(
                         rule.invalid_code,
                         Severity::Error,
-                        (rule.invalid_message)(e.code),
+                        (rule.invalid_message)(&e),
                         e.span,
                     ),
                 );

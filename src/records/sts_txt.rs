@@ -246,8 +246,11 @@ const RULE: Rule<StsTxt> = Rule {
     invalid_code: "sts-txt-invalid-record",
     multiple_code: "sts-txt-multiple-records",
     truncated_code: GRAMMAR.ext.truncated,
-    invalid_message: |code| {
-        format!("the MTA-STS record is invalid ({code}), so senders assume there is no policy")
+    invalid_message: |e| {
+        format!(
+            "the MTA-STS record is invalid ({}: {}), so senders assume there is no policy",
+            e.code, e.message
+        )
     },
     multiple_consequence: "senders assume there is no policy",
 };

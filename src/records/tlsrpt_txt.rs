@@ -429,7 +429,12 @@ const RULE: Rule<TlsRptTxt> = Rule {
     invalid_code: "tlsrpt-txt-invalid-record",
     multiple_code: "tlsrpt-txt-multiple-records",
     truncated_code: GRAMMAR.ext.truncated,
-    invalid_message: |code| format!("the TLS-RPT record is invalid ({code})"),
+    invalid_message: |e| {
+        format!(
+            "the TLS-RPT record is invalid ({}: {}), so senders send no reports",
+            e.code, e.message
+        )
+    },
     multiple_consequence: "senders assume the domain does not implement TLS-RPT",
 };
 

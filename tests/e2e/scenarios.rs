@@ -147,6 +147,23 @@ async fn every_scenario_and_provider_agrees_with_the_truth() {
             assert_eq!(c.map(|c| c.mark), Some(mark), "{scenario}: {c:?}");
         }
     }
+    // One problem, one finding: a repeated or invalid record is said once, by the records
+    // core, as an error (it "makes the record useless to a sender", docs/schema.md).
+    for (scenario, code) in [
+        ("txt-multiple", "sts-txt-multiple-records"),
+        ("tlsrpt-multiple", "tlsrpt-txt-multiple-records"),
+        ("tlsrpt-invalid-rua", "tlsrpt-txt-invalid-record"),
+    ] {
+        for (row, _) in of(scenario) {
+            let said: Vec<_> = row
+                .findings
+                .iter()
+                .filter(|f| f.code.contains("-multiple") || f.code.contains("-invalid"))
+                .map(|f| (f.code.as_str(), f.severity.as_str()))
+                .collect();
+            assert_eq!(said, vec![(code, "error")], "{scenario}: {row:?}");
+        }
+    }
     // A dangling `_mta-sts` alias is worth fixing, and `check` names its target.
     for (row, mx) in of("txt-cname-dangling") {
         let c = explain(row, mx);
