@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::snapshot::{DomainSnap, MxSnap, Snapshot};
+use crate::assess::verdict::undeliverable_loses_mail;
 
 /// Microseconds in one day.
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -86,8 +87,10 @@ rules! {
     FetchFailed = "fetch-failed", "critical";
     /// An MX address went from STARTTLS `ok` to a failure.
     StarttlsLost = "starttls-lost", "critical";
-    /// An RFC 8461 sender enforcing the policy would deliver before and would not now.
-    DeliveryBroken = "delivery-broken", "critical";
+    /// An RFC 8461 sender enforcing the policy would deliver before and would not now:
+    /// critical, or a warning when the domain now publishes a null MX (RFC 7505: it "accepts
+    /// no mail", so the policy loses none; [`undeliverable_loses_mail`]).
+    DeliveryBroken = "delivery-broken", "warning/critical";
     /// The TLS-RPT record went from valid to absent or invalid.
     TlsrptRemoved = "tlsrpt-removed", "warning";
     /// The policy `max_age` dropped below one day (86400 s).
@@ -400,11 +403,23 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
         && old.enforce_deliverable == Some(true)
         && new.enforce_deliverable == Some(false)
     {
+        let (severity, message) = if undeliverable_loses_mail(new.mx_kind.as_deref()) {
+            (
+                Severity::Critical,
+                "a sender enforcing the policy would no longer deliver mail",
+            )
+        } else {
+            (
+                Severity::Warning,
+                "the domain now publishes a null MX (it accepts no mail) beside its MTA-STS \
+                 policy: if that is meant, withdraw the policy (mode: none, then remove it)",
+            )
+        };
         cx.push(
             Rule::DeliveryBroken,
-            Severity::Critical,
+            severity,
             None,
-            "a sender enforcing the policy would no longer deliver mail".into(),
+            message.into(),
             Some("deliverable".into()),
             Some(format!(
                 "undeliverable ({})",

@@ -69,6 +69,8 @@ pub struct DomainSnap {
     pub policy_max_age: Option<u32>,
     /// `mx_hosts` (empty when null).
     pub mx_hosts: Vec<String>,
+    /// `mx_kind` (`hosts`, `implicit`, `null`, …).
+    pub mx_kind: Option<String>,
     /// `tlsrpt`.
     pub tlsrpt: Option<String>,
     /// `enforce_deliverable`.
@@ -101,6 +103,7 @@ const DOMAIN_COLUMNS: &[&str] = &[
     "policy_mode",
     "policy_max_age",
     "mx_hosts",
+    "mx_kind",
     "tlsrpt",
     "enforce_deliverable",
     "rfc8460_result",
@@ -242,6 +245,7 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
         let mode = strings(b, "policy_mode", path)?;
         let age = typed::<UInt32Array>(b, "policy_max_age", path)?;
         let hosts = typed::<ListArray>(b, "mx_hosts", path)?;
+        let mx_kind = strings(b, "mx_kind", path)?;
         let tlsrpt = strings(b, "tlsrpt", path)?;
         let deliver = typed::<BooleanArray>(b, "enforce_deliverable", path)?;
         let result = strings(b, "rfc8460_result", path)?;
@@ -261,6 +265,7 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
                 policy_mode: mode.get(i),
                 policy_max_age: opt(!age.is_null(i), || age.value(i)),
                 mx_hosts: list_strings(hosts, i),
+                mx_kind: mx_kind.get(i),
                 tlsrpt: tlsrpt.get(i),
                 enforce_deliverable: opt(!deliver.is_null(i), || deliver.value(i)),
                 rfc8460_result: result.get(i),

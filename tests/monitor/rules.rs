@@ -29,6 +29,7 @@ fn healthy(at: i64) -> DomainSnap {
         policy_mode: s("enforce"),
         policy_max_age: Some(604_800),
         mx_hosts: vec!["mx1.example.com".into()],
+        mx_kind: s("hosts"),
         tlsrpt: s("valid"),
         enforce_deliverable: Some(true),
         rfc8460_result: None,
@@ -284,6 +285,32 @@ fn custom_thresholds() {
     assert_eq!(opts.expiry_level(T0 + DAY, T0), 2);
     assert_eq!(opts.expiry_level(T0 - DAY, T0), 2);
     assert!(RuleOptions::select(None, &[], &[]).is_err());
+}
+
+/// RFC 7505 (abstract): the null MX is the "mechanism by which a domain announces that it
+/// accepts no mail". A domain that moves from mail hosts to a null MX under an enforce policy
+/// loses no mail to the policy: `delivery-broken` is a warning saying so, not a critical
+/// "would no longer deliver".
+#[test]
+fn delivery_broken_by_a_null_mx_is_a_warning() {
+    let mut new = healthy(T0 + DAY);
+    new.mx_hosts.clear();
+    new.mx_kind = s("null");
+    new.mx.clear();
+    new.enforce_deliverable = Some(false);
+    let a = run_pair(healthy(T0), new);
+    assert_eq!(codes(&a), vec![("delivery-broken", Severity::Warning)]);
+    assert!(a[0].message.contains("null MX"), "{}", a[0].message);
+    // No MX at all (no address either): mail is lost, critical.
+    let mut gone = healthy(T0 + DAY);
+    gone.mx_hosts.clear();
+    gone.mx_kind = s("none");
+    gone.mx.clear();
+    gone.enforce_deliverable = Some(false);
+    assert_eq!(
+        codes(&run_pair(healthy(T0), gone)),
+        vec![("delivery-broken", Severity::Critical)]
+    );
 }
 
 #[test]
