@@ -436,6 +436,34 @@ mod tests {
             .collect()
     }
 
+    /// A domain with these `_mta-sts` and `_smtp._tls` TXT records (NODATA when none), no MX
+    /// (NXDOMAIN) and no policy fetch.
+    fn records_only(sts: &[&str], rpt: &[&str]) -> DomainAssessment {
+        let (sts, rpt) = (txt(sts), txt(rpt));
+        let answer = |records| TxtAnswer {
+            status: if Vec::is_empty(records) {
+                DnsStatus::NoData
+            } else {
+                DnsStatus::NoError
+            },
+            records,
+        };
+        assess(
+            "d.test",
+            answer(&sts),
+            answer(&rpt),
+            classify_mx(
+                "d.test",
+                MxAnswer {
+                    status: DnsStatus::NxDomain,
+                    records: &[],
+                    apex_address: None,
+                },
+            ),
+            PolicyAnswer::NotAttempted,
+        )
+    }
+
     const BODY: &[u8] = b"version: STSv1\r\nmode: enforce\r\nmx: *.mail.test\r\nmax_age: 86400\r\n";
 
     fn fetched<'a>(body: &'a [u8], cert: &'a str) -> PolicyAnswer<'a> {
@@ -533,36 +561,6 @@ mod tests {
     /// with the parse error's sentence in the message.
     #[test]
     fn an_rrset_problem_is_one_error_finding() {
-        let with = |sts: &[&str], rpt: &[&str]| {
-            let (sts, rpt) = (txt(sts), txt(rpt));
-            let status = |r: &Vec<Vec<Vec<u8>>>| {
-                if r.is_empty() {
-                    DnsStatus::NoData
-                } else {
-                    DnsStatus::NoError
-                }
-            };
-            assess(
-                "d.test",
-                TxtAnswer {
-                    status: status(&sts),
-                    records: &sts,
-                },
-                TxtAnswer {
-                    status: status(&rpt),
-                    records: &rpt,
-                },
-                classify_mx(
-                    "d.test",
-                    MxAnswer {
-                        status: DnsStatus::NxDomain,
-                        records: &[],
-                        apex_address: None,
-                    },
-                ),
-                PolicyAnswer::NotAttempted,
-            )
-        };
         for (sts, rpt, code, says) in [
             (&["v=STSv1;"][..], &[][..], "sts-txt-invalid-record", "id"),
             (
@@ -587,7 +585,7 @@ mod tests {
                 "2 records",
             ),
         ] {
-            let a = with(sts, rpt);
+            let a = records_only(sts, rpt);
             let codes: Vec<_> = a.findings.iter().map(|f| (f.code, f.severity)).collect();
             assert_eq!(codes, vec![(code, Severity::Error)], "{sts:?} {rpt:?}");
             assert!(
@@ -604,29 +602,7 @@ mod tests {
     /// graded `valid`.
     #[test]
     fn tlsrpt_http_scheme_or_unencoded_bang_is_invalid() {
-        let rpt_of = |record: &str| {
-            let rpt = txt(&[record]);
-            assess(
-                "d.test",
-                TxtAnswer {
-                    status: DnsStatus::NxDomain,
-                    records: &[],
-                },
-                TxtAnswer {
-                    status: DnsStatus::NoError,
-                    records: &rpt,
-                },
-                classify_mx(
-                    "d.test",
-                    MxAnswer {
-                        status: DnsStatus::NxDomain,
-                        records: &[],
-                        apex_address: None,
-                    },
-                ),
-                PolicyAnswer::NotAttempted,
-            )
-        };
+        let rpt_of = |record: &str| records_only(&[], &[record]);
         for (record, code) in [
             (
                 "v=TLSRPTv1; rua=http://r.d.test/x",
