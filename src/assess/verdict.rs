@@ -10,13 +10,27 @@ pub const CERT_VALID: &str = "valid";
 /// SMTP outcome string for a completed STARTTLS session.
 pub const SMTP_OK: &str = "ok";
 
-/// Whether an undeliverable policy (`enforce_deliverable = false`) loses mail, by the shape of
-/// the MX set (`mx_kind`). Not for a null MX: RFC 7505 (abstract) makes it the "mechanism by
-/// which a domain announces that it accepts no mail", so nothing would have been delivered
-/// with or without the policy. The scan's `enforce-undeliverable` finding is then a warning,
-/// `stsscan check` marks it "worth fixing" and the report does not list it as needing action.
-pub fn undeliverable_loses_mail(mx_kind: Option<&str>) -> bool {
-    mx_kind != Some("null")
+/// Whether an undeliverable policy (`enforce_deliverable = false`) loses mail now, by the shape
+/// of the MX set (`mx_kind`) and the policy's `mode`:
+///
+/// * a null MX: never. RFC 7505 (abstract) makes it the "mechanism by which a domain announces
+///   that it accepts no mail", so nothing would have been delivered with or without the policy;
+/// * no MX and no address (`none`): always, whatever the mode, since no sender can deliver;
+/// * mail hosts: only under `enforce` (RFC 8461 §5: "Sending MTAs MUST NOT deliver the message
+///   to hosts that fail MX matching or certificate validation or that do not support
+///   STARTTLS"). Under `testing` "messages may be delivered as though there were no MTA-STS
+///   validation failure", and under `none` senders treat the domain as without a policy. A
+///   missing mode counts as `enforce`.
+///
+/// When it does not, the scan's `enforce-undeliverable` finding is a warning, `stsscan check`
+/// marks it "worth fixing", the report does not list the domain as needing action for it and
+/// `monitor`'s `delivery-broken` is a warning.
+pub fn undeliverable_loses_mail(mx_kind: Option<&str>, mode: Option<&str>) -> bool {
+    match mx_kind {
+        Some("null") => false,
+        Some("none") => true,
+        _ => !matches!(mode, Some("testing" | "none")),
+    }
 }
 
 /// What the scan saw of one MX host, reduced to what the verdicts need.
@@ -261,6 +275,30 @@ fn fold_all(values: impl Iterator<Item = Option<bool>>) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 7505 (abstract), RFC 8461 §5: see [`undeliverable_loses_mail`].
+    #[test]
+    fn undeliverable_loses_mail_by_mx_set_and_mode() {
+        for (kind, mode, loses) in [
+            (Some("hosts"), Some("enforce"), true),
+            (Some("hosts"), Some("testing"), false),
+            (Some("hosts"), Some("none"), false),
+            (Some("hosts"), None, true),
+            (Some("implicit"), Some("enforce"), true),
+            (Some("implicit"), Some("testing"), false),
+            (Some("null"), Some("enforce"), false),
+            (Some("null"), Some("testing"), false),
+            (Some("none"), Some("enforce"), true),
+            (Some("none"), Some("testing"), true),
+            (None, Some("enforce"), true),
+        ] {
+            assert_eq!(
+                undeliverable_loses_mail(kind, mode),
+                loses,
+                "{kind:?} {mode:?}"
+            );
+        }
+    }
 
     fn host(name: &str, m: Option<bool>, smtp: &str, cert: Option<&str>) -> MxHostFacts {
         MxHostFacts {

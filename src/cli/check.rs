@@ -463,8 +463,10 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             check("a sender enforcing the policy can deliver", Mark::Pass, "at least one listed MX accepts a valid TLS session", None)
         } else {
             let result = row.rfc8460_result.as_deref().unwrap_or("validation-failure");
+            let mode = row.policy_mode.as_deref();
+            let loses = undeliverable_loses_mail(row.mx_kind.as_deref(), mode);
             match row.mx_kind.as_deref() {
-                kind if !undeliverable_loses_mail(kind) => check(
+                Some("null") => check(
                     "a sender enforcing the policy can deliver",
                     Mark::Warn,
                     "the domain publishes a null MX (RFC 7505) and accepts no mail, with or without MTA-STS",
@@ -476,11 +478,20 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                     "the domain has no MX and no address, so no sender can deliver to it",
                     Some("publish MX records for the mail hosts the policy lists (or, if the domain receives no mail, a null MX \"0 .\" and mode: none)"),
                 ),
+                _ if !loses => check(
+                    "a sender enforcing the policy can deliver",
+                    Mark::Warn,
+                    format!(
+                        "no listed MX accepts a valid TLS session ({result}); under mode: {} senders deliver anyway and report the failure",
+                        mode.unwrap_or("?")
+                    ),
+                    Some("fix the MX entries above before switching to mode: enforce, or senders will stop delivering"),
+                ),
                 _ => check(
                     "a sender enforcing the policy can deliver",
                     Mark::Fail,
                     format!("no listed MX accepts a valid TLS session ({result})"),
-                    Some("fix the MX entries above before (or instead of) using mode: enforce; with mode: testing senders only report"),
+                    Some("fix the MX entries above, or publish mode: testing until they are fixed (senders then deliver and report)"),
                 ),
             }
         });
@@ -633,42 +644,69 @@ mod tests {
         assert_eq!(find(&checks, "has one valid TXT record").mark, Mark::Skip);
     }
 
-    /// Why an enforced policy cannot deliver decides the fix. RFC 7505 (abstract): the null
-    /// MX is the "mechanism by which a domain announces that it accepts no mail", so a policy
-    /// beside it costs nothing (a warning); with no MX and no address no sender can deliver
-    /// at all (RFC 5321 §5.1), so the fix is the MX records, not the MX entries.
+    /// Why an undeliverable policy cannot deliver, and whether it loses mail now, decide the
+    /// mark and the fix. RFC 7505 (abstract): the null MX is the "mechanism by which a domain
+    /// announces that it accepts no mail", so a policy beside it costs nothing (a warning);
+    /// with no MX and no address no sender can deliver at all (RFC 5321 §5.1), so the fix is
+    /// the MX records, not the MX entries. RFC 8461 §5: only under "enforce" do "Sending MTAs
+    /// MUST NOT deliver"; under "testing" "messages may be delivered as though there were no
+    /// MTA-STS validation failure", so bad MX hosts are worth fixing before enforcing.
     #[test]
-    fn an_undeliverable_policy_is_explained_by_the_mx_shape() {
+    fn an_undeliverable_policy_is_explained_by_the_mx_shape_and_mode() {
         let mut r = row("a.test");
         r.policy_valid = Some(true);
-        r.policy_mode = Some("enforce".into());
         r.enforce_deliverable = Some(false);
         r.rfc8460_result = Some("validation-failure".into());
         let cases = [
             (
                 Some("null"),
+                "enforce",
                 Mark::Warn,
                 "null MX",
                 "remove the MTA-STS records",
             ),
             (
                 Some("none"),
+                "enforce",
+                Mark::Fail,
+                "no MX and no address",
+                "publish MX records",
+            ),
+            (
+                Some("none"),
+                "testing",
                 Mark::Fail,
                 "no MX and no address",
                 "publish MX records",
             ),
             (
                 Some("hosts"),
+                "enforce",
                 Mark::Fail,
                 "no listed MX accepts",
-                "fix the MX entries above",
+                "fix the MX entries above, or publish mode: testing",
+            ),
+            (
+                Some("hosts"),
+                "testing",
+                Mark::Warn,
+                "under mode: testing senders deliver anyway",
+                "before switching to mode: enforce",
+            ),
+            (
+                Some("implicit"),
+                "none",
+                Mark::Warn,
+                "under mode: none senders deliver anyway",
+                "before switching to mode: enforce",
             ),
         ];
-        for (kind, mark, observed, fix) in cases {
+        for (kind, mode, mark, observed, fix) in cases {
             r.mx_kind = kind.map(str::to_owned);
+            r.policy_mode = Some(mode.into());
             let checks = explain(&r, &[]);
             let c = find(&checks, "a sender enforcing the policy can deliver");
-            assert_eq!(c.mark, mark, "{kind:?}");
+            assert_eq!(c.mark, mark, "{kind:?} {mode}");
             assert!(c.observed.contains(observed), "{kind:?}: {c:?}");
             assert!(
                 c.fix.as_deref().is_some_and(|f| f.contains(fix)),

@@ -88,7 +88,7 @@ pub struct DomainsArgs {
     #[command(flatten)]
     pub world: WorldArgs,
     /// Output file (default: stdout).
-    #[arg(long)]
+    #[arg(long, short)]
     pub out: Option<PathBuf>,
 }
 
@@ -108,7 +108,7 @@ pub struct TruthArgs {
     #[command(flatten)]
     pub world: WorldArgs,
     /// Output file.
-    #[arg(long)]
+    #[arg(long, short)]
     pub out: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TruthFormat::Parquet)]

@@ -84,3 +84,35 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own consistency checks (duplicate flags, conflicting shorts, …), which otherwise
+    /// fire only when a broken subcommand is parsed.
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every `--out` is also `-o`, as in `scan` and `demo`.
+    #[test]
+    fn every_out_flag_has_the_short_form() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if arg.get_long() == Some("out") && arg.get_short() != Some('o') {
+                    missing.push(path.to_owned());
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "stsscan", &mut missing);
+        assert!(missing.is_empty(), "--out without -o in: {missing:?}");
+    }
+}

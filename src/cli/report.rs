@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     pub history: bool,
     /// Where to write the page (default DIR/report.html).
-    #[arg(long)]
+    #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// Domains needing action listed at most.
     #[arg(long, default_value_t = 200)]

@@ -36,7 +36,7 @@ pub enum What {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Dataset directory.
-        #[arg(long)]
+        #[arg(long, short)]
         out: PathBuf,
     },
     /// Run the RFC 8460 §5.4 HTTPS endpoint, appending received reports to a dataset.
@@ -46,7 +46,7 @@ pub enum What {
         #[arg(long)]
         listen: std::net::SocketAddr,
         /// Dataset directory.
-        #[arg(long)]
+        #[arg(long, short)]
         out: PathBuf,
         /// PEM certificate chain (leaf first).
         #[arg(long, requires = "tls_key")]
@@ -69,7 +69,7 @@ pub enum What {
         /// Dataset directory.
         dir: PathBuf,
         /// Write the HTML page here.
-        #[arg(long)]
+        #[arg(long, short)]
         out: Option<PathBuf>,
         /// A scan output directory (`stsscan scan --out`) to put failures next to.
         #[arg(long)]

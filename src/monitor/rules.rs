@@ -88,8 +88,9 @@ rules! {
     /// An MX address went from STARTTLS `ok` to a failure.
     StarttlsLost = "starttls-lost", "critical";
     /// An RFC 8461 sender enforcing the policy would deliver before and would not now:
-    /// critical, or a warning when the domain now publishes a null MX (RFC 7505: it "accepts
-    /// no mail", so the policy loses none; [`undeliverable_loses_mail`]).
+    /// critical, or a warning when no mail is lost by it ([`undeliverable_loses_mail`]): the
+    /// domain now publishes a null MX (RFC 7505: it "accepts no mail"), or the policy is in
+    /// mode `testing` or `none` (senders deliver anyway).
     DeliveryBroken = "delivery-broken", "warning/critical";
     /// The TLS-RPT record went from valid to absent or invalid.
     TlsrptRemoved = "tlsrpt-removed", "warning";
@@ -403,23 +404,32 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
         && old.enforce_deliverable == Some(true)
         && new.enforce_deliverable == Some(false)
     {
-        let (severity, message) = if undeliverable_loses_mail(new.mx_kind.as_deref()) {
-            (
-                Severity::Critical,
-                "a sender enforcing the policy would no longer deliver mail",
-            )
-        } else {
-            (
+        let mode = new.policy_mode.as_deref();
+        let (severity, message) = match new.mx_kind.as_deref() {
+            Some("null") => (
                 Severity::Warning,
                 "the domain now publishes a null MX (it accepts no mail) beside its MTA-STS \
-                 policy: if that is meant, withdraw the policy (mode: none, then remove it)",
-            )
+                 policy: if that is meant, withdraw the policy (mode: none, then remove it)"
+                    .to_owned(),
+            ),
+            kind if undeliverable_loses_mail(kind, mode) => (
+                Severity::Critical,
+                "a sender enforcing the policy would no longer deliver mail".to_owned(),
+            ),
+            _ => (
+                Severity::Warning,
+                format!(
+                    "a sender enforcing the policy would no longer deliver mail; under mode: {} \
+                     senders still deliver and report, fix it before enforcing",
+                    mode.unwrap_or("?")
+                ),
+            ),
         };
         cx.push(
             Rule::DeliveryBroken,
             severity,
             None,
-            message.into(),
+            message,
             Some("deliverable".into()),
             Some(format!(
                 "undeliverable ({})",

@@ -312,28 +312,22 @@ impl Scanner {
         }
         let summary = verdict::summarize(&facts, a.policy_usable, probe_wanted);
         if summary.enforce_deliverable == Some(false) {
-            let enforce = a.valid_policy().map(|p| p.mode.as_str()) == Some("enforce");
+            let mode = a.valid_policy().map(|p| p.mode.as_str());
             let result = summary.rfc8460_result.unwrap_or("validation-failure");
-            let if_enforced = if enforce {
+            let severity = if verdict::undeliverable_loses_mail(Some(a.mx_kind), mode) {
                 Severity::Error
             } else {
                 Severity::Warning
             };
-            // No MX and no address is the domain's DNS failing, whatever the policy says.
-            let (severity, message) = match a.mx_kind {
-                kind if !verdict::undeliverable_loses_mail(Some(kind)) => (
-                    Severity::Warning,
-                    "the domain publishes a null MX (RFC 7505) and an MTA-STS policy; it accepts no mail either way".to_owned(),
+            let message = match a.mx_kind {
+                "null" => "the domain publishes a null MX (RFC 7505) and an MTA-STS policy; it accepts no mail either way".to_owned(),
+                "none" => "the domain publishes an MTA-STS policy but has no MX and no address; no sender can deliver to it".to_owned(),
+                _ if severity == Severity::Warning => format!(
+                    "no MX host both matches the policy and accepts a valid TLS session; senders deliver anyway under mode {}, but would not under enforce ({result})",
+                    mode.unwrap_or("?")
                 ),
-                "none" => (
-                    if_enforced,
-                    "the domain publishes an MTA-STS policy but has no MX and no address; no sender can deliver to it".to_owned(),
-                ),
-                _ => (
-                    if_enforced,
-                    format!(
-                        "no MX host both matches the policy and accepts a valid TLS session; a sender enforcing the policy would not deliver ({result})"
-                    ),
+                _ => format!(
+                    "no MX host both matches the policy and accepts a valid TLS session; a sender enforcing the policy would not deliver ({result})"
                 ),
             };
             findings.push(Finding::new("enforce-undeliverable", severity, message));

@@ -111,14 +111,16 @@ impl Urgency {
     }
 }
 
-/// Why a domain needs action, if it does. An undeliverable policy that loses no mail (beside
-/// a null MX, [`undeliverable_loses_mail`]) is listed only if the domain has an error.
+/// Why a domain needs action, if it does. An undeliverable policy that loses no mail now
+/// (beside a null MX, or under mode `testing` or `none`: [`undeliverable_loses_mail`]) is
+/// listed only if the domain has an error.
 fn urgency(
     enforce_deliverable: Option<bool>,
     mx_kind: Option<&str>,
+    mode: Option<&str>,
     max_severity: Option<&str>,
 ) -> Option<Urgency> {
-    if enforce_deliverable == Some(false) && undeliverable_loses_mail(mx_kind) {
+    if enforce_deliverable == Some(false) && undeliverable_loses_mail(mx_kind, mode) {
         Some(Urgency::EnforceUndeliverable)
     } else if max_severity == Some("error") {
         Some(Urgency::Error)
@@ -506,6 +508,7 @@ pub fn summarize(dir: &Path, scan_id: &str, top: usize) -> Result<Summary, Outpu
                 let Some(urgency) = urgency(
                     c.bool("enforce_deliverable", i),
                     c.str("mx_kind", i),
+                    c.str("policy_mode", i),
                     c.str("max_severity", i),
                 ) else {
                     continue;
@@ -624,35 +627,53 @@ mod tests {
 
     /// RFC 8461 §5: "enforce: In this mode, Sending MTAs MUST NOT deliver the message to
     /// hosts that fail MX matching or certificate validation": such a domain loses mail and
-    /// comes first. A null MX "announces that it accepts no mail" (RFC 7505, abstract): its
-    /// undeliverable policy loses nothing, so only an error lists it.
+    /// comes first. Under "testing" "messages may be delivered as though there were no MTA-STS
+    /// validation failure", and a null MX "announces that it accepts no mail" (RFC 7505,
+    /// abstract): an undeliverable policy loses nothing there, so only an error lists it.
     #[test]
-    fn urgency_puts_lost_mail_first_and_skips_a_null_mx() {
+    fn urgency_puts_lost_mail_first_and_skips_what_loses_none() {
         use Urgency::*;
+        let e = Some("enforce");
         let cases = [
             (
-                (Some(false), Some("hosts"), Some("error")),
+                (Some(false), Some("hosts"), e, Some("error")),
                 Some(EnforceUndeliverable),
             ),
             (
-                (Some(false), Some("none"), Some("error")),
+                (Some(false), Some("none"), e, Some("error")),
                 Some(EnforceUndeliverable),
             ),
             (
-                (Some(false), Some("hosts"), Some("warning")),
+                (Some(false), Some("none"), Some("testing"), Some("error")),
                 Some(EnforceUndeliverable),
             ),
-            ((Some(false), Some("null"), Some("warning")), None),
-            ((Some(false), Some("null"), Some("error")), Some(Error)),
-            ((Some(true), Some("hosts"), Some("error")), Some(Error)),
-            ((None, Some("hosts"), Some("warning")), None),
-            ((None, None, None), None),
+            (
+                (Some(false), Some("hosts"), e, Some("warning")),
+                Some(EnforceUndeliverable),
+            ),
+            (
+                (Some(false), Some("hosts"), Some("testing"), Some("warning")),
+                None,
+            ),
+            (
+                (Some(false), Some("hosts"), Some("testing"), Some("error")),
+                Some(Error),
+            ),
+            (
+                (Some(false), Some("implicit"), Some("none"), Some("warning")),
+                None,
+            ),
+            ((Some(false), Some("null"), e, Some("warning")), None),
+            ((Some(false), Some("null"), e, Some("error")), Some(Error)),
+            ((Some(true), Some("hosts"), e, Some("error")), Some(Error)),
+            ((None, Some("hosts"), None, Some("warning")), None),
+            ((None, None, None, None), None),
         ];
-        for ((deliverable, kind, severity), want) in cases {
+        for ((deliverable, kind, mode, severity), want) in cases {
             assert_eq!(
-                urgency(deliverable, kind, severity),
+                urgency(deliverable, kind, mode, severity),
                 want,
-                "{deliverable:?} {kind:?} {severity:?}"
+                "{deliverable:?} {kind:?} {mode:?} {severity:?}"
             );
         }
     }

@@ -290,9 +290,10 @@ fn custom_thresholds() {
 /// RFC 7505 (abstract): the null MX is the "mechanism by which a domain announces that it
 /// accepts no mail". A domain that moves from mail hosts to a null MX under an enforce policy
 /// loses no mail to the policy: `delivery-broken` is a warning saying so, not a critical
-/// "would no longer deliver".
+/// "would no longer deliver". RFC 8461 §5: under "testing" "messages may be delivered as
+/// though there were no MTA-STS validation failure": a warning too.
 #[test]
-fn delivery_broken_by_a_null_mx_is_a_warning() {
+fn delivery_broken_without_lost_mail_is_a_warning() {
     let mut new = healthy(T0 + DAY);
     new.mx_hosts.clear();
     new.mx_kind = s("null");
@@ -301,6 +302,22 @@ fn delivery_broken_by_a_null_mx_is_a_warning() {
     let a = run_pair(healthy(T0), new);
     assert_eq!(codes(&a), vec![("delivery-broken", Severity::Warning)]);
     assert!(a[0].message.contains("null MX"), "{}", a[0].message);
+    // Testing mode: senders still deliver.
+    let mut testing = healthy(T0);
+    testing.policy_mode = s("testing");
+    let mut broken = testing.clone();
+    broken.scanned_at = T0 + DAY;
+    broken.mx[0].cert = s("expired");
+    broken.enforce_deliverable = Some(false);
+    let a = run_pair(testing, broken);
+    let delivery: Vec<_> = a.iter().filter(|a| a.code == "delivery-broken").collect();
+    assert_eq!(delivery.len(), 1, "{a:?}");
+    assert_eq!(delivery[0].severity, Severity::Warning);
+    assert!(
+        delivery[0].message.contains("mode: testing"),
+        "{}",
+        delivery[0].message
+    );
     // No MX at all (no address either): mail is lost, critical.
     let mut gone = healthy(T0 + DAY);
     gone.mx_hosts.clear();
