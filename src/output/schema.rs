@@ -195,7 +195,7 @@ static DOMAIN_COLUMNS: &[Column<DomainRow>] = &[
     req!(U64 input_line, "1-based line number of the input list."),
     req!(Str input, "The raw input line (line ending removed)."),
     req!(Dict input_status, "ok, invalid or duplicate; only ok rows were scanned."),
-    opt!(Str input_error, "Why the input line is not a valid domain (error code), when invalid."),
+    opt!(Str input_error, "Why the input line is not a valid domain (a stable code; the sentence is the row's finding), when invalid."),
     opt!(Str domain, "Normalized domain: A-labels, lowercase, no trailing dot."),
     opt!(Str domain_unicode, "The domain in Unicode (U-labels)."),
     opt!(Dict sts_txt, "Verdict on the _mta-sts TXT RRset (RFC 8461 §3.1)."),

@@ -3,7 +3,7 @@
 //! optionally gzip-compressed (detected by magic bytes, not by file name).
 //!
 //! Every non-blank, non-comment line becomes exactly one [`InputEntry`]: a normalized domain, an
-//! invalid line with its reason, or a duplicate of an earlier line. Nothing is dropped silently,
+//! invalid line with its reason ([`InputError`]), or a duplicate of an earlier line. Nothing is dropped silently,
 //! nothing is loaded whole: lines are read one at a time with a length cap. Lines that belong to
 //! another shard (`--shard i/N`) are skipped before normalization costs anything but a hash.
 //!
@@ -12,6 +12,15 @@
 //! sorted temporary file behind a Bloom filter, so memory stays flat (≈ 26 MiB at most)
 //! whatever the input size. The chance of a false duplicate among 100 M names is about
 //! 3 × 10⁻⁴; it is documented rather than hidden (the row says `duplicate`, never dropped).
+//!
+//! Why a line is invalid is a stable code (the row's `input_error`) with a sentence for people
+//! (its finding): the `domain-*` codes of [`crate::records::domain`], or one of these:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | `input-line-too-long` | the line is longer than [`MAX_LINE_BYTES`] bytes (only its first 200 characters are kept) |
+//! | `input-not-utf8` | the line is not valid UTF-8 |
+//! | `input-csv-missing-column` | a CSV row has fewer fields than the domain column's position |
 
 use std::fs::File;
 use std::hash::Hasher;
@@ -127,7 +136,7 @@ pub struct Normalized {
 }
 
 /// The function that turns a raw line into a domain, or a reason it is not one.
-pub type Normalizer = fn(&str) -> Result<Normalized, String>;
+pub type Normalizer = fn(&str) -> Result<Normalized, InputError>;
 
 /// One input line that is neither blank nor a comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,13 +149,38 @@ pub struct InputEntry {
     pub kind: EntryKind,
 }
 
+/// Why an input line is not a domain to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// Stable kebab-case code (see the module table), written to `input_error`.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl InputError {
+    /// An error with `code` and `message`.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        InputError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
 /// What an input line is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     /// A domain to scan.
     Domain(Normalized),
-    /// Not a domain; the reason is for people.
-    Invalid(String),
+    /// Not a domain.
+    Invalid(InputError),
     /// The same normalized domain appeared earlier; it is scanned once.
     Duplicate(Normalized),
 }
@@ -379,7 +413,9 @@ impl Iterator for InputReader {
             self.line += 1;
             let text = String::from_utf8_lossy(&self.buf);
             let utf8_ok = matches!(text, std::borrow::Cow::Borrowed(_));
-            let text = text.trim().to_owned();
+            // A byte-order mark (spreadsheet exports write one) is not part of the line: left
+            // in, it would hide a CSV header's `domain` column.
+            let text = text.trim().trim_start_matches('\u{feff}').trim().to_owned();
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
@@ -388,14 +424,20 @@ impl Iterator for InputReader {
                 return Some(Ok(InputEntry {
                     line,
                     raw: text.chars().take(200).collect(),
-                    kind: EntryKind::Invalid(format!("line longer than {MAX_LINE_BYTES} bytes")),
+                    kind: EntryKind::Invalid(InputError::new(
+                        "input-line-too-long",
+                        format!("line longer than {MAX_LINE_BYTES} bytes"),
+                    )),
                 }));
             }
             if !utf8_ok {
                 return Some(Ok(InputEntry {
                     line,
                     raw: text,
-                    kind: EntryKind::Invalid("line is not valid UTF-8".to_owned()),
+                    kind: EntryKind::Invalid(InputError::new(
+                        "input-not-utf8",
+                        "line is not valid UTF-8",
+                    )),
                 }));
             }
             let field = match src.csv.as_mut() {
@@ -442,9 +484,9 @@ impl Iterator for InputReader {
                             return Some(Ok(InputEntry {
                                 line,
                                 raw: text,
-                                kind: EntryKind::Invalid(format!(
-                                    "CSV row has no column {}",
-                                    col + 1
+                                kind: EntryKind::Invalid(InputError::new(
+                                    "input-csv-missing-column",
+                                    format!("CSV row has no column {}", col + 1),
                                 )),
                             }));
                         }
@@ -463,10 +505,10 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn norm(s: &str) -> Result<Normalized, String> {
+    fn norm(s: &str) -> Result<Normalized, InputError> {
         let s = s.trim().trim_end_matches('.').to_ascii_lowercase();
         if s.is_empty() || s.contains(' ') {
-            Err(format!("not a domain: {s:?}"))
+            Err(InputError::new("test-bad", format!("not a domain: {s:?}")))
         } else {
             Ok(Normalized {
                 ascii: s,
@@ -509,7 +551,10 @@ mod tests {
             vec![
                 (2, EntryKind::Domain(n("example.com"))),
                 (4, EntryKind::Duplicate(n("example.com"))),
-                (5, EntryKind::Invalid("not a domain: \"bad name\"".into())),
+                (
+                    5,
+                    EntryKind::Invalid(InputError::new("test-bad", "not a domain: \"bad name\""))
+                ),
                 (6, EntryKind::Domain(n("b.test"))),
             ]
         );
@@ -552,13 +597,34 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_not_part_of_the_line() {
+        let got = read(
+            b"\xef\xbb\xbfdomain,rank\nexample.com,1\n",
+            "export.csv",
+            InputFormat::Auto,
+            CsvColumn::Auto,
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].raw, "example.com");
+        let got = read(
+            b"\xef\xbb\xbfexample.com\n",
+            "l.txt",
+            InputFormat::Plain,
+            CsvColumn::Auto,
+        );
+        assert_eq!(got[0].raw, "example.com");
+    }
+
+    #[test]
     fn overlong_and_non_utf8_lines_are_invalid_rows() {
         let mut content = vec![b'a'; MAX_LINE_BYTES * 3];
         content.extend_from_slice(b"\n\xff\xfe.test\nok.test\n");
         let got = read(&content, "l.txt", InputFormat::Plain, CsvColumn::Auto);
         assert_eq!(got.len(), 3);
-        assert!(matches!(got[0].kind, EntryKind::Invalid(ref r) if r.contains("longer")));
-        assert!(matches!(got[1].kind, EntryKind::Invalid(ref r) if r.contains("UTF-8")));
+        assert!(
+            matches!(got[0].kind, EntryKind::Invalid(ref e) if e.code == "input-line-too-long" && e.message.contains("longer"))
+        );
+        assert!(matches!(got[1].kind, EntryKind::Invalid(ref e) if e.code == "input-not-utf8"));
         assert_eq!(got[2].line, 3);
     }
 

@@ -13,7 +13,7 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::config::ScanConfig;
-use super::input::{InputEntry, InputReader, Normalized};
+use super::input::{InputEntry, InputError, InputReader, Normalized};
 use super::scanner::Scanner;
 use super::stats::ScanStats;
 use crate::output::manifest::ScanStatus;
@@ -112,13 +112,13 @@ pub fn new_scan_id() -> String {
 }
 
 /// The records core's normalizer in the shape the input reader takes.
-pub fn normalize(raw: &str) -> Result<Normalized, String> {
+pub fn normalize(raw: &str) -> Result<Normalized, InputError> {
     crate::records::domain::normalize(raw)
         .map(|d| Normalized {
             ascii: d.as_str().to_owned(),
             unicode: d.unicode().map(str::to_owned),
         })
-        .map_err(|e| format!("{}: {}", e.code, e.message))
+        .map_err(|e| InputError::new(e.code, e.message))
 }
 
 /// The configuration as written into the manifest and file metadata.

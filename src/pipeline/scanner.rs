@@ -160,9 +160,15 @@ impl Scanner {
             ..DomainRow::default()
         };
         match &entry.kind {
-            EntryKind::Invalid(reason) => {
+            EntryKind::Invalid(e) => {
                 row.input_status = "invalid".to_owned();
-                row.input_error = Some(reason.clone());
+                row.input_error = Some(e.code.to_owned());
+                row.findings = vec![FindingRow {
+                    code: e.code.to_owned(),
+                    severity: Severity::Error.as_str().to_owned(),
+                    message: e.message.clone(),
+                }];
+                row.max_severity = Some(Severity::Error.as_str().to_owned());
                 (row, Vec::new())
             }
             EntryKind::Duplicate(n) => {

@@ -49,23 +49,23 @@ async fn csv_gzip_duplicates_and_invalid_lines() {
         .map(|(l, (r, _))| (*l, r.input.as_str(), r.input_status.as_str()))
         .collect();
     let expected = [
-        (1, "ok", Some("alpha.test")),
-        (2, "ok", Some("beta.test")),
-        (3, "duplicate", Some("alpha.test")),
-        (4, "invalid", None),
-        (5, "ok", Some("gamma.test")),
+        (1, "ok", Some("alpha.test"), None),
+        (2, "ok", Some("beta.test"), None),
+        (3, "duplicate", Some("alpha.test"), None),
+        (4, "invalid", None, Some("domain-bad-char")),
+        (5, "ok", Some("gamma.test"), None),
         // more.txt.gz: line 6 is a comment and 7 blank (numbered, no row).
-        (8, "ok", Some("delta.test")),
-        (9, "duplicate", Some("beta.test")),
-        (10, "invalid", None),
-        (11, "invalid", None),
+        (8, "ok", Some("delta.test"), None),
+        (9, "duplicate", Some("beta.test"), None),
+        (10, "invalid", None, Some("domain-bad-hyphen")),
+        (11, "invalid", None, Some("domain-bad-a-label")),
     ];
     assert_eq!(
         lines.iter().map(|l| l.0).collect::<Vec<_>>(),
         expected.iter().map(|e| e.0).collect::<Vec<_>>(),
         "one row per domain line: {lines:?}"
     );
-    for (line, st, domain) in expected {
+    for (line, st, domain, error) in expected {
         let (row, mx) = by_line[&line];
         assert_eq!(row.input_status, st, "line {line} ({})", row.input);
         assert_eq!(row.domain.as_deref(), domain, "line {line}");
@@ -77,8 +77,18 @@ async fn csv_gzip_duplicates_and_invalid_lines() {
             );
             assert!(mx.is_empty(), "line {line}");
         }
-        if st == "invalid" {
-            assert!(row.input_error.is_some(), "line {line}");
+        // `input_error` is the stable code alone (docs/schema.md), so it can be grouped by;
+        // the sentence is the row's one finding.
+        assert_eq!(row.input_error.as_deref(), error, "line {line}");
+        if let Some(code) = error {
+            assert_eq!(row.findings.len(), 1, "line {line}: {:?}", row.findings);
+            let f = &row.findings[0];
+            assert_eq!((f.code.as_str(), f.severity.as_str()), (code, "error"));
+            assert!(
+                !f.message.is_empty() && !f.message.starts_with(code),
+                "{f:?}"
+            );
+            assert_eq!(row.max_severity.as_deref(), Some("error"));
         }
     }
 
