@@ -436,6 +436,18 @@ mod tests {
             .collect()
     }
 
+    /// An MX lookup answered NXDOMAIN.
+    fn no_mx() -> MxClass {
+        classify_mx(
+            "d.test",
+            MxAnswer {
+                status: DnsStatus::NxDomain,
+                records: &[],
+                apex_address: None,
+            },
+        )
+    }
+
     /// A domain with these `_mta-sts` and `_smtp._tls` TXT records (NODATA when none), no MX
     /// (NXDOMAIN) and no policy fetch.
     fn records_only(sts: &[&str], rpt: &[&str]) -> DomainAssessment {
@@ -452,14 +464,7 @@ mod tests {
             "d.test",
             answer(&sts),
             answer(&rpt),
-            classify_mx(
-                "d.test",
-                MxAnswer {
-                    status: DnsStatus::NxDomain,
-                    records: &[],
-                    apex_address: None,
-                },
-            ),
+            no_mx(),
             PolicyAnswer::NotAttempted,
         )
     }
@@ -644,14 +649,7 @@ mod tests {
                 status: DnsStatus::Timeout,
                 records: &[],
             },
-            classify_mx(
-                "d.test",
-                MxAnswer {
-                    status: DnsStatus::NxDomain,
-                    records: &[],
-                    apex_address: None,
-                },
-            ),
+            no_mx(),
             PolicyAnswer::NotAttempted,
         );
         assert_eq!(a.sts_txt, "lookup-failed");
