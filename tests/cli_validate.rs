@@ -211,3 +211,55 @@ fn usage_and_io_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
 }
+
+/// A standard output whose reader has already gone: the write end of a pipe whose only reader
+/// (a `true` process) has exited, so every write fails with EPIPE.
+fn closed_stdout() -> Stdio {
+    let mut reader = Command::new("true")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn true");
+    let write_end = reader.stdin.take().expect("pipe");
+    reader.wait().expect("wait for true");
+    Stdio::from(write_end)
+}
+
+/// `stsscan validate policy FILE | head -1` and friends: a reader that stops early costs the
+/// output, not the verdict (exit 0 valid, 1 invalid), and never a panic.
+#[test]
+fn a_closed_standard_output_keeps_the_exit_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (body, code) in [
+        (
+            &b"version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 604800\r\n"[..],
+            0,
+        ),
+        (
+            &b"version: STSv1\nmode: Enforce\nmx: *.*.example.com\nmax_age: 10\n"[..],
+            1,
+        ),
+    ] {
+        let path = dir.path().join(format!("policy-{code}.txt"));
+        std::fs::write(&path, body).expect("write policy");
+        let out = Command::new(env!("CARGO_BIN_EXE_stsscan"))
+            .args(["validate", "policy"])
+            .arg(&path)
+            .stdout(closed_stdout())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run stsscan");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(stderr.is_empty(), "{stderr}");
+    }
+    // `lab domains` writes through its own writer.
+    let out = Command::new(env!("CARGO_BIN_EXE_stsscan"))
+        .args(["lab", "domains", "--domains", "20000"])
+        .stdout(closed_stdout())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run stsscan");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -5,11 +5,6 @@
 //!
 //! Exit codes: 0 nothing to fix, 1 a requirement is not met, 2 the tool failed.
 
-#![allow(
-    clippy::print_stdout,
-    reason = "the explanation is the command's output"
-)]
-
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -524,14 +519,14 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
 
 fn print_human(row: &DomainRow, checks: &[Check]) {
     let d = row.domain.as_deref().unwrap_or("?");
-    println!("MTA-STS and TLS-RPT check of {d}");
-    println!();
+    outln!("MTA-STS and TLS-RPT check of {d}");
+    outln!();
     for c in checks {
-        println!("  {} {}", c.mark.symbol(), c.requirement);
-        println!("      {}", c.observed);
+        outln!("  {} {}", c.mark.symbol(), c.requirement);
+        outln!("      {}", c.observed);
         if c.mark != Mark::Pass && c.mark != Mark::Skip {
             if let Some(fix) = &c.fix {
-                println!("      fix: {fix}");
+                outln!("      fix: {fix}");
             }
         }
     }
@@ -541,21 +536,21 @@ fn print_human(row: &DomainRow, checks: &[Check]) {
         .filter(|f| f.severity != "info")
         .collect();
     if !notable.is_empty() {
-        println!();
-        println!("Findings:");
+        outln!();
+        outln!("Findings:");
         for f in notable {
-            println!("  [{}] {}: {}", f.severity, f.code, f.message);
+            outln!("  [{}] {}: {}", f.severity, f.code, f.message);
         }
     }
     let failed = checks.iter().filter(|c| c.mark == Mark::Fail).count();
     let worth = checks.iter().filter(|c| c.mark == Mark::Warn).count();
-    println!();
+    outln!();
     if failed == 0 && worth == 0 {
-        println!("Nothing to fix.");
+        outln!("Nothing to fix.");
     } else if failed == 0 {
-        println!("Every requirement is met; {worth} item(s) marked ! are worth fixing.");
+        outln!("Every requirement is met; {worth} item(s) marked ! are worth fixing.");
     } else {
-        println!("{failed} requirement(s) not met.");
+        outln!("{failed} requirement(s) not met.");
     }
 }
 
@@ -600,7 +595,7 @@ fn print_json(row: &DomainRow, mx: &[MxRow], checks: &[Check]) -> anyhow::Result
             "code": f.code, "severity": f.severity, "message": f.message,
         })).collect::<Vec<_>>(),
     });
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    outln!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }
 

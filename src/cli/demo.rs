@@ -3,11 +3,7 @@
 //! study would report (adoption, modes, misconfiguration classes) and the agreement with the
 //! lab's ground truth.
 
-#![allow(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "the demo's report is its output"
-)]
+#![allow(clippy::print_stderr, reason = "the demo's report is its output")]
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -139,30 +135,30 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
 
     let a = adoption.lock().map(|a| a.clone()).unwrap_or_default();
     let report = grader.report();
-    println!();
-    println!("== What the scan found ({} domains)", a.domains);
+    outln!();
+    outln!("== What the scan found ({} domains)", a.domains);
     let pct = |n: u64| 100.0 * n as f64 / a.domains.max(1) as f64;
-    println!(
+    outln!(
         "  domains with MX            {:>7}  {:5.1} %",
         a.with_mx,
         pct(a.with_mx)
     );
-    println!(
+    outln!(
         "  MTA-STS TXT record         {:>7}  {:5.2} %",
         a.sts_tagged,
         pct(a.sts_tagged)
     );
-    println!(
+    outln!(
         "  usable MTA-STS policy      {:>7}  {:5.2} %",
         a.usable,
         pct(a.usable)
     );
-    println!(
+    outln!(
         "  TLS-RPT record (valid)     {:>7}  {:5.2} %",
         a.tlsrpt,
         pct(a.tlsrpt)
     );
-    println!(
+    outln!(
         "  modes: {}",
         a.modes
             .iter()
@@ -170,41 +166,44 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    outln!(
         "  misconfigured (TXT present, policy not usable): {}; would break enforce delivery: {}",
         a.sts_tagged.saturating_sub(a.usable),
         a.undeliverable
     );
-    println!("  most common findings:");
+    outln!("  most common findings:");
     let mut top: Vec<_> = a.findings.iter().collect();
     top.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
     for (code, n) in top.into_iter().take(12) {
-        println!("    {n:>7}  {code}");
+        outln!("    {n:>7}  {code}");
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "== Agreement with the lab's ground truth: {}/{} domains ({:.2} %)",
         report.agreeing,
         report.domains,
         report.agreement_percent()
     );
     for (field, n) in &report.by_field {
-        println!("    {n:>7}  {field}");
+        outln!("    {n:>7}  {field}");
     }
     for m in report.examples.iter().take(10) {
-        println!(
+        outln!(
             "    {}: {} expected {} got {}",
-            m.domain, m.field, m.expected, m.got
+            m.domain,
+            m.field,
+            m.expected,
+            m.got
         );
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "Dataset: {}/domains and {}/mx (manifest {}).",
         args.out.display(),
         args.out.display(),
         summary.written.manifest.display()
     );
-    println!(
+    outln!(
         "Try: duckdb -c \"SELECT sts_txt, policy_fetch, count(*) FROM read_parquet('{}/domains/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY ALL ORDER BY 3 DESC\"",
         args.out.display()
     );

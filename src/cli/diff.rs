@@ -2,11 +2,7 @@
 //! exiting Nagios-style: 0 ok (no alert or only info), 1 warning, 2 critical, 3 could not run
 //! (every error, usage errors included — see [`run_raw`]).
 
-#![allow(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "the alerts are the output"
-)]
+#![allow(clippy::print_stderr, reason = "the alerts are the output")]
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -200,11 +196,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let new = load(&new_dir, &new_id)?;
     let alerts = diff(&old, &new, &opts);
     match args.rules.format {
-        Format::Human => print!(
+        Format::Human => out!(
             "{}",
             human(&alerts, Some(&old_id), &new_id, new.domains.len())
         ),
-        Format::Jsonl => print!("{}", jsonl(&alerts)?),
+        Format::Jsonl => out!("{}", jsonl(&alerts)?),
     }
     Ok(ExitCode::from(nagios_status(&alerts)))
 }

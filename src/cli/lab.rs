@@ -162,13 +162,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-#[allow(
-    clippy::print_stdout,
-    reason = "the scenarios subcommand writes its table to stdout"
-)]
 fn scenarios() -> anyhow::Result<ExitCode> {
     for s in Scenario::ALL {
-        println!("{}\t{}", s.name(), s.realistic_weight());
+        outln!("{}\t{}", s.name(), s.realistic_weight());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -192,7 +188,13 @@ fn domains(a: &DomainsArgs) -> anyhow::Result<ExitCode> {
     let world = a.world.world()?;
     match &a.out {
         Some(p) => write_domains(&world, &mut create(p)?)?,
-        None => write_domains(&world, &mut std::io::stdout().lock())?,
+        // A reader that stops early (`stsscan lab domains | head`) is not a failure.
+        None => match write_domains(&world, &mut std::io::stdout().lock()) {
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {}
+            r => r?,
+        },
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -233,10 +235,6 @@ fn truth(a: &TruthArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(
-    clippy::print_stdout,
-    reason = "lab serve tells the user where the lab is"
-)]
 fn serve(a: &ServeArgs) -> anyhow::Result<ExitCode> {
     let world = a.world.world()?;
     let dir = match &a.dir {
@@ -272,26 +270,26 @@ fn serve(a: &ServeArgs) -> anyhow::Result<ExitCode> {
         let lab = crate::lab::server::start(move |_| world, opts).await?;
         let ca = dir.join("lab-root-ca.pem");
         std::fs::write(&ca, lab.ca_pem()).with_context(|| format!("writing {}", ca.display()))?;
-        println!("lab serving {} domains (seed {}, mix {})", a.world.domains, a.world.seed, a.world.mix);
-        println!("dns      {}", lab.dns_addr());
-        println!("ca       {}", ca.display());
-        println!("domains  {}", list.display());
+        outln!("lab serving {} domains (seed {}, mix {})", a.world.domains, a.world.seed, a.world.mix);
+        outln!("dns      {}", lab.dns_addr());
+        outln!("ca       {}", ca.display());
+        outln!("domains  {}", list.display());
         if a.dns_delay_ms > 0 || !drop_rate.is_none() {
-            println!(
+            outln!(
                 "impair   dns delay {} ms, dns drop rate {}",
                 a.dns_delay_ms,
                 drop_rate.probability()
             );
         }
-        println!(
+        outln!(
             "ports    dns {} https {} smtp {}",
             lab.dns_addr().port(),
             ports.https,
             ports.smtp
         );
-        println!("truth    stsscan lab truth --seed {} --domains {} --mix {} --block {} --pool-size {} --epoch {} --out truth.parquet",
+        outln!("truth    stsscan lab truth --seed {} --domains {} --mix {} --block {} --pool-size {} --epoch {} --out truth.parquet",
             a.world.seed, a.world.domains, a.world.mix, a.world.block, a.world.pool_size, a.world.epoch);
-        println!("Ctrl-C to stop");
+        outln!("Ctrl-C to stop");
         tokio::signal::ctrl_c().await?;
         lab.shutdown().await;
         anyhow::Ok(())

@@ -5,6 +5,50 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Whether standard output's reader has gone (see [`print_out`]).
+static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes command output to standard output. When the reader has gone (`stsscan check D |
+/// head -3`), the rest of the output is dropped and the command runs on to its usual exit
+/// status, which stays its verdict; Rust ignores SIGPIPE, so `println!` would panic there.
+/// Any other write error (a full disk behind `>`) ends the process with a one-line error and
+/// status 2.
+pub(crate) fn print_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    if STDOUT_GONE.load(Relaxed) {
+        return;
+    }
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            STDOUT_GONE.store(true, Relaxed);
+            return;
+        }
+        #[allow(clippy::print_stderr, reason = "the CLI reports its own failure")]
+        {
+            eprintln!("stsscan: error: cannot write to standard output: {e}");
+        }
+        std::process::exit(2);
+    }
+}
+
+/// `println!` through [`print_out`].
+macro_rules! outln {
+    () => {
+        $crate::cli::print_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::print_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` through [`print_out`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::print_out(format_args!($($arg)*))
+    };
+}
+
 pub mod check;
 #[cfg(feature = "lab")]
 pub mod demo;

@@ -6,11 +6,7 @@
 //! Ctrl-C, which lets a scan in progress drain and close as `interrupted` (a second aborts);
 //! see `docs/monitoring.md`.
 
-#![allow(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "the summary is the output"
-)]
+#![allow(clippy::print_stderr, reason = "the summary is the output")]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -177,11 +173,11 @@ pub fn config(args: &Args) -> anyhow::Result<ScanConfig> {
 
 fn print_round(r: &Round, format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Human => print!(
+        Format::Human => out!(
             "{}",
             human(&r.alerts, r.previous.as_deref(), &r.scan_id, r.domains)
         ),
-        Format::Jsonl => print!("{}", jsonl(&r.alerts)?),
+        Format::Jsonl => out!("{}", jsonl(&r.alerts)?),
     }
     Ok(())
 }

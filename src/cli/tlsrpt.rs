@@ -6,11 +6,6 @@
 //! Exit codes: 0 done (malformed inputs are rows of the `errors` table, not failures), 2
 //! usage or I/O error.
 
-#![allow(
-    clippy::print_stdout,
-    reason = "the tlsrpt subcommand writes its summaries to standard output"
-)]
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -82,9 +77,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match &args.what {
         What::Ingest { paths, out } => {
             let s = ingest::ingest_paths(paths, out)?;
-            println!(
+            outln!(
                 "files {}  messages {}  reports added {}  duplicates {}  errors {}",
-                s.files, s.messages, s.added, s.duplicates, s.errors
+                s.files,
+                s.messages,
+                s.added,
+                s.duplicates,
+                s.errors
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -109,7 +108,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
                 let r = crate::tlsrpt::receive::start(cfg).await?;
-                println!("listening on {}", r.local_addr());
+                outln!("listening on {}", r.local_addr());
                 tokio::signal::ctrl_c().await?;
                 r.shutdown().await
             })?;
@@ -118,7 +117,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         What::Report { dir, out, scan } => {
             let agg = report::aggregate(dir)?;
             let top = report::top_details(&agg, scan.as_deref())?;
-            print!("{}", report::render_text(&agg, &top));
+            out!("{}", report::render_text(&agg, &top));
             if let Some(out) = out {
                 std::fs::write(out, report::render_html(&agg, &top))
                     .with_context(|| format!("writing {}", out.display()))?;

@@ -9,11 +9,6 @@
 //! Exit codes: 0 valid (or, for `mx-match`, the host matches), 1 invalid (no match), 2 usage or
 //! I/O error.
 
-#![allow(
-    clippy::print_stdout,
-    reason = "the validate subcommand writes its report to standard output"
-)]
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -168,8 +163,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         What::Domain { name } => check_domain(name),
     };
     match args.format {
-        Format::Human => println!("{}", human(&report)),
-        Format::Json => println!("{}", to_json(&report)),
+        Format::Human => outln!("{}", human(&report)),
+        Format::Json => outln!("{}", to_json(&report)),
     }
     Ok(if report.verdict {
         ExitCode::SUCCESS
