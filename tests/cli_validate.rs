@@ -1,4 +1,5 @@
-//! `stsscan validate` end to end: run the built binary, check exit codes and the JSON output.
+//! `stsscan validate` end to end: run the built binary, check exit codes and the JSON output;
+//! and how commands behave when their standard output or error is closed early.
 //! No network: every input is an argument, a temporary file or standard input.
 
 #![allow(clippy::expect_used, reason = "test helpers fail loudly")]
@@ -212,9 +213,9 @@ fn usage_and_io_errors_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
 }
 
-/// A standard output whose reader has already gone: the write end of a pipe whose only reader
+/// An output whose reader has already gone: the write end of a pipe whose only reader
 /// (a `true` process) has exited, so every write fails with EPIPE.
-fn closed_stdout() -> Stdio {
+fn closed_pipe() -> Stdio {
     let mut reader = Command::new("true")
         .stdin(Stdio::piped())
         .spawn()
@@ -244,7 +245,7 @@ fn a_closed_standard_output_keeps_the_exit_status() {
         let out = Command::new(env!("CARGO_BIN_EXE_stsscan"))
             .args(["validate", "policy"])
             .arg(&path)
-            .stdout(closed_stdout())
+            .stdout(closed_pipe())
             .stderr(Stdio::piped())
             .output()
             .expect("run stsscan");
@@ -255,11 +256,25 @@ fn a_closed_standard_output_keeps_the_exit_status() {
     // `lab domains` writes through its own writer.
     let out = Command::new(env!("CARGO_BIN_EXE_stsscan"))
         .args(["lab", "domains", "--domains", "20000"])
-        .stdout(closed_stdout())
+        .stdout(closed_pipe())
         .stderr(Stdio::piped())
         .output()
         .expect("run stsscan");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// A closed standard error: the failure is still the exit status (2), not a panic (101).
+#[test]
+fn a_closed_standard_error_keeps_the_exit_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_stsscan"))
+        .arg("report")
+        .arg(dir.path().join("no-such-dataset"))
+        .stdout(Stdio::piped())
+        .stderr(closed_pipe())
+        .output()
+        .expect("run stsscan");
+    assert_eq!(out.status.code(), Some(2));
 }

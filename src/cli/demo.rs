@@ -3,8 +3,6 @@
 //! study would report (adoption, modes, misconfiguration classes) and the agreement with the
 //! lab's ground truth.
 
-#![allow(clippy::print_stderr, reason = "the demo's report is its output")]
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -81,7 +79,7 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
     .await
     .context("starting the lab")?;
     let ports = lab.ports();
-    eprintln!(
+    errln!(
         "lab: {} domains ({} mix, seed {}), DNS {}, HTTPS :{}, SMTP :{}, CA {}",
         args.domains,
         args.mix.name(),

@@ -2,8 +2,6 @@
 //! exiting Nagios-style: 0 ok (no alert or only info), 1 warning, 2 critical, 3 could not run
 //! (every error, usage errors included — see [`run_raw`]).
 
-#![allow(clippy::print_stderr, reason = "the alerts are the output")]
-
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -115,7 +113,7 @@ pub fn run_nagios<A: Parser>(
     match f(&args) {
         Ok(code) => Ok(code),
         Err(err) => {
-            eprintln!("stsscan: error: {err:#}");
+            errln!("stsscan: error: {err:#}");
             Ok(ExitCode::from(EXIT_UNKNOWN))
         }
     }

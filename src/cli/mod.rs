@@ -24,12 +24,26 @@ pub(crate) fn print_out(args: std::fmt::Arguments<'_>) {
             STDOUT_GONE.store(true, Relaxed);
             return;
         }
-        #[allow(clippy::print_stderr, reason = "the CLI reports its own failure")]
-        {
-            eprintln!("stsscan: error: cannot write to standard output: {e}");
-        }
+        print_err(format_args!(
+            "stsscan: error: cannot write to standard output: {e}\n"
+        ));
         std::process::exit(2);
     }
+}
+
+/// Writes diagnostics (progress, summaries, errors) to standard error, ignoring a failure:
+/// with standard error closed there is nowhere to report it, and `eprintln!` would panic in
+/// the middle of a scan.
+pub(crate) fn print_err(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// `eprintln!` through [`print_err`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::print_err(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }
 
 /// `println!` through [`print_out`].
@@ -120,10 +134,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            #[allow(clippy::print_stderr, reason = "the CLI reports its own failure")]
-            {
-                eprintln!("stsscan: error: {err:#}");
-            }
+            errln!("stsscan: error: {err:#}");
             ExitCode::from(2)
         }
     }

@@ -6,8 +6,6 @@
 //! Ctrl-C, which lets a scan in progress drain and close as `interrupted` (a second aborts);
 //! see `docs/monitoring.md`.
 
-#![allow(clippy::print_stderr, reason = "the summary is the output")]
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -222,7 +220,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                         r.status
                     }
                     Err(e) => {
-                        eprintln!("stsscan: monitor round failed: {e:#}");
+                        errln!("stsscan: monitor round failed: {e:#}");
                         EXIT_UNKNOWN
                     }
                 };

@@ -2,11 +2,6 @@
 //! ETA when the total is known, in flight, errors), one status line every few seconds
 //! otherwise (logs, cron), nothing with `--quiet`; and the closing summary.
 
-#![allow(
-    clippy::print_stderr,
-    reason = "progress and summaries are the CLI's stderr output"
-)]
-
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -95,7 +90,7 @@ pub fn start(stats: Arc<ScanStats>, mode: ProgressMode, label: &str) -> Reporter
                         () = s.notified() => break,
                         () = tokio::time::sleep(Duration::from_secs(5)) => {}
                     }
-                    eprintln!("{}", status_line(&label, &stats));
+                    errln!("{}", status_line(&label, &stats));
                 }
             });
             Reporter {

@@ -42,9 +42,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         top: args.top,
     };
     write(&opts, &out)?;
-    #[allow(clippy::print_stderr, reason = "the CLI says where the page went")]
     {
-        eprintln!("stsscan: wrote {}", out.display());
+        errln!("stsscan: wrote {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
 }

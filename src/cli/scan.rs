@@ -1,11 +1,6 @@
 //! `stsscan scan`: a batch scan of domain lists into a Parquet dataset, with progress, a
 //! closing summary, Ctrl-C handling (first drains and closes, second aborts) and `--resume`.
 
-#![allow(
-    clippy::print_stderr,
-    reason = "the closing summary and notices go to stderr"
-)]
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -134,11 +129,11 @@ pub async fn ctrl_c(
             return std::future::pending().await;
         };
         if mode != ProgressMode::Quiet {
-            eprintln!("\nstsscan: stopping ({first}): {stopping} (Ctrl-C again aborts)");
+            errln!("\nstsscan: stopping ({first}): {stopping} (Ctrl-C again aborts)");
         }
         let _ = stop.send(true);
         if let Some(second) = signals.next().await {
-            eprintln!("stsscan: aborted ({second}); {aborted}");
+            errln!("stsscan: aborted ({second}); {aborted}");
             std::process::exit(130);
         }
         std::future::pending().await
@@ -211,7 +206,7 @@ pub fn tap(
 pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
     use std::sync::atomic::Ordering::Relaxed;
     let done = stats.done.load(Relaxed);
-    eprintln!(
+    errln!(
         "{} {} entries in {:.1}s ({:.0}/s){}",
         if summary.interrupted {
             "interrupted after"
@@ -231,7 +226,7 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
     for (field, value, n) in stats.tallies() {
         if field != last {
             if !line.is_empty() {
-                eprintln!("{line}");
+                errln!("{line}");
             }
             line = format!("  {field:<13}");
             last = field;
@@ -239,9 +234,9 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
         line.push_str(&format!(" {value}={n}"));
     }
     if !line.is_empty() {
-        eprintln!("{line}");
+        errln!("{line}");
     }
-    eprintln!(
+    errln!(
         "  policy fetches {}, STARTTLS probes {} ({} repeated with the MX name as SNI, {} of them got the same certificate); {}",
         stats.fetches.load(Relaxed),
         stats.probes.load(Relaxed),
@@ -250,7 +245,7 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
         summary.caches
     );
     for w in &summary.warnings {
-        eprintln!("  warning: {w}");
+        errln!("  warning: {w}");
     }
-    eprintln!("  manifest: {}", summary.written.manifest.display());
+    errln!("  manifest: {}", summary.written.manifest.display());
 }
