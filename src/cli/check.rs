@@ -18,6 +18,7 @@ use crate::pipeline::input::{CsvColumn, EntryKind, InputEntry, InputFormat, Inpu
 use crate::pipeline::run::normalize;
 use crate::pipeline::scanner::Scanner;
 use crate::pipeline::stats::ScanStats;
+use crate::records::{sts_txt, tlsrpt_txt};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -204,7 +205,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         "multiple" => check(
             format!("_mta-sts.{d} has one valid TXT record"),
             Mark::Fail,
-            format!("{} records begin with v=STSv1", row.sts_txt_records.as_ref().map_or(0, Vec::len)),
+            format!("{} records begin with v=STSv1", versioned(row.sts_txt_records.as_deref(), sts_txt::begins_with_version)),
             Some("keep exactly one TXT record beginning with v=STSv1; senders ignore MTA-STS when there are several (RFC 8461 §3.1)"),
         ),
         "invalid" => check(
@@ -507,6 +508,15 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             format!("the lookup failed ({})", row.tlsrpt_dns.as_deref().unwrap_or("?")),
             Some("make the DNS servers of the domain answer TXT queries for _smtp._tls (no SERVFAIL or timeouts)"),
         ),
+        Some("multiple") => check(
+            format!("_smtp._tls.{d} publishes TLS-RPT"),
+            Mark::Fail,
+            format!(
+                "{} records begin with v=TLSRPTv1, so senders send no reports",
+                versioned(row.tlsrpt_records.as_deref(), tlsrpt_txt::begins_with_version)
+            ),
+            Some("keep exactly one TXT record beginning with v=TLSRPTv1 (RFC 8460 §3)"),
+        ),
         Some(other) => check(
             format!("_smtp._tls.{d} publishes TLS-RPT"),
             Mark::Fail,
@@ -515,6 +525,15 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         ),
     });
     out
+}
+
+/// How many of a TXT RRset's records begin with the version (the ones senders count).
+fn versioned(records: Option<&[String]>, begins: fn(&[u8]) -> bool) -> usize {
+    records
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| begins(r.as_bytes()))
+        .count()
 }
 
 fn print_human(row: &DomainRow, checks: &[Check]) {
@@ -615,6 +634,38 @@ mod tests {
             .iter()
             .find(|c| c.requirement.contains(requirement))
             .unwrap_or_else(|| panic!("no check {requirement:?} in {checks:#?}"))
+    }
+
+    /// RFC 8461 §3.1 and RFC 8460 §3: records that do not begin with the version are discarded
+    /// before counting, so the count shown is of those that do.
+    #[test]
+    fn repeated_records_are_counted_as_senders_count_them() {
+        let mut r = row("a.test");
+        r.sts_txt = Some("multiple".into());
+        r.sts_txt_records = Some(vec![
+            "v=STSv1; id=1".into(),
+            "v=spf1 -all".into(),
+            "v=STSv1; id=2".into(),
+        ]);
+        r.tlsrpt = Some("multiple".into());
+        r.tlsrpt_records = Some(vec![
+            "v=TLSRPTv1; rua=mailto:a@a.test".into(),
+            "v=TLSRPTv1; rua=mailto:b@a.test".into(),
+            "v=TLSRPTv1; rua=mailto:c@a.test".into(),
+            "unrelated".into(),
+        ]);
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "has one valid TXT record");
+        assert_eq!(
+            (c.mark, c.observed.as_str()),
+            (Mark::Fail, "2 records begin with v=STSv1")
+        );
+        let c = find(&checks, "publishes TLS-RPT");
+        assert_eq!(c.mark, Mark::Fail);
+        assert!(
+            c.observed.starts_with("3 records begin with v=TLSRPTv1"),
+            "{c:?}"
+        );
     }
 
     /// An `_mta-sts` alias whose target has no record: senders see no policy (RFC 8461 §3.1
