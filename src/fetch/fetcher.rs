@@ -69,7 +69,7 @@ pub enum FetchOutcome {
     /// `http-status`: a status that is neither 200 nor 3xx.
     HttpStatus,
     /// `redirect`: a 3xx status; RFC 8461 §3.3: "HTTP 3xx redirects MUST NOT be followed, and
-    /// HTTP caching (as specified in [RFC7234]) MUST NOT be used."
+    /// HTTP caching (as specified in \[RFC7234\]) MUST NOT be used."
     Redirect,
     /// `too-large`: the body (announced or received) exceeds `max_body` bytes.
     TooLarge,

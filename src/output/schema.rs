@@ -1,4 +1,4 @@
-//! The Arrow schema of both tables, defined once: a table of [`Column`]s per table, each with
+//! The Arrow schema of both tables, defined once: a table of `Column`s per table, each with
 //! its name, nullability, description and a typed accessor into the row struct. The Arrow
 //! [`Schema`], the field descriptions (field metadata key `description`), the batch builder and
 //! the column list checked against `docs/schema.md` all derive from these two tables, so they

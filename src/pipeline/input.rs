@@ -8,7 +8,7 @@
 //! another shard (`--shard i/N`) are skipped before normalization costs anything but a hash.
 //!
 //! Deduplication keeps 64-bit SipHash-1-3 fingerprints of the normalized names in a
-//! [`SeenSet`](super::dedupe::SeenSet): in memory up to about 900 000 names, then spilled to a
+//! [`SeenSet`]: in memory up to about 900 000 names, then spilled to a
 //! sorted temporary file behind a Bloom filter, so memory stays flat (≈ 26 MiB at most)
 //! whatever the input size. The chance of a false duplicate among 100 M names is about
 //! 3 × 10⁻⁴; it is documented rather than hidden (the row says `duplicate`, never dropped).

@@ -6,6 +6,13 @@
 //! single-flight address cache, the policy fetcher, the single-flight, per-address-polite
 //! STARTTLS prober, the trust anchors, and a bounded memo of chain verdicts per probe (one
 //! provider address serves thousands of MX names; its chain is judged once, the name per MX).
+//!
+//! Findings written here (besides those of [`crate::assess`]):
+//!
+//! | code | severity | meaning |
+//! |---|---|---|
+//! | `enforce-undeliverable` | error when the policy loses mail now, else warning ([`verdict::undeliverable_loses_mail`]) | a usable policy and no MX host that matches it, offers STARTTLS and presents a valid certificate (`enforce_deliverable = false`) |
+//! | the row's `input_error` | error | an input line that is not a domain ([`super::input`]); nothing is scanned |
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -12,7 +12,7 @@
 //! * [`explicit`] — [`ExplicitWorld`]: a test declares its domains in a few lines.
 //! * [`generated`] — [`GeneratedWorld`]: seed + N + [`Mix`]; names and scenarios are pure
 //!   functions of (seed, i), so a ten-million-domain world costs no memory.
-//! * [`truth`] / [`write`] — the ground truth and its Parquet / JSONL writers.
+//! * [`truth`] / [`write`](mod@write) — the ground truth and its Parquet / JSONL writers.
 //! * [`ipv6`] — [`Ipv6Loopback`]: any world plus chosen host names on `::1` (IPv6 tests).
 //!
 //! This module must not use the scanner's `records` or `assess` modules (the truth comes from the

@@ -1,5 +1,5 @@
 //! The ground truth (`docs/ground-truth.md`): for each domain, what an RFC-exact scanner must
-//! observe, derived from the domain's [`Spec`] by the declarations of [`super::spec`] — never
+//! observe, derived from the domain's [`Spec`](super::spec::Spec) by the declarations of [`super::spec`] — never
 //! by parsing what is served. Writers live in [`super::write`].
 
 use serde::Serialize;
