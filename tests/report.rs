@@ -322,7 +322,7 @@ fn action_list_keeps_only_the_top_n_most_urgent() {
     let mut o = opts(dir.path());
     o.top = 1;
     let html = render(&o).unwrap();
-    assert!(html.contains("2 domains: 1 where a sender enforcing"));
+    assert!(html.contains("2 domains: 1 whose policy loses mail now"));
     assert!(html.contains(&format!("{ACTION}<td>broken-enforce.test</td>")));
     assert!(!html.contains(&format!("{ACTION}<td>hostile.test</td>")));
 }

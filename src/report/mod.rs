@@ -281,9 +281,11 @@ fn action(out: &mut String, s: &Summary, top: usize) {
     let total: u64 = s.action_total.values().sum();
     let _ = writeln!(
         out,
-        "<h2 id=\"action\">Domains needing action</h2>\n<p>{} domains: {} where a sender \
-         enforcing the policy cannot deliver, {} with errors. Listed: the first {} \
-         (enforce-undeliverable first, then errors, in input order).</p>",
+        "<h2 id=\"action\">Domains needing action</h2>\n<p>{} domains: {} whose policy loses \
+         mail now (senders enforcing it cannot deliver), {} with errors. Listed: the first {} \
+         (enforce-undeliverable first, then errors, in input order). An undeliverable policy \
+         in mode testing or none, or beside a null MX, loses no mail yet and is listed only \
+         for an error.</p>",
         total,
         s.action_total
             .get(&Urgency::EnforceUndeliverable)
