@@ -67,7 +67,8 @@ fn mx(domain: &str, host: &str, smtp: &str, cert: Option<&str>, matches: Option<
 
 /// Scan `id` started on `day` with: one enforce domain that cannot deliver (its MX is not
 /// listed in the policy), one domain whose policy fetch fails with a hostile finding message,
-/// `clean` healthy domains with TLS-RPT sharing one provider MX, one invalid line.
+/// `clean` domains with TLS-RPT sharing one provider MX (the first with a `testing` policy
+/// that would not deliver if enforced: it loses no mail), one invalid line.
 fn write_scan(dir: &Path, id: &str, day: u32, clean: u64, status: ScanStatus) {
     let cfg = WriterConfig::new(dir, id, at(day), serde_json::json!({}));
     let w = OutputWriter::start(cfg).unwrap();
@@ -138,6 +139,21 @@ fn write_scan(dir: &Path, id: &str, day: u32, clean: u64, status: ScanStatus) {
         let mut r = ok_row(next(), &d);
         r.tlsrpt = Some("valid".into());
         r.mx_hosts = Some(vec!["mx1.provider.test".into(), "mx2.provider.test".into()]);
+        if i == 0 {
+            r.sts_txt = Some("valid".into());
+            r.policy_fetch = Some("ok".into());
+            r.policy_cert = Some("valid".into());
+            r.policy_valid = Some(true);
+            r.policy_mode = Some("testing".into());
+            r.policy_usable = Some(true);
+            r.enforce_deliverable = Some(false);
+            r.findings = vec![finding(
+                "enforce-undeliverable",
+                "warning",
+                "senders deliver anyway under mode testing",
+            )];
+            r.max_severity = Some("warning".into());
+        }
         let rows = vec![
             mx(&d, "mx1.provider.test", "ok", Some("valid"), None),
             mx(&d, "mx2.provider.test", "ok", Some("valid"), None),
@@ -225,14 +241,20 @@ fn figures_breakdown_mx_and_action_list_are_right() {
     let dir = tempfile::tempdir().unwrap();
     write_scan(dir.path(), "s1", 1, 7, ScanStatus::Complete);
     let html = render(&opts(dir.path())).unwrap();
-    // 10 input lines, 9 ok: 2 with MTA-STS TXT, 1 usable policy (enforce), 7 TLS-RPT.
+    // 10 input lines, 9 ok: 3 with MTA-STS TXT, 2 usable policies (enforce, testing),
+    // 7 TLS-RPT.
     assert_eq!(row_cells(&html, "input lines")[1], "10");
     assert_eq!(row_cells(&html, "domains scanned")[1], "9");
-    assert_eq!(row_cells(&html, "valid MTA-STS TXT")[1..], ["2", "22.22"]);
-    assert_eq!(row_cells(&html, "usable MTA-STS policy")[1], "1");
+    assert_eq!(row_cells(&html, "valid MTA-STS TXT")[1..], ["3", "33.33"]);
+    assert_eq!(row_cells(&html, "usable MTA-STS policy")[1], "2");
     assert_eq!(row_cells(&html, "mode enforce")[1], "1");
+    assert_eq!(row_cells(&html, "mode testing")[1], "1");
     assert_eq!(row_cells(&html, "valid TLS-RPT")[1..], ["7", "77.78"]);
-    assert_eq!(row_cells(&html, "enforce would not deliver")[1], "1");
+    assert_eq!(row_cells(&html, "enforce would not deliver")[1], "2");
+    // RFC 8461 §5: only the enforce policy loses mail; the testing one is not listed.
+    assert_eq!(row_cells(&html, "… and the policy loses mail now")[1], "1");
+    assert!(html.contains("2 domains: 1 whose policy loses mail now"));
+    assert!(!html.contains(&format!("{ACTION}<td>clean0.test</td>")));
     assert_eq!(row_cells(&html, "with MX")[1], "9");
     // Findings per code and severity.
     assert_eq!(row_cells(&html, "policy-fetch-failed")[1], "1");
@@ -310,8 +332,8 @@ fn latest_complete_scan_is_chosen_and_history_charts_every_complete_scan() {
     let html = render(&o).unwrap();
     assert!(html.contains("2 complete scans of 3"));
     assert!(html.contains("<polyline"));
-    assert_eq!(row_cells(&html, "old")[2..4], ["5", "2"]);
-    assert_eq!(row_cells(&html, "new")[2..4], ["7", "2"]);
+    assert_eq!(row_cells(&html, "old")[2..4], ["5", "3"]);
+    assert_eq!(row_cells(&html, "new")[2..4], ["7", "3"]);
     assert_balanced(&html);
 }
 
@@ -494,7 +516,7 @@ fn chromium_renders_the_page_when_installed() {
     assert!(dom.contains("<polyline") && dom.contains("<rect"));
     assert!(dom.contains("scan second</h1>"));
     assert!(dom.contains("<td>domains scanned</td><td class=\"n\">7</td>"));
-    assert!(dom.contains("<td>enforce would not deliver</td><td class=\"n\">1</td>"));
+    assert!(dom.contains("<td>enforce would not deliver</td><td class=\"n\">2</td>"));
     assert!(dom.contains("<td>broken-enforce.test</td>"));
     // The hostile message stays text: no element was made from it.
     assert!(!dom.contains("<script") && !dom.contains("<b onmouseover"));

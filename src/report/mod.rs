@@ -124,6 +124,13 @@ fn headline(out: &mut String, s: &Summary) {
     let sts_txt = count(s, "sts_txt", "valid");
     let usable = count(s, "policy_usable", "true");
     let tlsrpt = count(s, "tlsrpt", "valid");
+    // Of those, the ones whose policy loses mail now (`undeliverable_loses_mail`: mode
+    // enforce, or no MX and no address): the report's first group of domains needing action.
+    let losing = s
+        .action_total
+        .get(&Urgency::EnforceUndeliverable)
+        .copied()
+        .unwrap_or(0);
     let rows = vec![
         vec!["input lines".into(), s.rows.to_string(), String::new()],
         vec!["domains scanned".into(), ok.to_string(), pct(ok, ok)],
@@ -163,6 +170,11 @@ fn headline(out: &mut String, s: &Summary) {
             "enforce would not deliver".into(),
             count(s, "enforce_deliverable", "false").to_string(),
             pct(count(s, "enforce_deliverable", "false"), ok),
+        ],
+        vec![
+            "… and the policy loses mail now".into(),
+            losing.to_string(),
+            pct(losing, ok),
         ],
     ];
     out.push_str("<h2 id=\"headline\">Headline figures</h2>\n");
