@@ -3,14 +3,14 @@
 //! optionally gzip-compressed (detected by magic bytes, not by file name).
 //!
 //! Every non-blank, non-comment line becomes exactly one [`InputEntry`]: a normalized domain, an
-//! invalid line with its reason ([`InputError`]), or a duplicate of an earlier line. Nothing is dropped silently,
-//! nothing is loaded whole: lines are read one at a time with a length cap. Lines that belong to
-//! another shard (`--shard i/N`) are skipped before normalization costs anything but a hash.
+//! invalid line with its reason ([`InputError`]), or a duplicate of an earlier line. Nothing is
+//! dropped silently, nothing is loaded whole: lines are read one at a time with a length cap.
+//! Lines that belong to another shard (`--shard i/N`) are skipped before normalization costs
+//! anything but a hash.
 //!
 //! Deduplication keeps 64-bit SipHash-1-3 fingerprints of the normalized names in a
-//! [`SeenSet`]: in memory up to about 900 000 names, then spilled to a
-//! sorted temporary file behind a Bloom filter, so memory stays flat (≈ 26 MiB at most)
-//! whatever the input size. The chance of a false duplicate among 100 M names is about
+//! [`SeenSet`]: in memory up to about 900 000 names, then spilled to a sorted temporary file
+//! behind a Bloom filter, so memory stays flat (≈ 26 MiB at most) whatever the input size. The chance of a false duplicate among 100 M names is about
 //! 3 × 10⁻⁴; it is documented rather than hidden (the row says `duplicate`, never dropped).
 //!
 //! Why a line is invalid is a stable code (the row's `input_error`) with a sentence for people
