@@ -460,36 +460,35 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         } else {
             let result = row.rfc8460_result.as_deref().unwrap_or("validation-failure");
             let mode = row.policy_mode.as_deref();
-            let loses = undeliverable_loses_mail(row.mx_kind.as_deref(), mode);
-            match row.mx_kind.as_deref() {
-                Some("null") => check(
-                    "a sender enforcing the policy can deliver",
-                    Mark::Warn,
-                    "the domain publishes a null MX (RFC 7505) and accepts no mail, with or without MTA-STS",
-                    Some("if the domain receives no mail, remove the MTA-STS records or publish mode: none; if it does, replace the null MX with MX records for the hosts the policy lists"),
+            // ✗ when the policy loses mail now, ! when it does not: one rule for the scan's
+            // finding, this check, the report and `monitor`.
+            let mark = if undeliverable_loses_mail(row.mx_kind.as_deref(), mode) {
+                Mark::Fail
+            } else {
+                Mark::Warn
+            };
+            let (observed, fix) = match row.mx_kind.as_deref() {
+                Some("null") => (
+                    "the domain publishes a null MX (RFC 7505) and accepts no mail, with or without MTA-STS".to_owned(),
+                    "if the domain receives no mail, remove the MTA-STS records or publish mode: none; if it does, replace the null MX with MX records for the hosts the policy lists",
                 ),
-                Some("none") => check(
-                    "a sender enforcing the policy can deliver",
-                    Mark::Fail,
-                    "the domain has no MX and no address, so no sender can deliver to it",
-                    Some("publish MX records for the mail hosts the policy lists (or, if the domain receives no mail, a null MX \"0 .\" and mode: none)"),
+                Some("none") => (
+                    "the domain has no MX and no address, so no sender can deliver to it".to_owned(),
+                    "publish MX records for the mail hosts the policy lists (or, if the domain receives no mail, a null MX \"0 .\" and mode: none)",
                 ),
-                _ if !loses => check(
-                    "a sender enforcing the policy can deliver",
-                    Mark::Warn,
+                _ if mark == Mark::Warn => (
                     format!(
                         "no listed MX accepts a valid TLS session ({result}); under mode: {} senders deliver anyway and report the failure",
                         mode.unwrap_or("?")
                     ),
-                    Some("fix the MX entries above before switching to mode: enforce, or senders will stop delivering"),
+                    "fix the MX entries above before switching to mode: enforce, or senders will stop delivering",
                 ),
-                _ => check(
-                    "a sender enforcing the policy can deliver",
-                    Mark::Fail,
+                _ => (
                     format!("no listed MX accepts a valid TLS session ({result})"),
-                    Some("fix the MX entries above, or publish mode: testing until they are fixed (senders then deliver and report)"),
+                    "fix the MX entries above, or publish mode: testing until they are fixed (senders then deliver and report)",
                 ),
-            }
+            };
+            check("a sender enforcing the policy can deliver", mark, observed, Some(fix))
         });
     }
 

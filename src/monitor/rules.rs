@@ -405,24 +405,22 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
         && new.enforce_deliverable == Some(false)
     {
         let mode = new.policy_mode.as_deref();
-        let (severity, message) = match new.mx_kind.as_deref() {
-            Some("null") => (
-                Severity::Warning,
-                "the domain now publishes a null MX (it accepts no mail) beside its MTA-STS \
-                 policy: if that is meant, withdraw the policy (mode: none, then remove it)"
-                    .to_owned(),
-            ),
-            kind if undeliverable_loses_mail(kind, mode) => (
-                Severity::Critical,
-                "a sender enforcing the policy would no longer deliver mail".to_owned(),
-            ),
-            _ => (
-                Severity::Warning,
-                format!(
-                    "a sender enforcing the policy would no longer deliver mail; under mode: {} \
-                     senders still deliver and report, fix it before enforcing",
-                    mode.unwrap_or("?")
-                ),
+        let loses = undeliverable_loses_mail(new.mx_kind.as_deref(), mode);
+        let severity = if loses {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let message = match new.mx_kind.as_deref() {
+            Some("null") => "the domain now publishes a null MX (it accepts no mail) beside its \
+                             MTA-STS policy: if that is meant, withdraw the policy (mode: none, \
+                             then remove it)"
+                .to_owned(),
+            _ if loses => "a sender enforcing the policy would no longer deliver mail".to_owned(),
+            _ => format!(
+                "a sender enforcing the policy would no longer deliver mail; under mode: {} \
+                 senders still deliver and report, fix it before enforcing",
+                mode.unwrap_or("?")
             ),
         };
         cx.push(

@@ -10,8 +10,9 @@
 //!
 //! Deduplication keeps 64-bit SipHash-1-3 fingerprints of the normalized names in a
 //! [`SeenSet`]: in memory up to about 900 000 names, then spilled to a sorted temporary file
-//! behind a Bloom filter, so memory stays flat (≈ 26 MiB at most) whatever the input size. The chance of a false duplicate among 100 M names is about
-//! 3 × 10⁻⁴; it is documented rather than hidden (the row says `duplicate`, never dropped).
+//! behind a Bloom filter, so memory stays flat (≈ 26 MiB at most) whatever the input size. The
+//! chance of a false duplicate among 100 M names is about 3 × 10⁻⁴; it is documented rather
+//! than hidden (the row says `duplicate`, never dropped).
 //!
 //! Why a line is invalid is a stable code (the row's `input_error`) with a sentence for people
 //! (its finding): the `domain-*` codes of [`crate::records::domain`], or one of these:

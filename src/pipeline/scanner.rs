@@ -170,12 +170,10 @@ impl Scanner {
             EntryKind::Invalid(e) => {
                 row.input_status = "invalid".to_owned();
                 row.input_error = Some(e.code.to_owned());
-                row.findings = vec![FindingRow {
-                    code: e.code.to_owned(),
-                    severity: Severity::Error.as_str().to_owned(),
-                    message: e.message.clone(),
-                }];
-                row.max_severity = Some(Severity::Error.as_str().to_owned());
+                set_findings(
+                    &mut row,
+                    vec![Finding::new(e.code, Severity::Error, e.message.clone())],
+                );
                 (row, Vec::new())
             }
             EntryKind::Duplicate(n) => {
@@ -327,7 +325,8 @@ impl Scanner {
         if summary.enforce_deliverable == Some(false) {
             let mode = a.valid_policy().map(|p| p.mode.as_str());
             let result = summary.rfc8460_result.unwrap_or("validation-failure");
-            let severity = if verdict::undeliverable_loses_mail(Some(a.mx_kind), mode) {
+            let loses = verdict::undeliverable_loses_mail(Some(a.mx_kind), mode);
+            let severity = if loses {
                 Severity::Error
             } else {
                 Severity::Warning
@@ -335,7 +334,7 @@ impl Scanner {
             let message = match a.mx_kind {
                 "null" => "the domain publishes a null MX (RFC 7505) and an MTA-STS policy; it accepts no mail either way".to_owned(),
                 "none" => "the domain publishes an MTA-STS policy but has no MX and no address; no sender can deliver to it".to_owned(),
-                _ if severity == Severity::Warning => format!(
+                _ if !loses => format!(
                     "no MX host both matches the policy and accepts a valid TLS session; senders deliver anyway under mode {}, but would not under enforce ({result})",
                     mode.unwrap_or("?")
                 ),
@@ -405,19 +404,7 @@ impl Scanner {
             .policy_failure()
             .or(summary.rfc8460_result)
             .map(str::to_owned);
-        row.max_severity = findings
-            .iter()
-            .map(|f| f.severity)
-            .min()
-            .map(|s| s.as_str().to_owned());
-        row.findings = findings
-            .into_iter()
-            .map(|f| FindingRow {
-                code: f.code.to_owned(),
-                severity: f.severity.as_str().to_owned(),
-                message: f.message,
-            })
-            .collect();
+        set_findings(row, findings);
         mx_rows
     }
 
@@ -610,6 +597,23 @@ struct ProbedAddress {
 }
 
 /// TXT RRs as text (character-strings concatenated, lossy UTF-8).
+/// Writes `findings` into the row, with their highest severity as `max_severity`.
+fn set_findings(row: &mut DomainRow, findings: Vec<Finding>) {
+    row.max_severity = findings
+        .iter()
+        .map(|f| f.severity)
+        .min()
+        .map(|s| s.as_str().to_owned());
+    row.findings = findings
+        .into_iter()
+        .map(|f| FindingRow {
+            code: f.code.to_owned(),
+            severity: f.severity.as_str().to_owned(),
+            message: f.message,
+        })
+        .collect();
+}
+
 fn txt_strings(l: &Lookup<Vec<Vec<u8>>>) -> Vec<String> {
     l.records
         .iter()

@@ -164,6 +164,13 @@ pub struct Summary {
     pub action_total: BTreeMap<Urgency, u64>,
 }
 
+impl Summary {
+    /// How many domains need action for `urgency`.
+    pub fn needing_action(&self, urgency: Urgency) -> u64 {
+        self.action_total.get(&urgency).copied().unwrap_or(0)
+    }
+}
+
 /// `domains` status columns counted (dictionary or boolean columns).
 pub const DOMAIN_STATUS_COLUMNS: &[&str] = &[
     "input_status",

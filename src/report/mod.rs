@@ -126,11 +126,7 @@ fn headline(out: &mut String, s: &Summary) {
     let tlsrpt = count(s, "tlsrpt", "valid");
     // Of those, the ones whose policy loses mail now (`undeliverable_loses_mail`: mode
     // enforce, or no MX and no address): the report's first group of domains needing action.
-    let losing = s
-        .action_total
-        .get(&Urgency::EnforceUndeliverable)
-        .copied()
-        .unwrap_or(0);
+    let losing = s.needing_action(Urgency::EnforceUndeliverable);
     let rows = vec![
         vec!["input lines".into(), s.rows.to_string(), String::new()],
         vec!["domains scanned".into(), ok.to_string(), pct(ok, ok)],
@@ -299,11 +295,8 @@ fn action(out: &mut String, s: &Summary, top: usize) {
          in mode testing or none, or beside a null MX, loses no mail yet and is listed only \
          for an error.</p>",
         total,
-        s.action_total
-            .get(&Urgency::EnforceUndeliverable)
-            .copied()
-            .unwrap_or(0),
-        s.action_total.get(&Urgency::Error).copied().unwrap_or(0),
+        s.needing_action(Urgency::EnforceUndeliverable),
+        s.needing_action(Urgency::Error),
         top.min(s.action.len())
     );
     out.push_str(
