@@ -3,6 +3,7 @@
 #
 #   scripts/profile.sh                 # 20 000 domains, multiplexed DNS transport
 #   N=50000 TRANSPORT=hickory scripts/profile.sh
+#   EXTRA="--probe none --fetch-policy never" scripts/profile.sh   # more scan flags (DNS only)
 #
 # Same set-up as scripts/bench.sh (release build, lab in its own process, same scan flags);
 # records the scanner with `perf record --call-graph dwarf` and prints the top of the flat
@@ -28,8 +29,9 @@ source scripts/bench-lib.sh
 trap 'stop_lab "$work"; rm -rf "$work"' EXIT
 start_lab "$work" "$N" "$BLOCK" 0
 scan_flags "$work/lab-ca.pem"
+read -r -a EXTRA_FLAGS <<<"${EXTRA:-}"
 perf record -q -F "$FREQ" --call-graph dwarf,32768 -o "$OUT/perf.data" -- \
-  "$BIN/stsscan" scan "$work/domains.txt" -o "$work/out" "${SCAN_FLAGS[@]}" \
+  "$BIN/stsscan" scan "$work/domains.txt" -o "$work/out" "${SCAN_FLAGS[@]}" "${EXTRA_FLAGS[@]}" \
   --progress lines 2>"$OUT/scan.log" >/dev/null
 grep -E "STARTTLS probes" "$OUT/scan.log" || true
 # (no `head` in a pipeline: it would end perf with SIGPIPE under pipefail)

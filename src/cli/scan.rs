@@ -202,6 +202,25 @@ pub fn tap(
     Arc::new(f)
 }
 
+/// The summary's note on a scan's tail: after the last entry has started, the scan still waits
+/// for the domains in flight, each bounded by its timeouts and retries (a DNS server that never
+/// answers costs `--dns-timeout` × `--dns-attempts`). On a short list that wait is a large part
+/// of the wall time, so entries per second of wall time understates the rate the scan ran at;
+/// the note gives the rate at which entries started. Shown when the starts took at least a
+/// second (a list that fits in `--concurrency` starts at once: no rate to give) and the wait
+/// is at least a second and a tenth of the run.
+fn tail_note(done: u64, all_started_secs: Option<f64>, elapsed_secs: f64) -> Option<String> {
+    let started = all_started_secs?;
+    let tail = elapsed_secs - started;
+    if done == 0 || started < 1.0 || tail < 1.0 || tail < elapsed_secs / 10.0 {
+        return None;
+    }
+    Some(format!(
+        "  all entries had started after {started:.1}s ({:.0}/s); the last ones in flight took {tail:.1}s more (timeouts and retries)",
+        done as f64 / started
+    ))
+}
+
 /// The closing summary on stderr: counts per status, where the data went.
 pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
     use std::sync::atomic::Ordering::Relaxed;
@@ -221,6 +240,9 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
             n => format!(", {n} already done"),
         }
     );
+    if let Some(note) = tail_note(done, stats.all_started_secs(), stats.elapsed_secs()) {
+        errln!("{note}");
+    }
     let mut last = "";
     let mut line = String::new();
     for (field, value, n) in stats.tallies() {
@@ -248,4 +270,25 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
         errln!("  warning: {w}");
     }
     errln!("  manifest: {}", summary.written.manifest.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_note;
+
+    #[test]
+    fn the_tail_note_gives_the_rate_entries_started_at() {
+        // 100 000 entries started within 4.4 s; the last DNS timeouts (3 × 2 s) ended at 10.5 s.
+        let note = tail_note(100_000, Some(4.4), 10.5).expect("a long tail is noted");
+        assert!(note.contains("after 4.4s (22727/s)"), "{note}");
+        assert!(note.contains("took 6.1s more"), "{note}");
+        // No note: the input never ended (interrupted), nothing was scanned, or the wait was
+        // short in seconds or against the run.
+        assert_eq!(tail_note(100_000, None, 10.5), None);
+        assert_eq!(tail_note(0, Some(1.5), 7.0), None);
+        // 400 entries within the concurrency window start at once: no rate to give.
+        assert_eq!(tail_note(400, Some(0.02), 30.2), None);
+        assert_eq!(tail_note(1_000, Some(2.0), 2.9), None);
+        assert_eq!(tail_note(1_000_000, Some(250.0), 258.0), None);
+    }
 }

@@ -536,7 +536,11 @@ fn cert_expiring(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions,
                 0 => "outside thresholds".to_owned(),
                 l => format!("within {} days", opts.expiry_days[(l as usize).saturating_sub(1)]),
             }),
-            Some(format!("within {threshold} days")),
+            Some(if left < 0.0 {
+                "expired".to_owned()
+            } else {
+                format!("within {threshold} days")
+            }),
         );
     }
 }

@@ -290,6 +290,9 @@ async fn schedule(
         });
     }
     drop(rx);
+    if !interrupted && failure.is_none() {
+        stats.mark_all_started();
+    }
     // Wait for every domain in flight.
     let _all = permits.acquire_many(concurrency as u32).await?;
     let warnings: Vec<String> = reader.await.ok().flatten().into_iter().collect();

@@ -3,8 +3,8 @@
 //! plus one short lock for the per-status tallies.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 /// Counters of one scan.
@@ -34,6 +34,9 @@ pub struct ScanStats {
     pub fetches: AtomicU64,
     tallies: Mutex<BTreeMap<&'static str, BTreeMap<String, u64>>>,
     total: AtomicU64,
+    /// Seconds from the start until the last entry of the input had started (set once the
+    /// input has ended; never for an interrupted or failed run).
+    all_started: OnceLock<f64>,
 }
 
 impl Default for ScanStats {
@@ -51,6 +54,7 @@ impl Default for ScanStats {
             fetches: AtomicU64::new(0),
             tallies: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
+            all_started: OnceLock::new(),
         }
     }
 }
@@ -93,6 +97,17 @@ impl ScanStats {
             0 => None,
             n => Some(n),
         }
+    }
+
+    /// Records that every entry of the input has started (the scheduler calls it once, when
+    /// the input has ended); what remains is waiting for the domains in flight.
+    pub fn mark_all_started(&self) {
+        let _ = self.all_started.set(self.elapsed_secs());
+    }
+
+    /// Seconds from the start until every entry had started, once the input has ended.
+    pub fn all_started_secs(&self) -> Option<f64> {
+        self.all_started.get().copied()
     }
 
     /// Seconds since the scan started.

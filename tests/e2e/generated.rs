@@ -27,6 +27,10 @@ async fn graded_world(n: u64, mix: Mix, seed: u64) {
     );
     assert_agreement(&scanned, n);
     assert_eq!(scanned.summary.written.counts.domains, n);
+    // The input ended, so the scan knows when its last entry started (the summary's rate at
+    // which entries started, before the wait for the slowest in flight).
+    let all_started = scanned.stats.all_started_secs().expect("the input ended");
+    assert!(all_started <= scanned.stats.elapsed_secs());
     run.lab.shutdown().await;
 }
 

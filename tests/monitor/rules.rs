@@ -274,6 +274,16 @@ fn cert_expiring_mx_per_host_and_renewal() {
     );
     assert_eq!(codes(&a), vec![("cert-expiring", Severity::Warning)]);
     assert_eq!(a[0].old_scan, None);
+    // A certificate that was outside every threshold and has already expired by the next
+    // scan (a jump, e.g. scans a month apart) is critical, and its new state says "expired",
+    // not "within 7 days".
+    let mut lapsed = healthy(T0 + 30 * DAY);
+    lapsed.mx[0].cert_not_after = Some(T0 + 29 * DAY);
+    let a = run_pair(healthy(T0), lapsed);
+    assert_eq!(codes(&a), vec![("cert-expiring", Severity::Critical)]);
+    assert_eq!(a[0].old.as_deref(), Some("outside thresholds"));
+    assert_eq!(a[0].new.as_deref(), Some("expired"));
+    assert!(a[0].message.contains("has expired"), "{}", a[0].message);
 }
 
 #[test]
