@@ -587,8 +587,80 @@ async fn reqwest_uses_the_scan_resolver() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement; run explicitly with --ignored --nocapture"]
 async fn measure_lookup_throughput() {
+    measure_raw().await;
     measure_one(Transport::Hickory).await;
     measure_one(Transport::Multiplexed { sockets: 4 }).await;
+}
+
+/// The bare loop behind issue 6's anchor ("a raw multiplexed socket with hickory-proto
+/// encoding"), as a baseline for the transports on the same machine: one connected UDP socket,
+/// the same names and number in flight, each answer decoded and matched to its query by ID,
+/// the next query sent at once. No timers, no task or channel per query, no retries, no
+/// address cache.
+#[allow(clippy::print_stdout)] // printing the report is the point of the measurement
+async fn measure_raw() {
+    const N: usize = 20_000;
+    const CONCURRENCY: usize = 64;
+    let server = TestServer::start();
+    let sock = tokio::net::UdpSocket::bind(SocketAddr::new(server.addr.ip(), 0))
+        .await
+        .unwrap();
+    sock.connect(server.addr).await.unwrap();
+    // The wire form of query `i` and its name.
+    let query = |i: usize| {
+        let id = u16::try_from(i % 65_536).unwrap();
+        let name = n(&format!("bench{i}.test."));
+        let mut q = Message::new(id, hickory_proto::op::MessageType::Query, OpCode::Query);
+        q.metadata.recursion_desired = true;
+        q.add_query(hickory_proto::op::Query::query(name.clone(), RecordType::A));
+        (q.to_vec().unwrap(), name)
+    };
+    // The name in flight under each ID (IDs are unique among the 64 in flight).
+    let mut in_flight: Vec<Option<hickory_proto::rr::Name>> = vec![None; 65_536];
+    let cpu0 = process_cpu_ns();
+    let t0 = Instant::now();
+    let mut sent = 0;
+    while sent < CONCURRENCY {
+        let (wire, name) = query(sent);
+        sock.send(&wire).await.unwrap();
+        in_flight[sent % 65_536] = Some(name);
+        sent += 1;
+    }
+    let mut buf = vec![0u8; 4096];
+    let mut ok = 0;
+    for _ in 0..N {
+        let len = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+            .await
+            .expect("an answer within 5 s (no retries in this loop)")
+            .unwrap();
+        let m = Message::from_vec(&buf[..len]).unwrap();
+        let name = in_flight[usize::from(m.metadata.id)]
+            .take()
+            .expect("an answer to a query in flight");
+        let same_question = m.queries.first().is_some_and(|q| *q.name() == name);
+        ok += usize::from(same_question && m.answers.len() == 1);
+        if sent < N {
+            let (wire, name) = query(sent);
+            sock.send(&wire).await.unwrap();
+            in_flight[sent % 65_536] = Some(name);
+            sent += 1;
+        }
+    }
+    let wall = t0.elapsed();
+    let cpu_total = Duration::from_nanos(process_cpu_ns().saturating_sub(cpu0));
+    let server_cpu = server.stop();
+    let client_cpu = cpu_total.saturating_sub(server_cpu);
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / N as f64;
+    println!(
+        "dns lookups over a bare socket loop: {N} ({ok} with the answer), {CONCURRENCY} in flight, wall {:.2} s → {:.0} lookups/s; \
+         CPU: process {:.1} µs/lookup, server thread {:.1}, client {:.1}",
+        wall.as_secs_f64(),
+        N as f64 / wall.as_secs_f64(),
+        per(cpu_total),
+        per(server_cpu),
+        per(client_cpu),
+    );
+    assert_eq!(ok, N);
 }
 
 #[allow(clippy::print_stdout)] // printing the report is the point of the measurement
