@@ -125,8 +125,10 @@ impl DomainAssessment {
 
     /// The RFC 8460 §4.3.1 result type of a policy that a sender found (valid TXT record) but
     /// cannot use: `sts-policy-fetch-error`, `sts-webpki-invalid` or `sts-policy-invalid`.
+    /// `None` also when the scan did not fetch the policy (`--fetch-policy never`): what a
+    /// sender's fetch would meet is then not known.
     pub fn policy_failure(&self) -> Option<&'static str> {
-        if self.sts_txt != "valid" || self.policy_usable {
+        if self.sts_txt != "valid" || self.policy_usable || self.policy_fetch == "not-attempted" {
             return None;
         }
         if self.policy_fetch != "ok" {
@@ -724,5 +726,38 @@ mod tests {
                 .iter()
                 .any(|f| f.code == "policy-on-non-mail-domain")
         );
+    }
+
+    /// A valid TXT record whose policy the scan did not fetch (`--fetch-policy never`) has no
+    /// RFC 8460 result: a policy a sender failed to fetch is `sts-policy-fetch-error`, and
+    /// here no fetch was tried. The host lookup that failed is one.
+    #[test]
+    fn an_unfetched_policy_is_no_fetch_error() {
+        let sts = txt(&["v=STSv1; id=1"]);
+        let with = |answer| {
+            assess(
+                "d.test",
+                TxtAnswer {
+                    status: DnsStatus::NoError,
+                    records: &sts,
+                },
+                TxtAnswer {
+                    status: DnsStatus::NoData,
+                    records: &[],
+                },
+                no_mx(),
+                answer,
+            )
+        };
+        let a = with(PolicyAnswer::NotAttempted);
+        assert_eq!(a.sts_txt, "valid");
+        assert_eq!(a.policy_fetch, "not-attempted");
+        assert!(!a.policy_usable);
+        assert_eq!(a.policy_failure(), None);
+        let a = with(PolicyAnswer::HostLookup {
+            status: DnsStatus::NxDomain,
+            refused: false,
+        });
+        assert_eq!(a.policy_failure(), Some("sts-policy-fetch-error"));
     }
 }

@@ -8,6 +8,8 @@
 //! * [`input`] — CSV, gzip, duplicate and invalid input lines end to end.
 //! * [`ipv6`] — `--ip-version 4|6|both` with MX and policy hosts on `::1`.
 //! * [`injection`] — the STARTTLS injection personalities of the lab, scanned.
+//! * [`scopes`] — `--probe sts` and DNS only against the default scan: the same measurements,
+//!   and null where a scope does not measure.
 //!
 //! Every test starts its own lab in a random `127.B.0.0/16` block (the IPv6 test also on
 //! `::1`, on ports of its own) and talks to nothing else.
@@ -23,3 +25,4 @@ mod input;
 mod ipv6;
 mod loopback;
 mod scenarios;
+mod scopes;
