@@ -70,7 +70,19 @@ fn mx(domain: &str, host: &str, smtp: &str, cert: Option<&str>, matches: Option<
 /// `clean` domains with TLS-RPT sharing one provider MX (the first with a `testing` policy
 /// that would not deliver if enforced: it loses no mail), one invalid line.
 fn write_scan(dir: &Path, id: &str, day: u32, clean: u64, status: ScanStatus) {
-    let cfg = WriterConfig::new(dir, id, at(day), serde_json::json!({}));
+    write_scan_with(dir, id, day, clean, status, serde_json::json!({}));
+}
+
+/// `write_scan` with the scan configuration the manifest records.
+fn write_scan_with(
+    dir: &Path,
+    id: &str,
+    day: u32,
+    clean: u64,
+    status: ScanStatus,
+    config: serde_json::Value,
+) {
+    let cfg = WriterConfig::new(dir, id, at(day), config);
     let w = OutputWriter::start(cfg).unwrap();
     let mut line = 0;
     let mut next = || {
@@ -335,6 +347,70 @@ fn latest_complete_scan_is_chosen_and_history_charts_every_complete_scan() {
     assert_eq!(row_cells(&html, "old")[2..4], ["5", "3"]);
     assert_eq!(row_cells(&html, "new")[2..4], ["7", "3"]);
     assert_balanced(&html);
+}
+
+/// A scan that fetched no policy and probed no MX (`--fetch-policy never --probe none`; see
+/// docs/schema.md, "Narrower scan scopes") did not measure policies or deliverability: the
+/// report says "not measured" instead of a count, says why, and leaves those figures out of
+/// its charts. A full scan in the same history keeps its figures.
+#[test]
+fn figures_a_narrower_scope_did_not_measure_are_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    write_scan(dir.path(), "full", 1, 3, ScanStatus::Complete);
+    let dns_only = serde_json::json!({"fetch_policy": "never", "probe": "none"});
+    write_scan_with(dir.path(), "dns", 2, 3, ScanStatus::Complete, dns_only);
+    let mut o = opts(dir.path());
+    o.history = true;
+    let html = render(&o).unwrap();
+    assert!(html.contains("scan dns</h1>"));
+    assert!(
+        html.contains("ran with <code>--fetch-policy never and --probe none</code>"),
+        "the report says why figures are missing"
+    );
+    for figure in [
+        "usable MTA-STS policy",
+        "mode enforce",
+        "enforce would not deliver",
+        "… and the policy loses mail now",
+    ] {
+        assert_eq!(
+            row_cells(&html, figure)[1..],
+            ["not measured", ""],
+            "{figure}"
+        );
+    }
+    assert_eq!(row_cells(&html, "valid MTA-STS TXT")[1], "3");
+    // History: (scan, started, domains, valid TXT, usable, valid TLS-RPT, enforce would not
+    // deliver).
+    assert_eq!(row_cells(&html, "dns")[4], "not measured");
+    assert_eq!(row_cells(&html, "dns")[6], "not measured");
+    assert_eq!(row_cells(&html, "full")[4..7], ["2", "3", "2"]);
+    assert_balanced(&html);
+
+    // Probing nothing leaves the policy figures measured, deliverability not.
+    let dir = tempfile::tempdir().unwrap();
+    write_scan_with(
+        dir.path(),
+        "noprobe",
+        1,
+        3,
+        ScanStatus::Complete,
+        serde_json::json!({"fetch_policy": "auto", "probe": "none"}),
+    );
+    let html = render(&opts(dir.path())).unwrap();
+    assert!(html.contains("ran with <code>--probe none</code>"));
+    assert_eq!(row_cells(&html, "usable MTA-STS policy")[1], "2");
+    assert_eq!(
+        row_cells(&html, "enforce would not deliver")[1],
+        "not measured"
+    );
+    // A full scan's page has no such sentence.
+    write_scan(dir.path(), "later", 2, 3, ScanStatus::Complete);
+    assert!(
+        !render(&opts(dir.path()))
+            .unwrap()
+            .contains("This scan ran with")
+    );
 }
 
 #[test]

@@ -91,7 +91,7 @@ pub fn render(opts: &Options) -> Result<String, OutputError> {
     if opts.history {
         history(&mut out, &manifests(&opts.dir)?);
     }
-    headline(&mut out, &s);
+    headline(&mut out, &s, Scope::of(&m));
     breakdown(&mut out, &s);
     mx_section(&mut out, &s);
     action(&mut out, &s, opts.top);
@@ -115,7 +115,48 @@ fn count(s: &Summary, col: &str, v: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn headline(out: &mut String, s: &Summary) {
+/// What a scan measured, from its manifest's configuration: a scan with `--fetch-policy never`
+/// fetched no policy and one with `--probe none` probed no MX, so the figures that need them
+/// are "not measured", not zero (docs/schema.md, "Narrower scan scopes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Scope {
+    fetched: bool,
+    probed: bool,
+}
+
+impl Scope {
+    fn of(m: &Manifest) -> Self {
+        let flag = |k: &str| m.config.get(k).and_then(serde_json::Value::as_str);
+        Scope {
+            fetched: flag("fetch_policy") != Some("never"),
+            probed: flag("probe") != Some("none"),
+        }
+    }
+
+    /// Why figures are missing, as the flags that left them out; `None` for a full scan.
+    fn missing(self) -> Option<String> {
+        let flags: Vec<&str> = [
+            (!self.fetched).then_some("--fetch-policy never"),
+            (!self.probed).then_some("--probe none"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!flags.is_empty()).then(|| flags.join(" and "))
+    }
+}
+
+/// The cells of a headline figure: its count and share, or "not measured" when the scan's
+/// scope left it out.
+fn figure(name: &str, n: u64, of: u64, measured: bool) -> Vec<String> {
+    if measured {
+        vec![name.into(), n.to_string(), pct(n, of)]
+    } else {
+        vec![name.into(), "not measured".into(), String::new()]
+    }
+}
+
+fn headline(out: &mut String, s: &Summary, scope: Scope) {
     let ok = count(s, "input_status", "ok");
     let with_mx: u64 = ["hosts", "mixed-null", "implicit"]
         .iter()
@@ -141,43 +182,53 @@ fn headline(out: &mut String, s: &Summary) {
             sts_txt.to_string(),
             pct(sts_txt, ok),
         ],
-        vec![
-            "usable MTA-STS policy".into(),
-            usable.to_string(),
-            pct(usable, ok),
-        ],
-        vec![
-            "mode enforce".into(),
-            count(s, "policy_mode", "enforce").to_string(),
-            pct(count(s, "policy_mode", "enforce"), ok),
-        ],
-        vec![
-            "mode testing".into(),
-            count(s, "policy_mode", "testing").to_string(),
-            pct(count(s, "policy_mode", "testing"), ok),
-        ],
-        vec![
-            "mode none".into(),
-            count(s, "policy_mode", "none").to_string(),
-            pct(count(s, "policy_mode", "none"), ok),
-        ],
+        figure("usable MTA-STS policy", usable, ok, scope.fetched),
+        figure(
+            "mode enforce",
+            count(s, "policy_mode", "enforce"),
+            ok,
+            scope.fetched,
+        ),
+        figure(
+            "mode testing",
+            count(s, "policy_mode", "testing"),
+            ok,
+            scope.fetched,
+        ),
+        figure(
+            "mode none",
+            count(s, "policy_mode", "none"),
+            ok,
+            scope.fetched,
+        ),
         vec!["valid TLS-RPT".into(), tlsrpt.to_string(), pct(tlsrpt, ok)],
-        vec![
-            "enforce would not deliver".into(),
-            count(s, "enforce_deliverable", "false").to_string(),
-            pct(count(s, "enforce_deliverable", "false"), ok),
-        ],
-        vec![
-            "… and the policy loses mail now".into(),
-            losing.to_string(),
-            pct(losing, ok),
-        ],
+        figure(
+            "enforce would not deliver",
+            count(s, "enforce_deliverable", "false"),
+            ok,
+            scope.fetched && scope.probed,
+        ),
+        figure(
+            "… and the policy loses mail now",
+            losing,
+            ok,
+            scope.fetched && scope.probed,
+        ),
     ];
     out.push_str("<h2 id=\"headline\">Headline figures</h2>\n");
+    if let Some(flags) = scope.missing() {
+        let _ = writeln!(
+            out,
+            "<p>This scan ran with <code>{}</code>: the figures that need a policy fetch or a \
+             STARTTLS probe were not measured.</p>",
+            esc(&flags)
+        );
+    }
     table(out, &["figure", "domains", "% of scanned"], &rows);
+    // Only measured figures are charted.
     let bars: Vec<(String, u64)> = rows[2..]
         .iter()
-        .map(|r| (r[0].clone(), r[1].parse().unwrap_or(0)))
+        .filter_map(|r| Some((r[0].clone(), r[1].parse().ok()?)))
         .collect();
     bar_chart(out, "Domains", &bars);
 }
@@ -364,23 +415,32 @@ fn history(out: &mut String, ms: &[Manifest]) {
             .copied()
             .unwrap_or(0)
     };
-    let metrics: [(&str, &str, &str); 4] = [
-        ("valid MTA-STS TXT", "domains.sts_txt", "valid"),
-        ("usable policy", "domains.policy_usable", "true"),
-        ("valid TLS-RPT", "domains.tlsrpt", "valid"),
+    // (name, column, value, whether a scan of that scope measured it)
+    type Measured = fn(Scope) -> bool;
+    let metrics: [(&str, &str, &str, Measured); 4] = [
+        ("valid MTA-STS TXT", "domains.sts_txt", "valid", |_| true),
+        ("usable policy", "domains.policy_usable", "true", |s| {
+            s.fetched
+        }),
+        ("valid TLS-RPT", "domains.tlsrpt", "valid", |_| true),
         (
             "enforce would not deliver",
             "domains.enforce_deliverable",
             "false",
+            |s| s.fetched && s.probed,
         ),
     ];
+    // A figure the scan did not measure is a gap in the chart (NaN is not drawn).
     let series: Vec<Series> = metrics
         .iter()
-        .map(|(name, col, v)| Series {
+        .map(|(name, col, v, measured)| Series {
             name: (*name).to_string(),
             values: complete
                 .iter()
                 .map(|m| {
+                    if !measured(Scope::of(m)) {
+                        return f64::NAN;
+                    }
                     let ok = get(m, "domains.input_status", "ok");
                     pct(get(m, col, v), ok).parse().unwrap_or(0.0)
                 })
@@ -408,7 +468,13 @@ fn history(out: &mut String, ms: &[Manifest]) {
                 m.started_at.to_rfc3339(),
                 get(m, "domains.input_status", "ok").to_string(),
             ];
-            r.extend(metrics.iter().map(|(_, col, v)| get(m, col, v).to_string()));
+            r.extend(metrics.iter().map(|(_, col, v, measured)| {
+                if measured(Scope::of(m)) {
+                    get(m, col, v).to_string()
+                } else {
+                    "not measured".to_owned()
+                }
+            }));
             r
         })
         .collect();
