@@ -4,7 +4,8 @@
 //! Owns: choosing the scan from the manifests, the page's sections (headline figures,
 //! misconfiguration breakdown by severity, STARTTLS and certificates per MX row, MX provider
 //! concentration, domains needing action with reason and fix) and its inline SVG charts.
-//! The fixes come from [`crate::cli::check::explain`], so the page and `stsscan check` use
+//! A figure that the scan's scope did not measure (`--fetch-policy never`, `--probe none`, as
+//! the manifest's configuration records) reads "not measured", never 0. The fixes come from [`crate::cli::check::explain`], so the page and `stsscan check` use
 //! the same words. Reading is streaming with column projection ([`aggregate`]); the history
 //! uses only the manifests' counts. The page has no script and loads nothing; every value
 //! from the scan is HTML-escaped ([`html::esc`]). This module never scans and never writes
@@ -170,18 +171,10 @@ fn headline(out: &mut String, s: &Summary, scope: Scope) {
     let losing = s.needing_action(Urgency::EnforceUndeliverable);
     let rows = vec![
         vec!["input lines".into(), s.rows.to_string(), String::new()],
-        vec!["domains scanned".into(), ok.to_string(), pct(ok, ok)],
-        vec!["with MX".into(), with_mx.to_string(), pct(with_mx, ok)],
-        vec![
-            "null MX (RFC 7505)".into(),
-            count(s, "mx_kind", "null").to_string(),
-            pct(count(s, "mx_kind", "null"), ok),
-        ],
-        vec![
-            "valid MTA-STS TXT".into(),
-            sts_txt.to_string(),
-            pct(sts_txt, ok),
-        ],
+        figure("domains scanned", ok, ok, true),
+        figure("with MX", with_mx, ok, true),
+        figure("null MX (RFC 7505)", count(s, "mx_kind", "null"), ok, true),
+        figure("valid MTA-STS TXT", sts_txt, ok, true),
         figure("usable MTA-STS policy", usable, ok, scope.fetched),
         figure(
             "mode enforce",
@@ -201,7 +194,7 @@ fn headline(out: &mut String, s: &Summary, scope: Scope) {
             ok,
             scope.fetched,
         ),
-        vec!["valid TLS-RPT".into(), tlsrpt.to_string(), pct(tlsrpt, ok)],
+        figure("valid TLS-RPT", tlsrpt, ok, true),
         figure(
             "enforce would not deliver",
             count(s, "enforce_deliverable", "false"),
