@@ -596,7 +596,6 @@ struct ProbedAddress {
     probe: Option<SharedProbe>,
 }
 
-/// TXT RRs as text (character-strings concatenated, lossy UTF-8).
 /// Writes `findings` into the row, with their highest severity as `max_severity`.
 fn set_findings(row: &mut DomainRow, findings: Vec<Finding>) {
     row.max_severity = findings
@@ -614,6 +613,7 @@ fn set_findings(row: &mut DomainRow, findings: Vec<Finding>) {
         .collect();
 }
 
+/// TXT RRs as text (character-strings concatenated, lossy UTF-8).
 fn txt_strings(l: &Lookup<Vec<Vec<u8>>>) -> Vec<String> {
     l.records
         .iter()

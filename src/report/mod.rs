@@ -5,8 +5,8 @@
 //! misconfiguration breakdown by severity, STARTTLS and certificates per MX row, MX provider
 //! concentration, domains needing action with reason and fix) and its inline SVG charts.
 //! A figure that the scan's scope did not measure (`--fetch-policy never`, `--probe none`, as
-//! the manifest's configuration records) reads "not measured", never 0. The fixes come from [`crate::cli::check::explain`], so the page and `stsscan check` use
-//! the same words. Reading is streaming with column projection ([`aggregate`]); the history
+//! the manifest's configuration records) reads "not measured", never 0. The fixes come from
+//! [`crate::cli::check::explain`], so the page and `stsscan check` use the same words. Reading is streaming with column projection ([`aggregate`]); the history
 //! uses only the manifests' counts. The page has no script and loads nothing; every value
 //! from the scan is HTML-escaped ([`html::esc`]). This module never scans and never writes
 //! anything but the page.
@@ -134,6 +134,17 @@ impl Scope {
         }
     }
 
+    /// Whether the policy figures (usable policy, modes) were measured: they need a fetch.
+    fn policies(self) -> bool {
+        self.fetched
+    }
+
+    /// Whether deliverability ("enforce would not deliver", the policies losing mail) was
+    /// measured: it needs a fetch and a probe.
+    fn deliverability(self) -> bool {
+        self.fetched && self.probed
+    }
+
     /// Why figures are missing, as the flags that left them out; `None` for a full scan.
     fn missing(self) -> Option<String> {
         let flags: Vec<&str> = [
@@ -175,37 +186,37 @@ fn headline(out: &mut String, s: &Summary, scope: Scope) {
         figure("with MX", with_mx, ok, true),
         figure("null MX (RFC 7505)", count(s, "mx_kind", "null"), ok, true),
         figure("valid MTA-STS TXT", sts_txt, ok, true),
-        figure("usable MTA-STS policy", usable, ok, scope.fetched),
+        figure("usable MTA-STS policy", usable, ok, scope.policies()),
         figure(
             "mode enforce",
             count(s, "policy_mode", "enforce"),
             ok,
-            scope.fetched,
+            scope.policies(),
         ),
         figure(
             "mode testing",
             count(s, "policy_mode", "testing"),
             ok,
-            scope.fetched,
+            scope.policies(),
         ),
         figure(
             "mode none",
             count(s, "policy_mode", "none"),
             ok,
-            scope.fetched,
+            scope.policies(),
         ),
         figure("valid TLS-RPT", tlsrpt, ok, true),
         figure(
             "enforce would not deliver",
             count(s, "enforce_deliverable", "false"),
             ok,
-            scope.fetched && scope.probed,
+            scope.deliverability(),
         ),
         figure(
             "… and the policy loses mail now",
             losing,
             ok,
-            scope.fetched && scope.probed,
+            scope.deliverability(),
         ),
     ];
     out.push_str("<h2 id=\"headline\">Headline figures</h2>\n");
@@ -412,17 +423,21 @@ fn history(out: &mut String, ms: &[Manifest]) {
     type Measured = fn(Scope) -> bool;
     let metrics: [(&str, &str, &str, Measured); 4] = [
         ("valid MTA-STS TXT", "domains.sts_txt", "valid", |_| true),
-        ("usable policy", "domains.policy_usable", "true", |s| {
-            s.fetched
-        }),
+        (
+            "usable policy",
+            "domains.policy_usable",
+            "true",
+            Scope::policies,
+        ),
         ("valid TLS-RPT", "domains.tlsrpt", "valid", |_| true),
         (
             "enforce would not deliver",
             "domains.enforce_deliverable",
             "false",
-            |s| s.fetched && s.probed,
+            Scope::deliverability,
         ),
     ];
+    let scopes: Vec<Scope> = complete.iter().map(|m| Scope::of(m)).collect();
     // A figure the scan did not measure is a gap in the chart (NaN is not drawn).
     let series: Vec<Series> = metrics
         .iter()
@@ -430,8 +445,9 @@ fn history(out: &mut String, ms: &[Manifest]) {
             name: (*name).to_string(),
             values: complete
                 .iter()
-                .map(|m| {
-                    if !measured(Scope::of(m)) {
+                .zip(&scopes)
+                .map(|(m, scope)| {
+                    if !measured(*scope) {
                         return f64::NAN;
                     }
                     let ok = get(m, "domains.input_status", "ok");
@@ -455,14 +471,15 @@ fn history(out: &mut String, ms: &[Manifest]) {
     );
     let rows: Vec<Vec<String>> = complete
         .iter()
-        .map(|m| {
+        .zip(&scopes)
+        .map(|(m, scope)| {
             let mut r = vec![
                 m.scan_id.clone(),
                 m.started_at.to_rfc3339(),
                 get(m, "domains.input_status", "ok").to_string(),
             ];
             r.extend(metrics.iter().map(|(_, col, v, measured)| {
-                if measured(Scope::of(m)) {
+                if measured(*scope) {
                     get(m, col, v).to_string()
                 } else {
                     "not measured".to_owned()
