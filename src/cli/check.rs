@@ -127,6 +127,66 @@ fn short_detail(detail: Option<&str>, url: &str) -> String {
     }))
 }
 
+/// The fix for a policy fetch whose TLS handshake failed, chosen by what the server did (the
+/// fetch's detail names the alert it sent): an alert refusing the name (`access_denied`,
+/// `unrecognized_name`) means no certificate is set up for `mta-sts.DOMAIN`; a
+/// `protocol_version` alert or no TLS 1.2/1.3 means an old server; `handshake_failure` or
+/// `insufficient_security` means no cipher suite in common. Anything else (a close, a reset)
+/// gets the general fix.
+fn tls_error_fix(detail: Option<&str>) -> &'static str {
+    let d = detail.unwrap_or_default();
+    let alert = d.split("received fatal alert: ").nth(1).map(|a| {
+        a.split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or(a)
+    });
+    match alert {
+        Some("AccessDenied" | "UnrecognisedName" | "UnrecognizedName") => {
+            "install a certificate for mta-sts.DOMAIN on the policy host: it refused the TLS handshake for that name (SNI)"
+        }
+        Some("ProtocolVersion") => "serve TLS 1.2 or newer on port 443 of the policy host",
+        Some("HandshakeFailure" | "InsufficientSecurity") => {
+            "enable TLS 1.2 or newer with current cipher suites (ECDHE with AES-GCM or ChaCha20-Poly1305) on port 443 of the policy host"
+        }
+        _ if d.contains("Tls12Or13") => "serve TLS 1.2 or newer on port 443 of the policy host",
+        _ => {
+            "make port 443 of the policy host complete a TLS 1.2 or newer handshake for the name mta-sts.DOMAIN"
+        }
+    }
+}
+
+/// The fix for an MX address whose STARTTLS probe did not end `ok` (or `starttls-not-offered`,
+/// which has its own), by the probe's status.
+fn smtp_fix(status: &str, detail: Option<&str>) -> &'static str {
+    match status {
+        "connect-refused" => {
+            "accept SMTP connections on port 25 of this address, or remove the MX entry"
+        }
+        "connect-timeout" => {
+            "make port 25 of this address reachable from the internet (a firewall dropping packets looks like this), or remove the MX entry"
+        }
+        "greeting-timeout" => {
+            "make the mail server send its 220 greeting promptly after a connection (an overloaded server or a tarpit looks like this)"
+        }
+        "greeting-rejected" | "greeting-tempfail" => {
+            "make the mail server greet senders with 220 (it answered the connection with a rejection)"
+        }
+        "protocol-error" => {
+            "make the mail server keep the session open and answer in RFC 5321 §4.2 reply syntax (it closed the connection or sent a malformed reply; its log says why)"
+        }
+        "ehlo-rejected" => "make the mail server accept EHLO (RFC 5321 §4.1.1.1)",
+        "starttls-refused" => {
+            "make the mail server accept the STARTTLS it advertises (a 454 usually means its certificate or key cannot be loaded)"
+        }
+        "tls-version-unsupported" => "enable TLS 1.2 or newer in the mail server",
+        "handshake-failed" if detail.is_some_and(|d| d.contains("received fatal alert")) => {
+            "configure the mail server's TLS for this host name: it refused the handshake with an alert (a certificate for the name, TLS 1.2 or newer, current cipher suites)"
+        }
+        "post-tls-error" => "make the mail server answer EHLO again after STARTTLS (RFC 3207 §4.2)",
+        _ => "make the mail server complete an SMTP STARTTLS session with TLS 1.2 or newer",
+    }
+}
+
 /// `detail` as " (detail)" after an observed value, or nothing.
 fn in_parens(detail: Option<&str>) -> String {
     detail.map(|d| format!(" ({d})")).unwrap_or_default()
@@ -277,7 +337,11 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 Mark::Fail,
                 format!(
                     "the address lookup of mta-sts.{d} failed{}",
-                    short_detail(row.policy_fetch_detail.as_deref(), &url)
+                    in_parens(
+                        row.policy_fetch_detail
+                            .as_deref()
+                            .map(|s| s.strip_prefix("address lookup: ").unwrap_or(s))
+                    )
                 ),
                 Some(
                     "make the DNS servers of the domain answer A/AAAA queries for mta-sts.DOMAIN (no SERVFAIL or timeouts)",
@@ -304,7 +368,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 let (what, fix) = match other {
                     "tls-error" => (
                         "the TLS handshake failed",
-                        "serve TLS 1.2 or newer on port 443 of the policy host",
+                        tls_error_fix(row.policy_fetch_detail.as_deref()),
                     ),
                     "connection-closed" => (
                         "the server closed the connection without a complete response",
@@ -450,7 +514,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 (Some("ok"), Some("valid")) => check(req, Mark::Pass, format!("{} {}", r.tls_version.as_deref().unwrap_or(""), r.tls_cipher.as_deref().unwrap_or("")), None),
                 (Some("ok"), cert) => check(req, Mark::Fail, with_detail(&format!("certificate {}", cert.unwrap_or("?")), r.cert_detail.as_deref()), Some("install a certificate from a public CA whose subjectAltName covers the MX host name, with its intermediates")),
                 (Some("starttls-not-offered"), _) => check(req, Mark::Fail, "STARTTLS not advertised", Some("enable STARTTLS in the mail server (e.g. Postfix smtpd_tls_security_level = may)")),
-                (Some(s), _) => check(req, Mark::Fail, format!("{s}{}", in_parens(r.smtp_detail.as_deref())), Some("make the mail server complete an SMTP STARTTLS session with TLS 1.2 or newer")),
+                (Some(s), _) => check(req, Mark::Fail, format!("{s}{}", in_parens(r.smtp_detail.as_deref())), Some(smtp_fix(s, r.smtp_detail.as_deref()))),
             });
         }
     }
@@ -789,6 +853,89 @@ mod tests {
             )),
             "{c:?}"
         );
+    }
+
+    /// The fix for a failed policy handshake follows what the server said: a host that refuses
+    /// the name needs a certificate for it, not a newer TLS version.
+    #[test]
+    fn a_failed_policy_handshake_gets_the_fix_for_its_cause() {
+        let detail = |d: &str| {
+            let mut r = row("a.test");
+            r.sts_txt = Some("valid".into());
+            r.policy_fetch = Some("tls-error".into());
+            r.policy_fetch_detail = Some(d.into());
+            let checks = explain(&r, &[]);
+            let c = find(&checks, "the policy is served over HTTPS");
+            assert_eq!(c.mark, Mark::Fail);
+            c.fix.clone().unwrap_or_default()
+        };
+        let refused = detail("client error (Connect): received fatal alert: AccessDenied");
+        assert!(
+            refused.contains("certificate for mta-sts.DOMAIN"),
+            "{refused}"
+        );
+        assert!(detail("received fatal alert: UnrecognisedName").contains("(SNI)"));
+        assert!(
+            detail("received fatal alert: ProtocolVersion")
+                .contains("TLS 1.2 or newer on port 443")
+        );
+        assert!(
+            detail("peer is incompatible: ServerDoesNotSupportTls12Or13")
+                .contains("TLS 1.2 or newer on port 443")
+        );
+        assert!(detail("received fatal alert: HandshakeFailure").contains("cipher suites"));
+        assert!(detail("tls handshake eof").contains("complete a TLS 1.2 or newer handshake"));
+    }
+
+    /// Each way a STARTTLS probe can fail has its own fix: a greeting timeout is not a TLS
+    /// version problem.
+    #[test]
+    fn a_failed_probe_gets_the_fix_for_its_status() {
+        let fix = |status: &str, detail: &str| {
+            let mut r = row("a.test");
+            r.mx_kind = Some("explicit".into());
+            let m = MxRow {
+                mx_host: "mx.a.test".into(),
+                address: Some("192.0.2.1".into()),
+                smtp: Some(status.into()),
+                smtp_detail: Some(detail.into()),
+                ..MxRow::default()
+            };
+            let checks = explain(&r, &[m]);
+            let c = find(&checks, "offers STARTTLS");
+            assert_eq!(c.mark, Mark::Fail, "{status}");
+            c.fix.clone().unwrap_or_default()
+        };
+        assert!(
+            fix("greeting-timeout", "timeout waiting for the greeting").contains("220 greeting")
+        );
+        assert!(fix("connect-timeout", "").contains("firewall"));
+        assert!(fix("tls-version-unsupported", "").contains("TLS 1.2 or newer"));
+        assert!(
+            fix(
+                "handshake-failed",
+                "TLS handshake: received fatal alert: AccessDenied"
+            )
+            .contains("refused the handshake")
+        );
+        assert!(
+            fix("handshake-failed", "TLS handshake: tls handshake eof")
+                .contains("complete an SMTP STARTTLS session")
+        );
+        assert!(fix("post-tls-error", "").contains("RFC 3207"));
+        assert!(
+            fix(
+                "protocol-error",
+                "the EHLO reply was malformed: too-many-lines"
+            )
+            .contains("reply syntax")
+        );
+        // every status of the closed vocabulary but `ok` and `starttls-not-offered` goes here
+        for s in crate::smtp::SmtpStatus::ALL {
+            if !matches!(s.as_str(), "ok" | "starttls-not-offered") {
+                assert!(!fix(s.as_str(), "").is_empty());
+            }
+        }
     }
 
     /// A policy host on private or reserved addresses only: the scan refused to connect, and

@@ -219,7 +219,7 @@ static DOMAIN_COLUMNS: &[Column<DomainRow>] = &[
     opt!(Str policy_body, "The policy body as text (lossy UTF-8, at most 64 KiB), when policy_fetch = ok."),
     opt!(Bool policy_valid, "The body is a valid RFC 8461 §3.2 policy (when policy_fetch = ok)."),
     opt!(Str policy_error, "Parse error code of the policy when policy_valid = false."),
-    opt!(Str policy_fetch_detail, "Free-text detail of the fetch outcome."),
+    opt!(Str policy_fetch_detail, "Free-text detail of the fetch outcome; for `host-not-found` and `dns-error` `address lookup: STATUS` (the DNS status of the policy host's address lookup), for `address-refused` the refused addresses and why."),
     opt!(Dict policy_mode, "The policy mode, when policy_valid."),
     opt!(U32 policy_max_age, "The policy max_age in seconds, when policy_valid."),
     opt!(List policy_mx, "The policy mx patterns as written, when policy_valid."),

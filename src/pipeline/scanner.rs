@@ -28,7 +28,7 @@ use super::input::{EntryKind, InputEntry};
 use super::stats::ScanStats;
 use crate::assess::domain::{self as assess, MxAnswer, PolicyAnswer, TxtAnswer};
 use crate::assess::verdict::{self, AddressFacts, MxHostFacts};
-use crate::dns::{self, AddressPolicy, Dns, DnsConfig, DnsStatus, Lookup};
+use crate::dns::{self, AddressPolicy, Dns, DnsConfig, DnsStatus, Lookup, Refusal};
 use crate::fetch::{FetchConfig, PolicyFetch, PolicyFetcher};
 use crate::output::{DomainRow, FindingRow, MxRow};
 use crate::records::diag::{Finding, Severity};
@@ -241,7 +241,9 @@ impl Scanner {
         );
         let answer = match &fetch {
             FetchResult::NotAttempted => PolicyAnswer::NotAttempted,
-            FetchResult::HostLookup { status, refused } => PolicyAnswer::HostLookup {
+            FetchResult::HostLookup {
+                status, refused, ..
+            } => PolicyAnswer::HostLookup {
                 status: *status,
                 refused: *refused,
             },
@@ -353,6 +355,9 @@ impl Scanner {
         row.sts_txt_error = a.sts_txt_error.as_ref().map(|e| e.code.to_owned());
         row.sts_id = a.sts_id.clone();
         row.policy_fetch = Some(a.policy_fetch.clone());
+        if let FetchResult::HostLookup { detail, .. } = &fetch {
+            row.policy_fetch_detail = Some(detail.clone());
+        }
         if let FetchResult::Fetched(f) = &fetch {
             self.stats
                 .fetches
@@ -418,13 +423,15 @@ impl Scanner {
             return FetchResult::HostLookup {
                 status: lookup.lookup.status,
                 refused: false,
+                detail: format!("address lookup: {}", lookup.lookup.status.as_str()),
             };
         }
-        let (allowed, _refused) = self.safety.partition(&lookup.lookup.records);
+        let (allowed, refused) = self.safety.partition(&lookup.lookup.records);
         if allowed.is_empty() {
             return FetchResult::HostLookup {
                 status: lookup.lookup.status,
                 refused: true,
+                detail: refusals(&refused),
             };
         }
         FetchResult::Fetched(Box::new(self.fetcher.fetch(d, &allowed).await))
@@ -580,7 +587,13 @@ struct ProbeCerts {
 
 enum FetchResult {
     NotAttempted,
-    HostLookup { status: DnsStatus, refused: bool },
+    /// The policy host's address lookup failed, or every address was refused; `detail` is
+    /// the row's `policy_fetch_detail`.
+    HostLookup {
+        status: DnsStatus,
+        refused: bool,
+        detail: String,
+    },
     Fetched(Box<PolicyFetch>),
 }
 
@@ -594,6 +607,22 @@ struct ProbedAddress {
     ip: IpAddr,
     refused: Option<String>,
     probe: Option<SharedProbe>,
+}
+
+/// The policy host's refused addresses as `policy_fetch_detail`: "address 10.1.2.3 refused:
+/// private", at most four of them (an answer may hold many), then how many more.
+fn refusals(refused: &[(IpAddr, Refusal)]) -> String {
+    const SHOWN: usize = 4;
+    let mut out = refused
+        .iter()
+        .take(SHOWN)
+        .map(|(ip, why)| format!("address {ip} refused: {}", why.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if refused.len() > SHOWN {
+        out.push_str(&format!(" and {} more", refused.len() - SHOWN));
+    }
+    out
 }
 
 /// Writes `findings` into the row, with their highest severity as `max_severity`.
@@ -619,4 +648,25 @@ fn txt_strings(l: &Lookup<Vec<Vec<u8>>>) -> Vec<String> {
         .iter()
         .map(|rr| String::from_utf8_lossy(&rr.concat()).into_owned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refused addresses of a policy host are named, a bounded number of them.
+    #[test]
+    fn refused_policy_addresses_are_named_and_bounded() {
+        let one = [("10.1.2.3".parse().unwrap(), Refusal::Private)];
+        assert_eq!(refusals(&one), "address 10.1.2.3 refused: private");
+        let many: Vec<(IpAddr, Refusal)> = (1..=6u8)
+            .map(|i| (IpAddr::from([10, 0, 0, i]), Refusal::Private))
+            .collect();
+        let text = refusals(&many);
+        assert!(text.starts_with("address 10.0.0.1 refused: private, address 10.0.0.2"));
+        assert!(
+            text.ends_with("address 10.0.0.4 refused: private and 2 more"),
+            "{text}"
+        );
+    }
 }

@@ -270,7 +270,7 @@ impl ReadFail {
             Self::Closed { partial: false } => format!("connection closed before {what}"),
             Self::Io(e) => format!("read error waiting for {what}: {e}"),
             Self::Write(e) => format!("write error before {what}: {e}"),
-            Self::Reply(e) => format!("malformed {what}: {e}"),
+            Self::Reply(e) => format!("{what} was malformed: {e}"),
         }
     }
 }

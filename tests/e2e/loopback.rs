@@ -116,6 +116,25 @@ async fn nothing_leaves_loopback_and_fetches_and_probes_are_accounted() {
             );
         }
     }
+    // A fetch that ended at the policy host's address lookup says how it ended.
+    let mut lookups_failed = 0;
+    for (r, _) in &s.rows {
+        let outcome = r.policy_fetch.as_deref().unwrap_or_default();
+        if matches!(outcome, "host-not-found" | "dns-error") {
+            lookups_failed += 1;
+            let detail = r.policy_fetch_detail.as_deref().unwrap_or_default();
+            let status = detail.strip_prefix("address lookup: ");
+            assert!(
+                status.is_some_and(|s| s != "noerror" && !s.is_empty()),
+                "{}: {outcome} with detail {detail:?}",
+                r.input
+            );
+        }
+    }
+    assert!(
+        lookups_failed > 0,
+        "the adversarial world has policy hosts without addresses"
+    );
     let https_accepted: u64 = counters.https_all().values().map(|c| c.accepted).sum();
     let never_connected = s
         .rows
