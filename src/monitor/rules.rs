@@ -362,15 +362,26 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
         && new.sts_txt.as_deref() == Some("absent")
         && old.policy_mode.as_deref() != Some("none")
     {
+        // The old scan may not have read the policy (its fetch failed): then no sender
+        // learned mode none from it either, and one that cached an earlier policy keeps it.
+        let (was, old_value) = match old.policy_mode.as_deref() {
+            Some(mode) => (format!("in mode {mode}"), format!("valid (mode {mode})")),
+            None => (
+                format!(
+                    "unreadable (the previous scan's fetch: {})",
+                    show(old.policy_fetch.as_deref())
+                ),
+                format!("valid (policy fetch {})", show(old.policy_fetch.as_deref())),
+            ),
+        };
         cx.push(
             Rule::TxtRemovedWithoutNone,
             Severity::Critical,
             None,
             format!(
-                "the _mta-sts TXT record was removed while the policy was {}: senders keep the cached policy until max_age; publish mode: none first (RFC 8461 §8.3)",
-                show(old.policy_mode.as_deref())
+                "the _mta-sts TXT record was removed while the policy was {was}: senders keep a cached policy until its max_age; publish mode: none first (RFC 8461 §8.3)"
             ),
-            Some(format!("valid (mode {})", show(old.policy_mode.as_deref()))),
+            Some(old_value),
             new.sts_txt.clone(),
         );
     }

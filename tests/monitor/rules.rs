@@ -200,6 +200,27 @@ fn txt_removed_without_none() {
         codes(&a),
         vec![("txt-removed-without-none", Severity::Critical)]
     );
+    assert!(a[0].message.contains("in mode enforce"), "{}", a[0].message);
+    // An old scan that could not read the policy did not show mode none either; the alert
+    // says what it saw instead of a mode.
+    let mut unread = healthy(T0);
+    unread.policy_fetch = s("http-status");
+    unread.policy_mode = None;
+    let a = run_pair(unread, gone.clone());
+    assert_eq!(
+        codes(&a),
+        vec![("txt-removed-without-none", Severity::Critical)]
+    );
+    assert!(
+        a[0].message
+            .contains("unreadable (the previous scan's fetch: http-status)"),
+        "{}",
+        a[0].message
+    );
+    assert_eq!(
+        a[0].old.as_deref(),
+        Some("valid (policy fetch http-status)")
+    );
     // After a scan that showed mode: none, the removal is the documented procedure.
     let mut none = healthy(T0);
     none.policy_mode = s("none");
