@@ -63,7 +63,9 @@ pub struct NetArgs {
     /// TCP connect timeout (HTTPS and SMTP).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
-    /// Timeout of the whole policy fetch after connecting.
+    /// Timeout of the whole policy fetch, counted from the first connect: every address tried,
+    /// the TLS handshake, the request and the body. A host slower than this is recorded as
+    /// `timeout` (RFC 8461 §3.3 suggests senders wait up to a minute).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub fetch_timeout: Duration,
     /// Timeout of one SMTP reply.

@@ -92,7 +92,8 @@ pub struct Timeouts {
     /// TCP connect (HTTPS and SMTP).
     #[serde(with = "humantime_serde_compat")]
     pub connect: Duration,
-    /// The whole policy fetch after connecting.
+    /// The whole policy fetch, counted from the first connect (every address, the handshake,
+    /// the request and the body).
     #[serde(with = "humantime_serde_compat")]
     pub fetch: Duration,
     /// One SMTP reply.

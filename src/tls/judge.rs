@@ -219,6 +219,11 @@ fn span(secs: u64) -> String {
 /// letter case are ignored.
 pub fn name_matches(leaf: &CertificateDer<'_>, name: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    // One trailing dot is the root; a second would be an empty label, which webpki would
+    // otherwise read as the root too.
+    if name.ends_with('.') {
+        return false;
+    }
     let Ok(server_name) = ServerName::try_from(name.as_str()) else {
         return false;
     };

@@ -225,6 +225,8 @@ fn rfc6125_wildcard_rules() {
     assert!(name_matches(&wild, "a.example.com"));
     assert!(name_matches(&wild, "mta-sts.example.com"));
     assert!(name_matches(&wild, "MTA-STS.Example.COM."));
+    // one trailing dot is the root; two would be an empty label, not a DNS name
+    assert!(!name_matches(&wild, "mta-sts.example.com.."));
     assert!(!name_matches(&wild, "a.b.example.com"));
     assert!(!name_matches(&wild, "example.com"));
     assert!(!name_matches(&wild, "a.example.net"));
