@@ -29,15 +29,11 @@
 //! and the TLS-RPT pair disagreed on severity.
 
 use crate::dns::DnsStatus;
-use crate::records::diag::{Finding, ParseError, Severity, Span};
+use crate::records::diag::{Finding, ParseError, Severity};
 use crate::records::mx::{self, MxHost, MxSet};
 use crate::records::policy::{self, Mode, Policy, PolicyParse};
 use crate::records::sts_txt::{self, StsOutcome};
 use crate::records::tlsrpt_txt::{self, TlsRptOutcome};
-
-/// Parser findings on a `rua` URI that make a TLS-RPT record invalid (RFC 8460 §3: only
-/// `mailto` and `https`; `!` and `,` MUST be percent-encoded).
-const RUA_INVALIDATING: &[&str] = &["tlsrpt-txt-http-scheme", "tlsrpt-txt-unencoded-bang"];
 
 /// A TXT lookup as the DNS layer returned it.
 #[derive(Debug, Clone, Copy)]
@@ -373,22 +369,13 @@ pub fn assess(
     } else if tlsrpt.status != DnsStatus::NoError {
         ("absent", Vec::new(), None)
     } else {
-        let rrset = tlsrpt_txt::evaluate_rrset(tlsrpt.records);
         // RFC 8460 §3 defines only the `mailto` and `https` schemes, and its ABNF says
         // "commas (ASCII 0x2C) and exclamation points (ASCII 0x21) MUST be encoded": the
-        // parser reports an `http:` URI or an unencoded `!` as an error finding and keeps the
-        // record; a record with such a URI is invalid (docs/ground-truth.md, decisions).
-        let rua_error = rrset
-            .findings
-            .iter()
-            .find(|f| RUA_INVALIDATING.contains(&f.code))
-            .map(|f| ParseError::new(f.code, f.message.clone(), f.span.unwrap_or(Span::new(0, 0))));
+        // records core makes a record with such a URI invalid (docs/ground-truth.md,
+        // decisions), with the URI's error finding.
+        let rrset = tlsrpt_txt::evaluate_rrset(tlsrpt.records);
         findings.extend(rrset.findings);
-        let outcome = match (rrset.outcome, rua_error) {
-            (TlsRptOutcome::Valid(_), Some(e)) => TlsRptOutcome::Invalid(e),
-            (o, _) => o,
-        };
-        match outcome {
+        match rrset.outcome {
             TlsRptOutcome::Absent => ("absent", Vec::new(), None),
             TlsRptOutcome::Valid(r) => ("valid", r.rua.into_iter().map(|u| u.uri).collect(), None),
             // Said by the records core's findings (`tlsrpt-txt-invalid-record`,

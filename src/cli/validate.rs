@@ -276,7 +276,14 @@ fn check_tlsrpt_txt(records: &[String]) -> Report {
             tlsrpt_txt::TlsRptOutcome::Valid(rec) => r.parsed = json!(rec),
             tlsrpt_txt::TlsRptOutcome::Invalid(e) => {
                 r.findings.retain(|f| f.code != "tlsrpt-txt-invalid-record");
-                r.error(e, kept);
+                // an unsupported URI is already there as its own error finding
+                if !set
+                    .findings
+                    .iter()
+                    .any(|f| f.code == e.code && f.span == Some(e.span))
+                {
+                    r.error(e, kept);
+                }
             }
             _ => {}
         }

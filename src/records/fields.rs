@@ -213,9 +213,14 @@ pub(crate) struct Fields<T> {
 }
 
 /// Parses one record (its strings already concatenated; spans index `input`) with grammar `g`.
-/// `required` checks every occurrence of the required field (a later one too, so an invalid
-/// repeat is still an error) and may add findings; the first occurrence's value is kept and a
-/// repeat is a duplicate finding.
+/// `required` checks every occurrence of the required field and may add findings; the first
+/// occurrence that fits the field's grammar is kept, and every other occurrence is a duplicate
+/// finding. An occurrence that does not fit the field's grammar but is a syntactically valid
+/// field (`name "=" ext-value`) is, by the ABNF, an extension field that happens to share the
+/// name (`sts-field = sts-id / sts-extension`, `tlsrpt-field = tlsrpt-rua /
+/// tlsrpt-extension`), and RFC 8461 §3.2 says "Parsers MUST accept TXT records ... that are
+/// syntactically valid": it is a warning when another occurrence fits, and the record's error
+/// only when none does. Its findings from `required` are dropped with it.
 pub(crate) fn parse<T>(
     input: &[u8],
     g: &Grammar,
@@ -240,6 +245,10 @@ pub(crate) fn parse<T>(
         push_capped(&mut findings, f, g.ext.truncated);
     }
     let mut value: Option<T> = None;
+    // The first occurrence of the required field that did not fit its grammar, and the
+    // warnings for every such occurrence (kept only if another occurrence fits).
+    let mut misfit: Option<ParseError> = None;
+    let mut misfits: Vec<Finding> = Vec::new();
     let mut extensions: Vec<(String, String)> = Vec::new();
     for f in &split.fields {
         let name = String::from_utf8_lossy(f.name);
@@ -254,17 +263,40 @@ pub(crate) fn parse<T>(
             ));
         }
         if f.name == g.required.as_bytes() {
-            let v = required(f, &mut findings)?;
-            if value.is_some() {
-                push_capped(&mut findings, duplicate(&g.ext, &name, f), g.ext.truncated);
-            } else {
-                value = Some(v);
+            let mut own = Vec::new();
+            match required(f, &mut own) {
+                Ok(v) if value.is_none() => {
+                    value = Some(v);
+                    for x in own {
+                        push_capped(&mut findings, x, g.ext.truncated);
+                    }
+                }
+                Ok(_) => push_capped(&mut findings, duplicate(&g.ext, &name, f), g.ext.truncated),
+                Err(e) => {
+                    if f.value.is_empty() || bad_ext_value_byte(f.value).is_some() {
+                        // not even an extension field: the record is not syntactically valid
+                        return Err(e);
+                    }
+                    misfits.push(Finding::at(
+                        g.ext.duplicate,
+                        Severity::Warning,
+                        format!(
+                            "field {name:?} appears more than once and this one does not count: {}",
+                            e.message
+                        ),
+                        f.name_span,
+                    ));
+                    misfit.get_or_insert(e);
+                }
             }
             continue;
         }
         extension_field(f, &name, &g.ext, &mut extensions, &mut findings)?;
     }
     let Some(required) = value else {
+        if let Some(e) = misfit {
+            return Err(e);
+        }
         let r = g.required;
         let hint = if split
             .fields
@@ -281,6 +313,9 @@ pub(crate) fn parse<T>(
             Span::at(input.len()),
         ));
     };
+    for x in misfits {
+        push_capped(&mut findings, x, g.ext.truncated);
+    }
     Ok(Fields {
         required,
         extensions,

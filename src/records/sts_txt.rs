@@ -42,7 +42,7 @@
 //! | code | severity | meaning |
 //! |---|---|---|
 //! | `sts-txt-space-before-semicolon` | info | whitespace before `;`: allowed by the ABNF though the prose says records begin with `v=STSv1;` (errata 6285) |
-//! | `sts-txt-duplicate-field` | warning | a field given twice; the first wins |
+//! | `sts-txt-duplicate-field` | warning | a field given twice; the first wins (for `id`, the first that fits the `sts-id` grammar: another is an extension by the ABNF) |
 //! | `sts-txt-extension` | info | an extension field, ignored by senders |
 //! | `sts-txt-multi-string` | info | the RR is split into several strings (concatenated without spaces) |
 //! | `sts-txt-near-miss` | warning | a discarded record that looks like a failed attempt at an MTA-STS record |
@@ -384,6 +384,26 @@ mod tests {
                 .count(),
             3
         );
+    }
+
+    /// RFC 8461 §3.1 ABNF: `sts-field = sts-id / sts-extension`, and §3.2: "Parsers MUST
+    /// accept TXT records ... that are syntactically valid". `id=2024-01-01` is no `sts-id`
+    /// but is a valid `sts-extension`: beside a valid id it is a warning, not an error; the
+    /// id is the occurrence that fits, wherever it is; with none that fits, the first
+    /// misfit's error stands.
+    #[test]
+    fn an_id_field_that_does_not_fit_yields_to_one_that_does() {
+        for record in [
+            "v=STSv1; id=abc; id=2024-01-01",
+            "v=STSv1; id=2024-01-01; id=abc",
+        ] {
+            let p = ok(record);
+            assert_eq!(p.record.id, "abc", "{record}");
+            assert_eq!(codes(&p), ["sts-txt-duplicate-field"], "{record}");
+            assert!(p.findings[0].message.contains("does not count"), "{record}");
+        }
+        assert_eq!(err("v=STSv1; id=2024-01-01").code, "sts-txt-bad-id");
+        assert_eq!(err("v=STSv1; id=a_b; id=c-d").code, "sts-txt-bad-id");
     }
 
     #[test]

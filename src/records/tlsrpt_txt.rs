@@ -50,7 +50,7 @@
 //! | `tlsrpt-txt-duplicate-uri` | warning | the same URI listed twice |
 //! | `tlsrpt-txt-too-many-uris` | warning | more than [`MAX_RUA`] URIs; the rest were dropped |
 //! | `tlsrpt-txt-space-before-semicolon` | info | whitespace before `;`: the ABNF allows it, the prose says records begin with `v=TLSRPTv1;` |
-//! | `tlsrpt-txt-duplicate-field` | warning | a field given twice; the first wins |
+//! | `tlsrpt-txt-duplicate-field` | warning | a field given twice; the first wins (for `rua`, the first that is a valid URI list: another is an extension by the ABNF) |
 //! | `tlsrpt-txt-extension` | info | an extension field, ignored by senders |
 //! | `tlsrpt-txt-multi-string` | info | the RR is split into several strings |
 //! | `tlsrpt-txt-near-miss` | warning | a discarded record that looks like a failed attempt at a TLS-RPT record |
@@ -137,6 +137,12 @@ pub struct ParsedTlsRptTxt {
     pub record: TlsRptTxt,
     /// Non-fatal findings (codes in the module table).
     pub findings: Vec<Finding>,
+    /// The first `rua` URI that parses but makes the record invalid for a sender: an `http:`
+    /// URI (RFC 8460 §3 supports "mailto" and "https") or an unencoded `!` ("MUST be
+    /// encoded"). Decided over every URI of the counted `rua` field, also those past
+    /// [`MAX_RUA`], so it never depends on a cap. [`evaluate_rrset`] makes such a record
+    /// [`TlsRptOutcome::Invalid`].
+    pub unsupported: Option<ParseError>,
 }
 
 fn push_finding(findings: &mut Vec<Finding>, f: Finding) {
@@ -180,22 +186,30 @@ pub fn parse_record(input: &[u8]) -> Result<ParsedTlsRptTxt, ParseError> {
     let p = fields::parse(input, &GRAMMAR, |f, findings| {
         parse_rua(f.value, f.value_span.start, findings)
     })?;
+    let (rua, unsupported) = p.required;
     Ok(ParsedTlsRptTxt {
         record: TlsRptTxt {
-            rua: p.required,
+            rua,
             extensions: p.extensions,
         },
         findings: p.findings,
+        unsupported,
     })
 }
 
 /// `tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri)`; `offset` is where `value` starts in the record.
+/// Every URI is checked; the first [`MAX_RUA`] distinct ones are kept. Also returns the first
+/// URI problem that makes the record invalid though it parses ([`ParsedTlsRptTxt::unsupported`]).
+type RuaList = (Vec<RuaUri>, Option<ParseError>);
+
 fn parse_rua(
     value: &[u8],
     offset: usize,
     findings: &mut Vec<Finding>,
-) -> Result<Vec<RuaUri>, ParseError> {
+) -> Result<RuaList, ParseError> {
     let mut out: Vec<RuaUri> = Vec::new();
+    let mut unsupported: Option<ParseError> = None;
+    let mut capped = false;
     let mut start = 0usize;
     loop {
         let end = value[start..]
@@ -210,7 +224,10 @@ fn parse_rua(
         while e > s && is_wsp(value[e - 1]) {
             e -= 1;
         }
-        let uri = check_uri(&value[s..e], offset + s, findings)?;
+        let (uri, problem) = check_uri(&value[s..e], offset + s, findings)?;
+        if unsupported.is_none() {
+            unsupported = problem;
+        }
         if out.iter().any(|u| u.uri == uri.uri) {
             push_finding(
                 findings,
@@ -222,15 +239,17 @@ fn parse_rua(
                 ),
             );
         } else if out.len() == MAX_RUA {
-            push_finding(
-                findings,
-                Finding::new(
-                    "tlsrpt-txt-too-many-uris",
-                    Severity::Warning,
-                    format!("more than {MAX_RUA} rua URIs; the rest are ignored"),
-                ),
-            );
-            break;
+            if !capped {
+                capped = true;
+                push_finding(
+                    findings,
+                    Finding::new(
+                        "tlsrpt-txt-too-many-uris",
+                        Severity::Warning,
+                        format!("more than {MAX_RUA} rua URIs; the rest are ignored"),
+                    ),
+                );
+            }
         } else {
             out.push(uri);
         }
@@ -239,7 +258,7 @@ fn parse_rua(
         }
         start = end + 1;
     }
-    Ok(out)
+    Ok((out, unsupported))
 }
 
 /// RFC 3986 characters allowed in a URI outside percent-encoding.
@@ -247,7 +266,14 @@ fn is_uri_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#[]".contains(&c)
 }
 
-fn check_uri(uri: &[u8], offset: usize, findings: &mut Vec<Finding>) -> Result<RuaUri, ParseError> {
+/// One URI: its scheme, or the parse error; with the problem that makes a record holding it
+/// invalid though it parses (also pushed as an error finding).
+fn check_uri(
+    uri: &[u8],
+    offset: usize,
+    findings: &mut Vec<Finding>,
+) -> Result<(RuaUri, Option<ParseError>), ParseError> {
+    let mut problem: Option<ParseError> = None;
     let span = Span::new(offset, offset + uri.len());
     let bad = |msg: String, span: Span| ParseError::new("tlsrpt-txt-bad-uri", msg, span);
     if uri.is_empty() {
@@ -330,15 +356,13 @@ fn check_uri(uri: &[u8], offset: usize, findings: &mut Vec<Finding>) -> Result<R
                 ));
             }
             if s == b"http" {
-                push_finding(
-                    findings,
-                    Finding::at(
-                        "tlsrpt-txt-http-scheme",
-                        Severity::Error,
-                        "plain http: is not a supported reporting scheme; use https: or mailto:",
-                        Span::new(offset, offset + colon),
-                    ),
+                let e = ParseError::new(
+                    "tlsrpt-txt-http-scheme",
+                    "plain http: is not a supported reporting scheme; use https: or mailto:",
+                    Span::new(offset, offset + colon),
                 );
+                push_finding(findings, error_finding(&e));
+                problem = Some(e);
                 RuaScheme::Http
             } else {
                 RuaScheme::Https
@@ -356,18 +380,21 @@ fn check_uri(uri: &[u8], offset: usize, findings: &mut Vec<Finding>) -> Result<R
         }
     };
     if let Some(b) = uri.iter().position(|&c| c == b'!') {
-        push_finding(
-            findings,
-            Finding::at(
-                "tlsrpt-txt-unencoded-bang",
-                Severity::Error,
-                "'!' MUST be percent-encoded (%21) in a TLS-RPT URI; a DMARC-style size \
-                 limit (\"!10m\") is not part of TLS-RPT",
-                Span::new(offset + b, offset + b + 1),
-            ),
+        let e = ParseError::new(
+            "tlsrpt-txt-unencoded-bang",
+            "'!' MUST be percent-encoded (%21) in a TLS-RPT URI; a DMARC-style size \
+             limit (\"!10m\") is not part of TLS-RPT",
+            Span::new(offset + b, offset + b + 1),
         );
+        push_finding(findings, error_finding(&e));
+        problem.get_or_insert(e);
     }
-    Ok(RuaUri { uri: text, scheme })
+    Ok((RuaUri { uri: text, scheme }, problem))
+}
+
+/// The error finding that says `e` (same code, message and span).
+fn error_finding(e: &ParseError) -> Finding {
+    Finding::at(e.code, Severity::Error, e.message.clone(), e.span)
 }
 
 /// What the `_smtp._tls` RRset means for a sender (RFC 8460 §3).
@@ -419,10 +446,10 @@ fn is_near_miss(record: &[u8]) -> bool {
 }
 
 /// The TLS-RPT side of the shared RRset rule.
-const RULE: Rule<TlsRptTxt> = Rule {
+const RULE: Rule<(TlsRptTxt, Option<ParseError>)> = Rule {
     version: VERSION,
     near_miss: is_near_miss,
-    parse: |r| parse_record(r).map(|p| (p.record, p.findings)),
+    parse: |r| parse_record(r).map(|p| ((p.record, p.unsupported), p.findings)),
     a_record: "a TLS-RPT record",
     multi_string: "tlsrpt-txt-multi-string",
     near_miss_code: "tlsrpt-txt-near-miss",
@@ -445,7 +472,9 @@ pub fn evaluate_rrset(rrs: &[Vec<Vec<u8>>]) -> TlsRptRrset {
     TlsRptRrset {
         outcome: match w.kept {
             Kept::Absent => TlsRptOutcome::Absent,
-            Kept::Valid(r) => TlsRptOutcome::Valid(r),
+            Kept::Valid((r, None)) => TlsRptOutcome::Valid(r),
+            // The URI's own error finding says it; nothing restates it.
+            Kept::Valid((_, Some(e))) => TlsRptOutcome::Invalid(e),
             Kept::Invalid(e) => TlsRptOutcome::Invalid(e),
             Kept::Multiple(n) => TlsRptOutcome::Multiple(n),
         },
@@ -660,5 +689,58 @@ mod tests {
         let r = evaluate_rrset(&[rr(&["v=TLSRPTv1;", "rua=mailto:a@b"])]);
         assert_eq!(r.outcome.kind(), "valid");
         assert_eq!(r.findings[0].code, "tlsrpt-txt-multi-string");
+    }
+
+    /// RFC 8460 §3: "Two URI schemes are supported: "mailto" and "https"." Whether a record
+    /// is valid never depends on the findings cap or the URI cap: an `http:` URI after 32
+    /// findings, or after the first [`MAX_RUA`] URIs, still makes it invalid.
+    #[test]
+    fn an_unsupported_uri_invalidates_whatever_comes_before_it() {
+        let mut many_fields = String::from("v=TLSRPTv1");
+        for i in 0..40 {
+            many_fields.push_str(&format!("; e{i}=1"));
+        }
+        many_fields.push_str("; rua=http://r.d.test/x");
+        let mut many_uris: Vec<String> = (0..MAX_RUA + 1)
+            .map(|i| format!("mailto:r{i}@d.test"))
+            .collect();
+        many_uris.push("https://r.d.test/a!b".into());
+        let many_uris = format!("v=TLSRPTv1; rua={}", many_uris.join(","));
+        for (record, code) in [
+            (many_fields.as_str(), "tlsrpt-txt-http-scheme"),
+            (many_uris.as_str(), "tlsrpt-txt-unencoded-bang"),
+        ] {
+            let r = evaluate_rrset(&[rr(&[record])]);
+            match &r.outcome {
+                TlsRptOutcome::Invalid(e) => assert_eq!(e.code, code),
+                o => panic!("{code}: {o:?}"),
+            }
+        }
+        // past the URI cap a URI is still checked: a malformed one is a parse error
+        let mut bad: Vec<String> = (0..MAX_RUA)
+            .map(|i| format!("mailto:r{i}@d.test"))
+            .collect();
+        bad.push("ftp://x".into());
+        let e = err(&format!("v=TLSRPTv1; rua={}", bad.join(",")));
+        assert_eq!(e.code, "tlsrpt-txt-bad-scheme");
+    }
+
+    /// RFC 8460 §3 ABNF: `tlsrpt-field = tlsrpt-rua / tlsrpt-extension`. A second `rua=`
+    /// whose value is no valid URI list is still a syntactically valid field (an extension by
+    /// the ABNF); the first `rua` counts and the record is valid. A first `rua` that does not
+    /// fit yields to a later one that does.
+    #[test]
+    fn a_repeated_rua_that_does_not_fit_is_a_warning() {
+        let p = ok("v=TLSRPTv1; rua=mailto:a@d.test; rua=reports");
+        assert_eq!(uris(&p), ["mailto:a@d.test"]);
+        assert_eq!(codes(&p), ["tlsrpt-txt-duplicate-field"]);
+        let p = ok("v=TLSRPTv1; rua=reports; rua=mailto:a@d.test");
+        assert_eq!(uris(&p), ["mailto:a@d.test"]);
+        // an ignored repeat's unsupported URI does not make the record invalid
+        let r = evaluate_rrset(&[rr(&[
+            "v=TLSRPTv1; rua=mailto:a@d.test; rua=http://r.d.test/",
+        ])]);
+        assert_eq!(r.outcome.kind(), "valid");
+        assert_eq!(err("v=TLSRPTv1; rua=reports").code, "tlsrpt-txt-bad-uri");
     }
 }
