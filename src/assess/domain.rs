@@ -11,12 +11,16 @@
 //! | `policy-fetch-failed` | error | the policy could not be fetched (`sts-policy-fetch-error`) |
 //! | `policy-redirect` | error | the policy URL answers with a redirect, which senders must not follow |
 //! | `policy-cert-invalid` | error | the policy host's certificate is not valid for `mta-sts.D` (`sts-webpki-invalid`) |
-//! | `policy-invalid` | error | the policy body is not a valid policy (`sts-policy-invalid`) |
+//! | `policy-invalid` | error | the policy body is not a valid policy (`sts-policy-invalid`); a warning on a domain without a `v=STSv1` record (`--fetch-policy always`), which no sender reads yet |
 //! | `policy-without-txt` | warning | a policy is served but no `v=STSv1` TXT record points senders to it |
 //! | `policy-on-non-mail-domain` | info | a valid policy on a domain with a null MX or no MX at all |
 //! | `mode-testing` | info | the policy is in `testing` mode: failures are reported, not enforced |
 //! | `mode-none` | info | the policy is in `none` mode (MTA-STS being withdrawn) |
-//! | `mx-lookup-failed` | warning | the MX lookup failed |
+//! | `mx-lookup-failed` | warning | the MX lookup failed (`enforce_deliverable` is then unknown) |
+//!
+//! The policy host's findings (`txt-without-policy-host`, `policy-fetch-failed`,
+//! `policy-redirect`, `policy-cert-invalid`) are only for a domain with a `v=STSv1` record:
+//! under `--fetch-policy always` a domain without one has nothing there to fix.
 //! | `tlsrpt-lookup-failed` | warning | the `_smtp._tls` TXT lookup failed |
 //! | `tlsrpt-without-sts` | info | TLS-RPT is published without MTA-STS |
 //!
@@ -127,10 +131,13 @@ impl DomainAssessment {
         if self.sts_txt != "valid" || self.policy_usable || self.policy_fetch == "not-attempted" {
             return None;
         }
-        if self.policy_fetch != "ok" {
-            Some("sts-policy-fetch-error")
-        } else if self.policy_cert.as_deref() != Some("valid") {
+        // A completed handshake with a certificate that does not validate comes first,
+        // whatever the HTTP layer did after it: a sender validating PKIX stops at the
+        // handshake and never sees the response.
+        if self.policy_cert.as_deref().is_some_and(|c| c != "valid") {
             Some("sts-webpki-invalid")
+        } else if self.policy_fetch != "ok" {
+            Some("sts-policy-fetch-error")
         } else {
             Some("sts-policy-invalid")
         }
@@ -278,6 +285,9 @@ pub fn assess(
     let policy_valid = parse.as_ref().map(PolicyParse::is_valid);
     match policy_fetch.as_str() {
         "not-attempted" | "ok" => {}
+        // `--fetch-policy always` on a domain without a v=STSv1 record: senders never fetch,
+        // so nothing here is for the domain to fix (the columns still say what happened).
+        _ if !has_sts => {}
         "host-not-found" | "connect-refused" if has_sts => findings.push(Finding::new(
             "txt-without-policy-host",
             Severity::Error,
@@ -300,7 +310,7 @@ pub fn assess(
             format!("the policy could not be fetched ({other})"),
         )),
     }
-    if let Some(cert) = &policy_cert {
+    if let Some(cert) = policy_cert.as_ref().filter(|_| has_sts) {
         if cert != "valid" {
             findings.push(Finding::new(
                 "policy-cert-invalid",
@@ -311,9 +321,15 @@ pub fn assess(
     }
     if let Some(p) = &parse {
         if let Some(e) = p.errors.first() {
+            // Without a v=STSv1 record no sender reads it yet: worth fixing, not an error.
+            let severity = if has_sts {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
             findings.push(Finding::new(
                 "policy-invalid",
-                Severity::Error,
+                severity,
                 format!("the policy is invalid: {}", e.message),
             ));
         }
@@ -712,6 +728,103 @@ mod tests {
             a.findings
                 .iter()
                 .any(|f| f.code == "policy-on-non-mail-domain")
+        );
+    }
+
+    /// RFC 8460 §4.3.2.2: "sts-webpki-invalid: This indicates that the MTA-STS Policy could
+    /// not be authenticated using PKIX validation." A handshake with a certificate that does
+    /// not validate comes first even when the response after it was no 200: a sender
+    /// validating PKIX stops at the handshake and never sees the response.
+    #[test]
+    fn a_bad_policy_certificate_outranks_the_response_after_it() {
+        let sts = txt(&["v=STSv1; id=1"]);
+        let with = |cert: Option<&'static str>| {
+            assess(
+                "d.test",
+                TxtAnswer {
+                    status: DnsStatus::NoError,
+                    records: &sts,
+                },
+                TxtAnswer {
+                    status: DnsStatus::NoData,
+                    records: &[],
+                },
+                no_mx(),
+                PolicyAnswer::Fetched {
+                    outcome: "http-status",
+                    http_status: Some(404),
+                    content_type: None,
+                    body: None,
+                    cert,
+                },
+            )
+        };
+        assert_eq!(
+            with(Some("expired")).policy_failure(),
+            Some("sts-webpki-invalid")
+        );
+        assert_eq!(
+            with(Some("valid")).policy_failure(),
+            Some("sts-policy-fetch-error")
+        );
+        assert_eq!(with(None).policy_failure(), Some("sts-policy-fetch-error"));
+    }
+
+    /// RFC 8461 §3.3 concerns a sender that found a valid TXT record ("If a valid TXT record
+    /// is found but no policy can be fetched ..."). Under `--fetch-policy always`, a domain
+    /// without one has no policy host to fix: its failed fetch is in the columns, not an
+    /// error finding, and a broken policy file there is a warning.
+    #[test]
+    fn without_a_record_the_policy_host_is_nothing_to_fix() {
+        let none = |fetch| {
+            assess(
+                "d.test",
+                TxtAnswer {
+                    status: DnsStatus::NoData,
+                    records: &[],
+                },
+                TxtAnswer {
+                    status: DnsStatus::NoData,
+                    records: &[],
+                },
+                no_mx(),
+                fetch,
+            )
+        };
+        let errors = |a: &DomainAssessment| -> Vec<&str> {
+            a.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| f.code)
+                .collect()
+        };
+        for fetch in [
+            PolicyAnswer::HostLookup {
+                status: DnsStatus::NxDomain,
+                refused: false,
+            },
+            PolicyAnswer::HostLookup {
+                status: DnsStatus::ServFail,
+                refused: false,
+            },
+            PolicyAnswer::Fetched {
+                outcome: "redirect",
+                http_status: Some(301),
+                content_type: None,
+                body: None,
+                cert: Some("expired"),
+            },
+            fetched(b"version: STSv1\nmode: sometimes\n", "valid"),
+        ] {
+            let a = none(fetch);
+            assert_eq!(errors(&a), Vec::<&str>::new(), "{:?}", a.findings);
+            assert_eq!(a.policy_failure(), None);
+        }
+        let a = none(fetched(b"version: STSv1\nmode: sometimes\n", "valid"));
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.code == "policy-invalid" && f.severity == Severity::Warning)
         );
     }
 

@@ -223,8 +223,9 @@ pub struct MxSummary {
 }
 
 /// Computes the [`MxSummary`] of a domain. `policy_usable` is the docs/ground-truth.md
-/// definition (valid TXT, fetched, valid certificate, valid policy); `probed` says whether MX
-/// hosts were probed at all in this scan (`--probe none` leaves deliverability unknown).
+/// definition (valid TXT, fetched, valid certificate, valid policy); `probed` says whether the
+/// MX hosts are known and were probed (`--probe none`, or a failed MX lookup, leaves
+/// deliverability unknown).
 pub fn summarize(hosts: &[MxHostFacts], policy_usable: bool, probed: bool) -> MxSummary {
     let all_covered = if hosts.is_empty() {
         None

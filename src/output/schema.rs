@@ -233,7 +233,7 @@ static DOMAIN_COLUMNS: &[Column<DomainRow>] = &[
     opt!(List tlsrpt_rua, "The rua URIs, when tlsrpt = valid."),
     opt!(Str tlsrpt_error, "Parse error code of the v=TLSRPTv1 record when tlsrpt = invalid."),
     opt!(Bool policy_usable, "sts_txt = valid and policy_fetch = ok and policy_cert = valid and policy_valid."),
-    opt!(Bool enforce_deliverable, "When policy_usable: an RFC 8461 sender enforcing the policy would deliver."),
+    opt!(Bool enforce_deliverable, "When policy_usable and mx_kind is not lookup-failed: an RFC 8461 sender enforcing the policy would deliver."),
     opt!(Bool all_mx_covered, "When policy_valid: every MX host matches a policy mx pattern."),
     opt!(Bool all_mx_starttls, "Every probed MX host offers STARTTLS."),
     opt!(Bool all_mx_cert_valid, "Every probed MX host presents a certificate valid for its name."),

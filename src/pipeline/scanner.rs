@@ -323,7 +323,10 @@ impl Scanner {
             ));
             facts.push(hf);
         }
-        let summary = verdict::summarize(&facts, a.policy_usable, probe_wanted);
+        // A failed MX lookup leaves the hosts a sender would try unknown, so whether it could
+        // deliver is unknown too (not "undeliverable": the failure is DNS, not MTA-STS).
+        let deliverability_known = probe_wanted && a.mx_kind != "lookup-failed";
+        let summary = verdict::summarize(&facts, a.policy_usable, deliverability_known);
         if summary.enforce_deliverable == Some(false) {
             let mode = a.valid_policy().map(|p| p.mode.as_str());
             let result = summary.rfc8460_result.unwrap_or("validation-failure");

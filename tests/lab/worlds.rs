@@ -362,7 +362,12 @@ fn consistent(truths: &[DomainTruth]) {
                 && t.policy_valid == Some(true),
             "{d}"
         );
-        assert_eq!(t.enforce_deliverable.is_some(), t.policy_usable, "{d}");
+        // "when policy_usable and the MX lookup did not fail"
+        assert_eq!(
+            t.enforce_deliverable.is_some(),
+            t.policy_usable && t.mx_kind != MxKind::LookupFailed,
+            "{d}"
+        );
         if let Some(dv) = t.enforce_deliverable {
             let any = t.mx.iter().any(|m| {
                 m.mx_policy_match == Some(true)

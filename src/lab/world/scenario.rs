@@ -50,7 +50,10 @@ catalog! {
     /// A null MX next to a real MX (RFC 7505 §3 says not to), no MTA-STS.
     NullMxMixed = "null-mx-mixed", 500;
     /// The MX lookup gets SERVFAIL.
-    MxServfail = "mx-servfail", 1_000;
+    MxServfail = "mx-servfail", 950;
+    /// A valid enforce policy (usable), but the MX lookup gets SERVFAIL: whether a sender
+    /// could deliver is unknown, not "undeliverable".
+    MxServfailWithPolicy = "mx-servfail-with-policy", 50;
     /// The MX lookup gets REFUSED.
     MxRefused = "mx-refused", 300;
     /// The MX lookup is never answered.
@@ -458,6 +461,10 @@ impl Scenario {
             MxServfail => Spec {
                 mx_fault: Fault::ServFail,
                 ..no_sts(p)
+            },
+            MxServfailWithPolicy => Spec {
+                mx_fault: Fault::ServFail,
+                ..sts(p)
             },
             MxRefused => Spec {
                 mx_fault: Fault::Refused,

@@ -194,7 +194,8 @@ impl DomainTruth {
         } else {
             mx
         };
-        let enforce_deliverable = policy_usable.then(|| {
+        // ... and whether a sender could deliver is unknown (the failure is DNS, not MTA-STS).
+        let enforce_deliverable = (policy_usable && mx_kind != MxKind::LookupFailed).then(|| {
             mx.iter().any(|m| {
                 m.mx_policy_match == Some(true)
                     && m.smtp == SmtpOutcome::Ok
