@@ -251,7 +251,7 @@ static MX_COLUMNS: &[Column<MxRow>] = &[
     req!(Str domain, "The domain (A-label) whose MX host this is."),
     req!(Str mx_host, "MX host name, lowercase, no trailing dot (the domain itself for implicit MX)."),
     req!(U16 mx_preference, "MX preference."),
-    opt!(Bool mx_is_cname, "The MX target is an alias (CNAME), contrary to RFC 2181 §10.3."),
+    opt!(Bool mx_is_cname, "The MX target is an alias (CNAME), contrary to RFC 2181 §10.3; null for an implicit MX (no MX record, and RFC 5321 §5.1 follows a CNAME of the domain)."),
     opt!(Str address, "The IPv4 or IPv6 address probed; null when the host has none."),
     opt!(U8 ip_version, "4 or 6."),
     opt!(Dict address_dns, "DNS status of the A/AAAA lookup of mx_host."),

@@ -277,13 +277,14 @@ impl Scanner {
                 policy_match,
                 addresses: Vec::new(),
             };
-            let is_cname = !ph.lookup.cname_chain.is_empty();
+            let alias = mx_alias(a.mx_kind, &ph.lookup.cname_chain);
+            let is_cname = alias == Some(true);
             let base = MxRow {
                 scanned_at,
                 domain: d.to_owned(),
                 mx_host: ph.host.name.clone(),
                 mx_preference: ph.host.preference,
-                mx_is_cname: Some(is_cname),
+                mx_is_cname: alias,
                 address_dns: Some(ph.lookup.status.as_str().to_owned()),
                 mx_policy_match: policy_match,
                 ..MxRow::default()
@@ -612,6 +613,14 @@ struct ProbedAddress {
     probe: Option<SharedProbe>,
 }
 
+/// `mx_is_cname`: whether an MX host's address lookup went through an alias. RFC 2181 §10.3
+/// is about "the value of ... a MX resource record"; an implicit MX has none, and RFC 5321
+/// §5.1 follows a CNAME of the domain itself ("the resulting name is processed as if it were
+/// the initial name"), so there it is `None`, and no `mx-is-cname` finding.
+fn mx_alias(mx_kind: &str, cname_chain: &[String]) -> Option<bool> {
+    (mx_kind != "implicit").then_some(!cname_chain.is_empty())
+}
+
 /// The policy host's refused addresses as `policy_fetch_detail`: "address 10.1.2.3 refused:
 /// private", at most four of them (an answer may hold many), then how many more.
 fn refusals(refused: &[(IpAddr, Refusal)]) -> String {
@@ -656,6 +665,14 @@ fn txt_strings(l: &Lookup<Vec<Vec<u8>>>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_mx_record_pointing_at_an_alias_is_flagged() {
+        let chain = vec!["real.test".to_owned()];
+        assert_eq!(mx_alias("hosts", &chain), Some(true));
+        assert_eq!(mx_alias("hosts", &[]), Some(false));
+        assert_eq!(mx_alias("implicit", &chain), None);
+    }
 
     /// The refused addresses of a policy host are named, a bounded number of them.
     #[test]

@@ -19,7 +19,6 @@
 //! | `mx-pattern-bad-char` | a character outside LDH |
 //! | `mx-pattern-bad-hyphen` | a label starting or ending with `-` |
 //! | `mx-pattern-too-long` | over 253 octets |
-//! | `mx-pattern-numeric-tld` | last label all digits (an IP address) |
 //! | `mx-pattern-bad-a-label` | an `xn--` label that is not valid Punycode |
 //!
 //! MX RRset finding codes:
@@ -99,7 +98,16 @@ impl MxPattern {
                 Span::new(offset + base.len() - 1, offset + base.len()),
             ));
         }
-        domain::check_ascii_name(base).map_err(|e| pattern_error(e.shifted(offset)))?;
+        // RFC 5321 `Domain` allows an all-digit last label (`sub-domain = Let-dig
+        // [Ldh-str]`), so "192.0.2.1" is a syntactically valid pattern that can never match
+        // a host name; the policy parser warns about it (`policy-mx-ip-address`). The
+        // numeric check is `check_ascii_name`'s last, so every other rule has passed.
+        match domain::check_ascii_name(base) {
+            Err(e) if e.code != "domain-numeric-tld" => {
+                return Err(pattern_error(e.shifted(offset)));
+            }
+            _ => {}
+        }
         let lower = base.to_ascii_lowercase();
         if lower.split('.').any(domain::is_a_label) {
             match domain::normalize(&lower) {
@@ -122,6 +130,15 @@ impl MxPattern {
     /// True for a `*.` pattern.
     pub fn is_wildcard(&self) -> bool {
         self.wildcard
+    }
+
+    /// True when the last label is all digits, as in an IP address written as a pattern
+    /// (`192.0.2.1`): valid by the ABNF, but no MX host name can match it.
+    pub fn looks_like_ip(&self) -> bool {
+        self.base
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// The domain part (after `*.` if any), lowercase.
@@ -187,7 +204,6 @@ fn pattern_error(e: DomainError) -> ParseError {
         "domain-label-too-long" => "mx-pattern-label-too-long",
         "domain-bad-hyphen" => "mx-pattern-bad-hyphen",
         "domain-too-long" => "mx-pattern-too-long",
-        "domain-numeric-tld" => "mx-pattern-numeric-tld",
         "domain-bad-a-label" => "mx-pattern-bad-a-label",
         _ => "mx-pattern-bad-char",
     };
@@ -399,7 +415,6 @@ mod tests {
         assert_eq!(err(" mx.example.com"), "mx-pattern-bad-char");
         assert_eq!(err("mx_1.example.com"), "mx-pattern-bad-char");
         assert_eq!(err("-mx.example.com"), "mx-pattern-bad-hyphen");
-        assert_eq!(err("192.0.2.1"), "mx-pattern-numeric-tld");
         assert_eq!(err("xn--a.example"), "mx-pattern-bad-a-label");
         assert_eq!(
             err(&format!("{}.com", "a".repeat(64))),

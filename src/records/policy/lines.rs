@@ -199,7 +199,19 @@ fn field(line: &[u8], at: usize, out: &mut PolicyParse, f: &mut Fields) {
         "mx" => {
             f.mx_seen = true;
             match MxPattern::parse(value) {
-                Ok(p) => f.mx.push(p),
+                Ok(p) => {
+                    if p.looks_like_ip() {
+                        out.findings.push(Finding::at(
+                            "policy-mx-ip-address",
+                            Severity::Warning,
+                            format!(
+                                "`{value}` looks like an IP address: MX hosts are names, so this pattern never matches one"
+                            ),
+                            vspan,
+                        ));
+                    }
+                    f.mx.push(p);
+                }
                 Err(e) => {
                     // Point at the offending part of the value when the pattern parser says
                     // where it is; otherwise at the whole value.

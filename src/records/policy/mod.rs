@@ -61,6 +61,7 @@
 //! | `policy-mixed-line-endings` | warning | both CRLF and LF terminators |
 //! | `policy-no-final-newline` | info | the last line has no terminator (accepted) |
 //! | `policy-duplicate-field` | warning | a non-`mx` field repeated; the first wins |
+//! | `policy-mx-ip-address` | warning | an `mx` pattern whose last label is all digits (an IP address): valid by the ABNF, never matches |
 //! | `policy-key-typo` | warning | unknown key that looks like a known one (`nmx`, `Mode`, `max-age`) |
 //! | `policy-unknown-key` | info | a valid extension field, ignored |
 //! | `policy-max-age-short` | warning | `max_age` below one day |

@@ -280,3 +280,25 @@ fn serializes_for_json_output() {
     assert_eq!(v["errors"][0]["code"], "policy-bad-mode");
     assert!(v["policy"].is_null());
 }
+
+/// RFC 8461 §3.2: `sts-policy-mx-value = ["*."] Domain`, with `Domain` from RFC 5321, whose
+/// `sub-domain = Let-dig [Ldh-str]` allows an all-digit label; and "Parsers MUST accept TXT
+/// records and policy files that are syntactically valid". A pattern written as an IP address
+/// is valid and never matches: a warning, and the other patterns still count.
+#[test]
+fn an_ip_address_pattern_is_valid_and_warned_about() {
+    let p =
+        parse(b"version: STSv1\nmode: enforce\nmx: mail.d.test\nmx: 192.0.2.1\nmax_age: 86400\n");
+    assert!(p.is_valid(), "{:?}", p.errors);
+    let policy = p.policy.as_ref().unwrap();
+    assert_eq!(policy.mx.len(), 2);
+    assert!(policy.mx.iter().any(|m| m.matches("mail.d.test")));
+    assert!(!policy.mx[1].matches("192.0.2.1.d.test"));
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| f.code == "policy-mx-ip-address" && f.severity == Severity::Warning),
+        "{:?}",
+        p.findings
+    );
+}
