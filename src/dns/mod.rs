@@ -3,7 +3,7 @@
 //!
 //! | module | what it owns |
 //! |---|---|
-//! | [`status`] | [`DnsStatus`], the closed vocabulary (`noerror`, `nodata`, `nxdomain`, …) |
+//! | [`status`] | [`DnsStatus`], the closed vocabulary (`noerror`, `nodata`, `nxdomain`, `referral`, …) |
 //! | [`client`] | [`Dns`]: TXT, MX and A/AAAA lookups, retries, rate limit, the transports |
 //! | `answer` (private) | one response → status, CNAME chain, records, TTL (pure) |
 //! | `mux` (private) | the multiplexed UDP transport (the `scan` default) |
@@ -26,7 +26,10 @@
 //!   The library default stays [`Transport::Hickory`]; `stsscan scan` defaults to
 //!   multiplexed.
 //! * Names are always queried as fully qualified (no search list).
-//! * Retries: only `timeout` and `servfail` are retried, `attempts` tries in total.
+//! * Retries: only `timeout` and `servfail` are retried, `attempts` tries in total. `refused`
+//!   and `referral` (RFC 2308 §2.2: NS and no SOA in the authority section, what a resolver
+//!   that does not recurse sends) are not: they come from how the resolver is set up, and
+//!   the same resolver answers the same again.
 //! * Only address lookups are cached (MX and policy hosts are shared by many domains); TXT and
 //!   MX answers are per domain and never cached, so a scan sees the DNS as it is.
 //! * This layer never connects anywhere but the configured resolvers and never applies the

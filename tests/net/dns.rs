@@ -60,6 +60,7 @@ macro_rules! over_both_transports {
 over_both_transports!(
     statuses_are_exact_and_kept_apart,
     retries_only_transient_failures,
+    referrals_are_failures_not_nodata,
     slow_answer_within_timeout,
     truncated_udp_answer_is_retried_over_tcp,
     txt_keeps_strings_and_bytes,
@@ -167,6 +168,39 @@ async fn retries_only_transient_failures(t: Transport) {
     let once = dns_for(&server, t, 1, 2000);
     assert_eq!(once.txt("servfail.test").await.queries, 1);
     assert_eq!(server.total("servfail.test", RecordType::TXT), 4);
+}
+
+/// RFC 2308 §2.2: "It is possible to distinguish between a NODATA and a referral response by
+/// the presence of a SOA record in the authority section or the absence of NS records in the
+/// authority section." A referral (from a resolver that does not recurse) is a failed lookup,
+/// not an absent record, and like REFUSED it is not asked again.
+async fn referrals_are_failures_not_nodata(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 3, 2000);
+    let l = dns.txt("referral.test").await;
+    assert_eq!(
+        (l.status, l.queries),
+        (DnsStatus::Referral, 1),
+        "{:?}",
+        l.detail
+    );
+    assert!(l.detail.unwrap_or_default().contains("referral"));
+    let l = dns.mx("referral.test").await;
+    assert_eq!((l.status, l.queries), (DnsStatus::Referral, 1));
+    let l = dns.addresses("referral.test", IpVersion::Both).await;
+    assert_eq!(l.lookup.status, DnsStatus::Referral);
+    assert_eq!(
+        (l.v4, l.v6),
+        (Some(DnsStatus::Referral), Some(DnsStatus::Referral))
+    );
+    for rtype in [
+        RecordType::TXT,
+        RecordType::MX,
+        RecordType::A,
+        RecordType::AAAA,
+    ] {
+        assert_eq!(server.total("referral.test", rtype), 1, "{rtype}");
+    }
 }
 
 /// A slow answer within the timeout is an answer.
