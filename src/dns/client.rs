@@ -6,7 +6,10 @@
 //! rule), then interprets the raw response itself: the RCODE, the CNAME chain in the answer section
 //! (RFC 1034 §3.6.2; an incomplete chain is followed with a new query for its target), the
 //! records of the queried type at the end of the chain, and the TTL. `timeout` and `servfail`
-//! are retried up to `attempts` tries in total; nothing else is. hickory's response cache is
+//! are retried up to `attempts` tries in total; nothing else is. On the multiplexed transport
+//! a query's first resolver is chosen round robin and its retries go to the next ones in
+//! order (attempt k to resolver first + k mod n), so a retry never returns to a silent
+//! resolver while another is left untried. hickory's response cache is
 //! not in the path (see the module docs of [`crate::dns`]). An optional governor rate limit
 //! applies to every query sent, retries included.
 //!
@@ -51,6 +54,7 @@ enum Wire {
 
 struct Core {
     wire: Wire,
+    /// Round-robin counter for the first resolver of each query (multiplexed transport).
     next_server: AtomicUsize,
     cfg: DnsConfig,
     resolvers: Vec<SocketAddr>,
@@ -376,13 +380,18 @@ impl Core {
         chain: &[Name],
     ) -> (Step, u32) {
         let attempts = self.cfg.attempts.max(1);
+        // The multiplexed transport's resolver for each attempt: the first one round robin
+        // across lookups, then attempt k goes to (first + k) mod n, so a retry always goes to
+        // the next resolver whatever other lookups were sent in between.
+        let first = self.next_server.fetch_add(1, Ordering::Relaxed);
         let mut sent = 0u32;
         loop {
             if let Some(l) = &self.limiter {
                 l.until_ready().await;
             }
+            let server = first.wrapping_add(sent as usize) % self.resolvers.len().max(1);
             sent += 1;
-            let step = self.query_once(qname, rtype, chain).await;
+            let step = self.query_once(qname, rtype, chain, server).await;
             let transient = matches!(&step, Step::Done { status, .. } if status.is_transient());
             if !transient || sent as usize >= attempts {
                 if let Step::Done {
@@ -401,7 +410,15 @@ impl Core {
         }
     }
 
-    async fn query_once(&self, qname: &Name, rtype: RecordType, chain: &[Name]) -> Step {
+    /// One attempt; `server` is the index of the resolver the multiplexed transport asks
+    /// (hickory's pool picks its own, by its response-time statistics).
+    async fn query_once(
+        &self,
+        qname: &Name,
+        rtype: RecordType,
+        chain: &[Name],
+        server: usize,
+    ) -> Step {
         // Each transport enforces `timeout` itself; the outer timeout is a safety net so a
         // lookup can never hang.
         let guard = self.cfg.timeout.saturating_mul(2) + Duration::from_secs(1);
@@ -415,20 +432,15 @@ impl Core {
                     .unwrap_or(Err(NetError::Timeout))
                     .map(DnsResponse::into_message)
             }
-            Wire::Mux(mux) => {
-                // round robin per attempt, so a retry goes to the next resolver
-                let n = self.resolvers.len().max(1);
-                let i = self.next_server.fetch_add(1, Ordering::Relaxed) % n;
-                match self.resolvers.get(i) {
-                    Some(&server) => tokio::time::timeout(
-                        guard,
-                        mux.exchange(server, qname, rtype, self.cfg.timeout),
-                    )
-                    .await
-                    .unwrap_or(Err(NetError::Timeout)),
-                    None => Err(NetError::NoConnections),
-                }
-            }
+            Wire::Mux(mux) => match self.resolvers.get(server) {
+                Some(&server) => tokio::time::timeout(
+                    guard,
+                    mux.exchange(server, qname, rtype, self.cfg.timeout),
+                )
+                .await
+                .unwrap_or(Err(NetError::Timeout)),
+                None => Err(NetError::NoConnections),
+            },
         };
         interpret(qname, rtype, chain, res)
     }

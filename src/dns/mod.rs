@@ -104,7 +104,8 @@ pub enum Transport {
     #[default]
     Hickory,
     /// A few UDP sockets per address family shared by all queries, answers demultiplexed by
-    /// ID and question, TCP on truncation, resolvers round-robin per attempt; each socket is
+    /// ID and question, TCP on truncation; a lookup's first resolver is chosen round robin
+    /// and each retry goes to the next one in the configured order; each socket is
     /// replaced by a fresh random source port every 64 queries. Much cheaper per query; sends
     /// each attempt once (no re-send within an attempt).
     Multiplexed {

@@ -253,6 +253,49 @@ async fn a_dead_resolver_is_skipped_on_retry(t: Transport) {
     }
 }
 
+/// Regression: the resolver of every attempt came from one counter shared by all lookups, so a
+/// lookup whose first attempt went to the silent resolver of [silent, live] was retried on the
+/// silent one again as soon as one other lookup had been sent in between. Each lookup's
+/// attempts now go to consecutive resolvers, whatever else is in flight. (Multiplexed
+/// transport only: hickory's pool orders the resolvers by its own response-time statistics.)
+#[tokio::test]
+async fn a_retry_goes_to_the_next_resolver_despite_other_lookups() {
+    let t = MUX;
+    let server = TestServer::start();
+    let (dead, _dead_tcp) = bind_pair().await; // bound, never read
+    let dns = Dns::new(DnsConfig {
+        resolvers: vec![dead.local_addr().unwrap(), server.addr],
+        timeout: Duration::from_millis(500),
+        attempts: 2,
+        transport: t,
+        ..DnsConfig::default()
+    })
+    .unwrap();
+    for round in 0..3 {
+        let first = {
+            let dns = dns.clone();
+            tokio::spawn(async move { dns.txt("nodata.test").await })
+        };
+        // while the first lookup waits for its first attempt, another lookup is sent
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let other = dns.txt("nx.test").await;
+        let first = first.await.unwrap();
+        assert_eq!(
+            other.status,
+            DnsStatus::NxDomain,
+            "round {round}: {:?}",
+            other.detail
+        );
+        assert_eq!(
+            first.status,
+            DnsStatus::NoData,
+            "round {round}: {:?} after {} queries",
+            first.detail,
+            first.queries
+        );
+    }
+}
+
 /// The rate limit applies to every query: 60 queries at 50/s (burst 50) cannot finish before
 /// the limiter has released the last 10, i.e. 200 ms (a lower bound, not a performance
 /// assertion).
