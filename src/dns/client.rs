@@ -14,7 +14,11 @@
 //! applies to every query sent, retries included.
 //!
 //! Reads are bounded by the protocol: a DNS message is at most 65 535 octets, so the records of
-//! one answer are bounded; the CNAME chain is bounded by [`MAX_CNAME_CHAIN`].
+//! one answer are bounded; the CNAME chain is bounded by [`MAX_CNAME_CHAIN`]. Address lookups,
+//! which the cache keeps (up to `cache_capacity` of them), keep at most
+//! [`MAX_ADDRESSES_PER_FAMILY`] addresses of each family: a 64 KiB answer holds ≈ 4 000 A
+//! records, and 100 000 cached hosts of those would be gigabytes. TXT and MX lookups are not
+//! cached and keep every record (RFC 8461 §3.1 judges the whole TXT RRset).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -39,6 +43,12 @@ use super::answer::{Step, cut, interpret, name_to_string, parse_name, with_detai
 use super::cache::{CacheStats, SingleFlight};
 use super::mux::UdpMux;
 use super::{AddressLookup, DnsConfig, DnsStatus, IpVersion, Lookup, Transport, combine_status};
+
+/// Most addresses of one family (A or AAAA) an address lookup keeps, the first ones in answer
+/// order; the rest of a bigger answer is dropped (its TTL still counts). At least what any
+/// caller uses: the scanner probes at most 8 addresses per host and fetches a policy from at
+/// most 8 (asserted where those bounds are defined).
+pub const MAX_ADDRESSES_PER_FAMILY: usize = 16;
 
 /// The DNS client. Cheap to clone (all clones share the pool, limiter and address cache).
 #[derive(Clone)]
@@ -238,14 +248,20 @@ impl Lookup<RData> {
 
 impl Core {
     async fn addresses(&self, host: &str, version: IpVersion) -> AddressLookup {
-        let to_ip = |r: RData| match r {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
+        // at most MAX_ADDRESSES_PER_FAMILY, in a vector no bigger than that
+        let to_ip = |l: Lookup<RData>| {
+            let mut l = l.map_records(|r| match r {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                _ => None,
+            });
+            l.records.truncate(MAX_ADDRESSES_PER_FAMILY);
+            l.records.shrink_to_fit();
+            l
         };
         match version {
             IpVersion::V4 => {
-                let l = self.resolve(host, RecordType::A).await.map_records(to_ip);
+                let l = to_ip(self.resolve(host, RecordType::A).await);
                 AddressLookup {
                     v4: Some(l.status),
                     v6: None,
@@ -253,10 +269,7 @@ impl Core {
                 }
             }
             IpVersion::V6 => {
-                let l = self
-                    .resolve(host, RecordType::AAAA)
-                    .await
-                    .map_records(to_ip);
+                let l = to_ip(self.resolve(host, RecordType::AAAA).await);
                 AddressLookup {
                     v4: None,
                     v6: Some(l.status),
@@ -269,7 +282,7 @@ impl Core {
                     self.resolve(host, RecordType::A),
                     self.resolve(host, RecordType::AAAA)
                 );
-                let (a, aaaa) = (a.map_records(to_ip), aaaa.map_records(to_ip));
+                let (a, aaaa) = (to_ip(a), to_ip(aaaa));
                 let status = combine_status(a.status, aaaa.status);
                 let ttl = match (a.ttl, aaaa.ttl) {
                     (Some(x), Some(y)) => Some(x.min(y)),
@@ -288,7 +301,8 @@ impl Core {
                 } else {
                     a.cname_chain.clone()
                 };
-                let mut records = a.records;
+                let mut records = Vec::with_capacity(a.records.len() + aaaa.records.len());
+                records.extend(a.records);
                 records.extend(aaaa.records);
                 AddressLookup {
                     v4: Some(a.status),

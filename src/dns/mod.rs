@@ -31,7 +31,9 @@
 //!   that does not recurse sends) are not: they come from how the resolver is set up, and
 //!   the same resolver answers the same again.
 //! * Only address lookups are cached (MX and policy hosts are shared by many domains); TXT and
-//!   MX answers are per domain and never cached, so a scan sees the DNS as it is.
+//!   MX answers are per domain and never cached, so a scan sees the DNS as it is. An address
+//!   lookup keeps at most [`MAX_ADDRESSES_PER_FAMILY`] addresses per family, so a cache entry
+//!   stays small whatever the answer's size.
 //! * This layer never connects anywhere but the configured resolvers and never applies the
 //!   [`AddressPolicy`] itself except in the reqwest resolver; callers apply it to every
 //!   address before connecting ([`AddressPolicy::check`] / [`AddressPolicy::partition`]).
@@ -68,7 +70,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 pub use cache::CacheStats;
-pub use client::Dns;
+pub use client::{Dns, MAX_ADDRESSES_PER_FAMILY};
 pub use safety::{AddressPolicy, Refusal, parse_blocklist};
 pub use status::DnsStatus;
 
@@ -180,7 +182,8 @@ impl<T> Lookup<T> {
 /// An address lookup: the combined result and the status of each family asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressLookup {
-    /// A and AAAA together: addresses A first then AAAA (each in answer order), the combined
+    /// A and AAAA together: addresses A first then AAAA (each in answer order, at most
+    /// [`MAX_ADDRESSES_PER_FAMILY`] of each), the combined
     /// status (see [`combine_status`]), the CNAME chain of the first family that has one.
     pub lookup: Lookup<IpAddr>,
     /// Status of the A query (`None` if not asked).

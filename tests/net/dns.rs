@@ -68,6 +68,7 @@ over_both_transports!(
     cname_chains_are_followed_and_recorded,
     both_families_are_combined_and_kept,
     concurrent_address_lookups_are_single_flight,
+    big_address_answers_are_kept_bounded,
     a_dead_resolver_is_skipped_on_retry,
 );
 
@@ -484,6 +485,37 @@ async fn concurrent_address_lookups_are_single_flight(t: Transport) {
     // a different family is a different key
     dns.addresses("shared-mx.test", IpVersion::V4).await;
     assert_eq!(server.total("shared-mx.test", RecordType::A), 2);
+}
+
+/// An address lookup keeps at most `MAX_ADDRESSES_PER_FAMILY` addresses of each family, the
+/// first ones in answer order, in the result and in the cache entry: a 64 KiB answer (≈ 4 000
+/// A records) must not make each of up to `cache_capacity` entries that big.
+async fn big_address_answers_are_kept_bounded(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 1, 2000);
+    let cap = stsscan::dns::MAX_ADDRESSES_PER_FAMILY;
+    assert!(cap < 60);
+    let mut want: Vec<IpAddr> = (0..cap as u8)
+        .map(|i| IpAddr::from([198, 51, 100, i]))
+        .collect();
+    want.extend((1..=3).map(|i| format!("2001:db8::{i}").parse::<IpAddr>().unwrap()));
+    for round in 0..2 {
+        let l = dns.addresses("many.test", IpVersion::Both).await;
+        assert_eq!(l.lookup.status, DnsStatus::NoError);
+        assert_eq!(l.lookup.records, want, "round {round}");
+        assert!(l.lookup.records.capacity() <= cap + 3, "round {round}");
+    }
+    assert_eq!(
+        dns.cache_stats().hits,
+        1,
+        "the second lookup is the cached entry"
+    );
+    let l = dns
+        .addresses_uncached("many.test", IpVersion::V4)
+        .await
+        .lookup;
+    assert_eq!(l.records, want[..cap]);
+    assert!(l.records.capacity() <= cap);
 }
 
 #[tokio::test]

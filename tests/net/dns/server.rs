@@ -348,6 +348,13 @@ pub(super) fn behaviour(qname: &str, qt: RecordType, tcp: bool, seen: u32) -> (R
             a(&fq, [93, 184, 216, 34]),
         ]),
         ("unsafe.test", T::AAAA) => noerror(vec![aaaa(&fq, "::ffff:169.254.169.254")]),
+        // a big answer: 60 A records (≈ 1 KB, fits the EDNS payload), 3 AAAA
+        ("many.test", T::A) => noerror((0..60).map(|i| a(&fq, [198, 51, 100, i])).collect()),
+        ("many.test", T::AAAA) => noerror(
+            (1..=3)
+                .map(|i| aaaa(&fq, &format!("2001:db8::{i}")))
+                .collect(),
+        ),
         ("private.test", T::A) => noerror(vec![a(&fq, [10, 1, 2, 3])]),
         ("private.test", _) => nodata(),
         (q, T::A) if q.starts_with("web") => {
