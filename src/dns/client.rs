@@ -188,7 +188,8 @@ impl Dns {
 
     /// Address lookup through the shared single-flight cache: concurrent lookups of the same
     /// `(host, version)` send one set of queries; completed answers are reused until their
-    /// TTL (at most `cache_max_ttl`; failures `cache_failure_ttl`) while the cache has room.
+    /// TTL (at most `cache_max_ttl`; failures, and answers of which one family failed,
+    /// at most `cache_failure_ttl`) while the cache has room.
     /// A shared or cached result carries the `elapsed` and `queries` of the lookup that
     /// produced it.
     pub async fn addresses(&self, host: &str, version: IpVersion) -> Arc<AddressLookup> {
@@ -200,7 +201,7 @@ impl Dns {
             .get_or_compute(
                 key,
                 move || async move { Arc::new(core.addresses(&host, version).await) }.boxed(),
-                move |a| cache_lifetime(&a.lookup, max_ttl, failure_ttl),
+                move |a| cache_lifetime(a, max_ttl, failure_ttl),
             )
             .await
     }
@@ -216,14 +217,27 @@ impl Dns {
     }
 }
 
-/// How long an address answer may be reused.
-fn cache_lifetime(l: &Lookup<IpAddr>, max_ttl: Duration, failure_ttl: Duration) -> Duration {
+/// How long an address answer may be reused: its TTL (at most `max_ttl`); a failure, and an
+/// answer of which one family failed (A `noerror` with AAAA `timeout`: the combined status is
+/// `noerror`), at most `failure_ttl`, so a transient failure does not hide that family's
+/// addresses for a whole TTL.
+fn cache_lifetime(a: &AddressLookup, max_ttl: Duration, failure_ttl: Duration) -> Duration {
+    let l = &a.lookup;
     if l.status.is_failure() {
         return failure_ttl.min(max_ttl);
     }
-    match l.ttl {
+    let lifetime = match l.ttl {
         Some(ttl) => Duration::from_secs(u64::from(ttl)).min(max_ttl),
         None => max_ttl,
+    };
+    let half_failed = [a.v4, a.v6]
+        .into_iter()
+        .flatten()
+        .any(DnsStatus::is_failure);
+    if half_failed {
+        lifetime.min(failure_ttl)
+    } else {
+        lifetime
     }
 }
 
@@ -482,13 +496,41 @@ mod tests {
 
     #[test]
     fn lifetimes() {
-        let mut l: Lookup<IpAddr> = Lookup::failed(DnsStatus::Timeout, "x".into());
+        let mut a = AddressLookup {
+            lookup: Lookup::failed(DnsStatus::Timeout, "x".into()),
+            v4: Some(DnsStatus::Timeout),
+            v6: None,
+        };
         let (max, fail) = (Duration::from_secs(3600), Duration::from_secs(60));
-        assert_eq!(cache_lifetime(&l, max, fail), fail);
-        l.status = DnsStatus::NoError;
-        l.ttl = Some(30);
-        assert_eq!(cache_lifetime(&l, max, fail), Duration::from_secs(30));
-        l.ttl = Some(86400 * 7);
-        assert_eq!(cache_lifetime(&l, max, fail), max);
+        assert_eq!(cache_lifetime(&a, max, fail), fail);
+        a.lookup.status = DnsStatus::NoError;
+        a.v4 = Some(DnsStatus::NoError);
+        a.lookup.ttl = Some(30);
+        assert_eq!(cache_lifetime(&a, max, fail), Duration::from_secs(30));
+        a.lookup.ttl = Some(86400 * 7);
+        assert_eq!(cache_lifetime(&a, max, fail), max);
+    }
+
+    /// Regression: A `noerror` with AAAA `timeout` combines to `noerror` and was cached for
+    /// the A TTL (up to an hour), hiding the host's IPv6 addresses after one lost datagram.
+    /// One failed family makes the entry last at most the failure TTL.
+    #[test]
+    fn a_half_failed_lookup_lives_as_long_as_a_failure() {
+        let (max, fail) = (Duration::from_secs(3600), Duration::from_secs(60));
+        let mut a = AddressLookup {
+            lookup: Lookup::failed(DnsStatus::NoError, String::new()),
+            v4: Some(DnsStatus::NoError),
+            v6: Some(DnsStatus::Timeout),
+        };
+        a.lookup.ttl = Some(3600);
+        assert_eq!(cache_lifetime(&a, max, fail), fail);
+        a.lookup.ttl = Some(10); // a shorter TTL still wins
+        assert_eq!(cache_lifetime(&a, max, fail), Duration::from_secs(10));
+        (a.v4, a.v6) = (Some(DnsStatus::ServFail), Some(DnsStatus::NoError));
+        a.lookup.ttl = Some(3600);
+        assert_eq!(cache_lifetime(&a, max, fail), fail);
+        // a family that positively has nothing is an answer, not a failure
+        (a.v4, a.v6) = (Some(DnsStatus::NoError), Some(DnsStatus::NoData));
+        assert_eq!(cache_lifetime(&a, max, fail), max);
     }
 }

@@ -92,7 +92,8 @@ pub struct DnsConfig {
     pub cache_capacity: usize,
     /// Longest time a cached address answer is reused (also bounded by its DNS TTL).
     pub cache_max_ttl: Duration,
-    /// How long a failed address lookup (`timeout`, `servfail`, …) is reused.
+    /// How long a failed address lookup (`timeout`, `servfail`, …) is reused; also the
+    /// longest an answer of which one family failed (A `noerror`, AAAA `timeout`) is.
     pub cache_failure_ttl: Duration,
     /// How queries travel.
     pub transport: Transport,

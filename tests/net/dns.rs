@@ -518,6 +518,42 @@ async fn big_address_answers_are_kept_bounded(t: Transport) {
     assert!(l.records.capacity() <= cap);
 }
 
+/// Regression: A `noerror` with AAAA `servfail` combines to `noerror` and was cached for the
+/// A TTL (300 s here), so a transient AAAA failure hid the host's IPv6 addresses that long.
+/// Such an entry now lives at most `cache_failure_ttl`.
+#[tokio::test]
+async fn a_half_failed_address_lookup_is_cached_like_a_failure() {
+    let server = TestServer::start();
+    let dns = Dns::new(DnsConfig {
+        resolvers: vec![server.addr],
+        timeout: Duration::from_millis(2000),
+        attempts: 1,
+        transport: MUX,
+        cache_failure_ttl: Duration::from_millis(50),
+        ..DnsConfig::default()
+    })
+    .unwrap();
+    let l = dns.addresses("mixed.test", IpVersion::Both).await;
+    assert_eq!(
+        (l.lookup.status, l.v4, l.v6),
+        (
+            DnsStatus::NoError,
+            Some(DnsStatus::NoError),
+            Some(DnsStatus::ServFail)
+        )
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    dns.addresses("mixed.test", IpVersion::Both).await;
+    let s = dns.cache_stats();
+    assert_eq!((s.hits, s.misses), (0, 2), "{s:?}");
+    assert_eq!(server.total("mixed.test", RecordType::AAAA), 2);
+    // a complete answer is kept for its TTL
+    dns.addresses("data.test", IpVersion::Both).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    dns.addresses("data.test", IpVersion::Both).await;
+    assert_eq!(dns.cache_stats().hits, 1);
+}
+
 #[tokio::test]
 async fn cache_stays_bounded() {
     let server = TestServer::start();
