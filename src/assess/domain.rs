@@ -694,6 +694,51 @@ mod tests {
         );
     }
 
+    /// RFC 2308 §2.2: "It is possible to distinguish between a NODATA and a referral response
+    /// by the presence of a SOA record in the authority section or the absence of NS records
+    /// in the authority section." A referral (a resolver that does not recurse) says nothing
+    /// about the name: every lookup it answers failed, none is an absence.
+    #[test]
+    fn a_referral_is_a_failed_lookup_not_an_absence() {
+        let referral = TxtAnswer {
+            status: DnsStatus::Referral,
+            records: &[],
+        };
+        let mx = classify_mx(
+            "d.test",
+            MxAnswer {
+                status: DnsStatus::Referral,
+                records: &[],
+                apex_address: None,
+            },
+        );
+        assert_eq!(mx.kind, "lookup-failed");
+        assert!(mx.findings.iter().any(|f| f.code == "mx-lookup-failed"));
+        let implicit = classify_mx(
+            "d.test",
+            MxAnswer {
+                status: DnsStatus::NoData,
+                records: &[],
+                apex_address: Some(DnsStatus::Referral),
+            },
+        );
+        assert_eq!(implicit.kind, "lookup-failed");
+        let a = assess(
+            "d.test",
+            referral,
+            referral,
+            mx,
+            PolicyAnswer::HostLookup {
+                status: DnsStatus::Referral,
+                refused: false,
+            },
+        );
+        assert_eq!(a.sts_txt, "lookup-failed");
+        assert_eq!(a.tlsrpt, "lookup-failed");
+        assert_eq!(a.mx_kind, "lookup-failed");
+        assert_eq!(a.policy_fetch, "dns-error");
+    }
+
     /// RFC 8461 §3.3 requires the Policy Host's certificate to be valid for the "mta-sts" name,
     /// chain to a trusted root CA and be non-expired, so a bad certificate makes the policy
     /// unusable even when the body is valid.

@@ -1,6 +1,6 @@
 //! Interpretation of one DNS response: RCODE → [`DnsStatus`], the CNAME chain in the answer
 //! section (RFC 1034 §4.3.2), the records of the queried type at its end, the TTL (RFC 2308
-//! §5 for negative answers). Pure: no I/O, no clock; every answer it is given is untrusted and
+//! §5 for negative answers), NODATA told apart from a referral (RFC 2308 §2.2). Pure: no I/O, no clock; every answer it is given is untrusted and
 //! bounded (a message is at most 65 535 octets, a chain at most [`MAX_CNAME_CHAIN`] names).
 
 use hickory_resolver::net::{DnsError, NetError};
@@ -51,6 +51,32 @@ fn negative_ttl(m: &Message) -> Option<u32> {
         RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
         _ => None,
     })
+}
+
+/// RFC 2308 §2.2: a NOERROR response without the data is a referral, not NODATA, when its
+/// authority section has NS records and no SOA. Returns the detail naming where it referred
+/// to (`referral to example.com. (NS a.iana-servers.net.)`), `None` when it is not one.
+fn referral_detail(authorities: &[Record]) -> Option<String> {
+    if authorities
+        .iter()
+        .any(|r| r.record_type() == RecordType::SOA)
+    {
+        return None;
+    }
+    let mut ns = authorities.iter().filter_map(|r| match &r.data {
+        RData::NS(ns) => Some((&r.name, &ns.0)),
+        _ => None,
+    });
+    let (zone, first) = ns.next()?;
+    let more = ns.count();
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Some(cut(format!(
+        "referral to {zone} (NS {first}{more}): the server does not recurse"
+    )))
 }
 
 pub(super) fn with_detail(step: Step, d: String) -> Step {
@@ -118,6 +144,14 @@ pub(super) fn interpret(
     let response = match res {
         Ok(r) => r,
         Err(NetError::Dns(DnsError::NoRecordsFound(nr))) => {
+            // hickory turns every answer-less NOERROR/NXDOMAIN into this error, a referral
+            // included (its `ns`, without an `soa`)
+            if nr.response_code == ResponseCode::NoError {
+                let authorities = nr.authorities.as_deref().unwrap_or_default();
+                if let Some(detail) = referral_detail(authorities) {
+                    return done(DnsStatus::Referral, chain, None, Some(detail));
+                }
+            }
             let status = rcode_status(nr.response_code);
             let detail = status
                 .is_failure()
@@ -232,14 +266,19 @@ fn follow_answers(
     if followed_here && !has_soa {
         return Step::Follow { chain, ttl };
     }
+    // RFC 2308 §2.2: NS records and no SOA in the authority section make it a referral.
+    if let Some(detail) = referral_detail(&response.authorities) {
+        return done(DnsStatus::Referral, chain, None, Some(detail));
+    }
     done(DnsStatus::NoData, chain, negative_ttl, None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_resolver::proto::op::OpCode;
-    use hickory_resolver::proto::rr::rdata::{A, CNAME, SOA};
+    use hickory_resolver::net::NoRecords;
+    use hickory_resolver::proto::op::{OpCode, Query};
+    use hickory_resolver::proto::rr::rdata::{A, CNAME, NS, SOA};
 
     fn n(s: &str) -> Name {
         Name::from_ascii(s).unwrap()
@@ -350,6 +389,80 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    fn ns(zone: &str, host: &str) -> Record {
+        Record::from_rdata(n(zone), 172_800, RData::NS(NS(n(host))))
+    }
+
+    fn status_of(step: Step) -> (DnsStatus, Option<String>) {
+        match step {
+            Step::Done { status, detail, .. } => (status, detail),
+            Step::Follow { .. } => panic!("should be done"),
+        }
+    }
+
+    /// RFC 2308 §2.2: "It is possible to distinguish between a NODATA and a referral response
+    /// by the presence of a SOA record in the authority section or the absence of NS records
+    /// in the authority section." A referral (what a non-recursive server sends) says nothing
+    /// about the name: it is a failed lookup, never `nodata`.
+    #[test]
+    fn referral_is_not_nodata() {
+        let qname = n("example.com.");
+        let mut referral = resp(ResponseCode::NoError, vec![], false);
+        referral.authorities = vec![
+            ns("com.", "a.gtld-servers.net."),
+            ns("com.", "b.gtld-servers.net."),
+        ];
+        let (status, detail) =
+            status_of(interpret(&qname, RecordType::MX, &[], Ok(referral.clone())));
+        assert_eq!(status, DnsStatus::Referral);
+        let detail = detail.unwrap_or_default();
+        assert!(detail.contains("referral to com."), "{detail}");
+        // the SOA makes it NODATA, even with NS records beside it
+        let mut nodata = resp(ResponseCode::NoError, vec![], true);
+        nodata.authorities.push(ns("example.", "ns.example."));
+        let (status, _) = status_of(interpret(&qname, RecordType::MX, &[], Ok(nodata)));
+        assert_eq!(status, DnsStatus::NoData);
+        // neither SOA nor NS: NODATA ("the absence of NS records")
+        let bare = resp(ResponseCode::NoError, vec![], false);
+        let (status, _) = status_of(interpret(&qname, RecordType::MX, &[], Ok(bare)));
+        assert_eq!(status, DnsStatus::NoData);
+        // NXDOMAIN stays NXDOMAIN whatever the authority section holds
+        let mut nx = resp(ResponseCode::NXDomain, vec![], false);
+        nx.authorities.push(ns("com.", "a.gtld-servers.net."));
+        let (status, _) = status_of(interpret(&qname, RecordType::MX, &[], Ok(nx)));
+        assert_eq!(status, DnsStatus::NxDomain);
+    }
+
+    /// The same rule on the hickory transport, whose pool turns every answer-less response
+    /// into `NoRecordsFound` (RFC 2308 §2.2 as above).
+    #[test]
+    fn referral_from_the_hickory_transport_is_not_nodata() {
+        let qname = n("example.com.");
+        let no_records = |code, authorities: Vec<Record>| {
+            let mut nr = NoRecords::new(Query::query(qname.clone(), RecordType::TXT), code);
+            if !authorities.is_empty() {
+                nr.authorities = Some(authorities.into());
+            }
+            Err(NetError::Dns(DnsError::NoRecordsFound(nr)))
+        };
+        let referral = no_records(
+            ResponseCode::NoError,
+            vec![ns("com.", "a.gtld-servers.net.")],
+        );
+        let (status, detail) = status_of(interpret(&qname, RecordType::TXT, &[], referral));
+        assert_eq!(status, DnsStatus::Referral, "{detail:?}");
+        let soa = resp(ResponseCode::NoError, vec![], true).authorities;
+        let nodata = no_records(ResponseCode::NoError, soa);
+        let (status, _) = status_of(interpret(&qname, RecordType::TXT, &[], nodata));
+        assert_eq!(status, DnsStatus::NoData);
+        let nx = no_records(
+            ResponseCode::NXDomain,
+            vec![ns("com.", "a.gtld-servers.net.")],
+        );
+        let (status, _) = status_of(interpret(&qname, RecordType::TXT, &[], nx));
+        assert_eq!(status, DnsStatus::NxDomain);
     }
 
     #[test]

@@ -6,12 +6,19 @@
 //! rule), then interprets the raw response itself: the RCODE, the CNAME chain in the answer section
 //! (RFC 1034 §3.6.2; an incomplete chain is followed with a new query for its target), the
 //! records of the queried type at the end of the chain, and the TTL. `timeout` and `servfail`
-//! are retried up to `attempts` tries in total; nothing else is. hickory's response cache is
+//! are retried up to `attempts` tries in total; nothing else is. On the multiplexed transport
+//! a query's first resolver is chosen round robin and its retries go to the next ones in
+//! order (attempt k to resolver first + k mod n), so a retry never returns to a silent
+//! resolver while another is left untried. hickory's response cache is
 //! not in the path (see the module docs of [`crate::dns`]). An optional governor rate limit
 //! applies to every query sent, retries included.
 //!
 //! Reads are bounded by the protocol: a DNS message is at most 65 535 octets, so the records of
-//! one answer are bounded; the CNAME chain is bounded by [`MAX_CNAME_CHAIN`].
+//! one answer are bounded; the CNAME chain is bounded by [`MAX_CNAME_CHAIN`]. Address lookups,
+//! which the cache keeps (up to `cache_capacity` of them), keep at most
+//! [`MAX_ADDRESSES_PER_FAMILY`] addresses of each family: a 64 KiB answer holds ≈ 4 000 A
+//! records, and 100 000 cached hosts of those would be gigabytes. TXT and MX lookups are not
+//! cached and keep every record (RFC 8461 §3.1 judges the whole TXT RRset).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -37,6 +44,12 @@ use super::cache::{CacheStats, SingleFlight};
 use super::mux::UdpMux;
 use super::{AddressLookup, DnsConfig, DnsStatus, IpVersion, Lookup, Transport, combine_status};
 
+/// Most addresses of one family (A or AAAA) an address lookup keeps, the first ones in answer
+/// order; the rest of a bigger answer is dropped (its TTL still counts). At least what any
+/// caller uses: the scanner probes at most 8 addresses per host and fetches a policy from at
+/// most 8 (asserted where those bounds are defined).
+pub const MAX_ADDRESSES_PER_FAMILY: usize = 16;
+
 /// The DNS client. Cheap to clone (all clones share the pool, limiter and address cache).
 #[derive(Clone)]
 pub struct Dns {
@@ -51,6 +64,7 @@ enum Wire {
 
 struct Core {
     wire: Wire,
+    /// Round-robin counter for the first resolver of each query (multiplexed transport).
     next_server: AtomicUsize,
     cfg: DnsConfig,
     resolvers: Vec<SocketAddr>,
@@ -174,7 +188,8 @@ impl Dns {
 
     /// Address lookup through the shared single-flight cache: concurrent lookups of the same
     /// `(host, version)` send one set of queries; completed answers are reused until their
-    /// TTL (at most `cache_max_ttl`; failures `cache_failure_ttl`) while the cache has room.
+    /// TTL (at most `cache_max_ttl`; failures, and answers of which one family failed,
+    /// at most `cache_failure_ttl`) while the cache has room.
     /// A shared or cached result carries the `elapsed` and `queries` of the lookup that
     /// produced it.
     pub async fn addresses(&self, host: &str, version: IpVersion) -> Arc<AddressLookup> {
@@ -186,7 +201,7 @@ impl Dns {
             .get_or_compute(
                 key,
                 move || async move { Arc::new(core.addresses(&host, version).await) }.boxed(),
-                move |a| cache_lifetime(&a.lookup, max_ttl, failure_ttl),
+                move |a| cache_lifetime(a, max_ttl, failure_ttl),
             )
             .await
     }
@@ -202,14 +217,27 @@ impl Dns {
     }
 }
 
-/// How long an address answer may be reused.
-fn cache_lifetime(l: &Lookup<IpAddr>, max_ttl: Duration, failure_ttl: Duration) -> Duration {
+/// How long an address answer may be reused: its TTL (at most `max_ttl`); a failure, and an
+/// answer of which one family failed (A `noerror` with AAAA `timeout`: the combined status is
+/// `noerror`), at most `failure_ttl`, so a transient failure does not hide that family's
+/// addresses for a whole TTL.
+fn cache_lifetime(a: &AddressLookup, max_ttl: Duration, failure_ttl: Duration) -> Duration {
+    let l = &a.lookup;
     if l.status.is_failure() {
         return failure_ttl.min(max_ttl);
     }
-    match l.ttl {
+    let lifetime = match l.ttl {
         Some(ttl) => Duration::from_secs(u64::from(ttl)).min(max_ttl),
         None => max_ttl,
+    };
+    let half_failed = [a.v4, a.v6]
+        .into_iter()
+        .flatten()
+        .any(DnsStatus::is_failure);
+    if half_failed {
+        lifetime.min(failure_ttl)
+    } else {
+        lifetime
     }
 }
 
@@ -234,14 +262,20 @@ impl Lookup<RData> {
 
 impl Core {
     async fn addresses(&self, host: &str, version: IpVersion) -> AddressLookup {
-        let to_ip = |r: RData| match r {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
+        // at most MAX_ADDRESSES_PER_FAMILY, in a vector no bigger than that
+        let to_ip = |l: Lookup<RData>| {
+            let mut l = l.map_records(|r| match r {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                _ => None,
+            });
+            l.records.truncate(MAX_ADDRESSES_PER_FAMILY);
+            l.records.shrink_to_fit();
+            l
         };
         match version {
             IpVersion::V4 => {
-                let l = self.resolve(host, RecordType::A).await.map_records(to_ip);
+                let l = to_ip(self.resolve(host, RecordType::A).await);
                 AddressLookup {
                     v4: Some(l.status),
                     v6: None,
@@ -249,10 +283,7 @@ impl Core {
                 }
             }
             IpVersion::V6 => {
-                let l = self
-                    .resolve(host, RecordType::AAAA)
-                    .await
-                    .map_records(to_ip);
+                let l = to_ip(self.resolve(host, RecordType::AAAA).await);
                 AddressLookup {
                     v4: None,
                     v6: Some(l.status),
@@ -265,7 +296,7 @@ impl Core {
                     self.resolve(host, RecordType::A),
                     self.resolve(host, RecordType::AAAA)
                 );
-                let (a, aaaa) = (a.map_records(to_ip), aaaa.map_records(to_ip));
+                let (a, aaaa) = (to_ip(a), to_ip(aaaa));
                 let status = combine_status(a.status, aaaa.status);
                 let ttl = match (a.ttl, aaaa.ttl) {
                     (Some(x), Some(y)) => Some(x.min(y)),
@@ -284,7 +315,8 @@ impl Core {
                 } else {
                     a.cname_chain.clone()
                 };
-                let mut records = a.records;
+                let mut records = Vec::with_capacity(a.records.len() + aaaa.records.len());
+                records.extend(a.records);
                 records.extend(aaaa.records);
                 AddressLookup {
                     v4: Some(a.status),
@@ -376,13 +408,18 @@ impl Core {
         chain: &[Name],
     ) -> (Step, u32) {
         let attempts = self.cfg.attempts.max(1);
+        // The multiplexed transport's resolver for each attempt: the first one round robin
+        // across lookups, then attempt k goes to (first + k) mod n, so a retry always goes to
+        // the next resolver whatever other lookups were sent in between.
+        let first = self.next_server.fetch_add(1, Ordering::Relaxed);
         let mut sent = 0u32;
         loop {
             if let Some(l) = &self.limiter {
                 l.until_ready().await;
             }
+            let server = first.wrapping_add(sent as usize) % self.resolvers.len().max(1);
             sent += 1;
-            let step = self.query_once(qname, rtype, chain).await;
+            let step = self.query_once(qname, rtype, chain, server).await;
             let transient = matches!(&step, Step::Done { status, .. } if status.is_transient());
             if !transient || sent as usize >= attempts {
                 if let Step::Done {
@@ -401,7 +438,15 @@ impl Core {
         }
     }
 
-    async fn query_once(&self, qname: &Name, rtype: RecordType, chain: &[Name]) -> Step {
+    /// One attempt; `server` is the index of the resolver the multiplexed transport asks
+    /// (hickory's pool picks its own, by its response-time statistics).
+    async fn query_once(
+        &self,
+        qname: &Name,
+        rtype: RecordType,
+        chain: &[Name],
+        server: usize,
+    ) -> Step {
         // Each transport enforces `timeout` itself; the outer timeout is a safety net so a
         // lookup can never hang.
         let guard = self.cfg.timeout.saturating_mul(2) + Duration::from_secs(1);
@@ -415,20 +460,15 @@ impl Core {
                     .unwrap_or(Err(NetError::Timeout))
                     .map(DnsResponse::into_message)
             }
-            Wire::Mux(mux) => {
-                // round robin per attempt, so a retry goes to the next resolver
-                let n = self.resolvers.len().max(1);
-                let i = self.next_server.fetch_add(1, Ordering::Relaxed) % n;
-                match self.resolvers.get(i) {
-                    Some(&server) => tokio::time::timeout(
-                        guard,
-                        mux.exchange(server, qname, rtype, self.cfg.timeout),
-                    )
-                    .await
-                    .unwrap_or(Err(NetError::Timeout)),
-                    None => Err(NetError::NoConnections),
-                }
-            }
+            Wire::Mux(mux) => match self.resolvers.get(server) {
+                Some(&server) => tokio::time::timeout(
+                    guard,
+                    mux.exchange(server, qname, rtype, self.cfg.timeout),
+                )
+                .await
+                .unwrap_or(Err(NetError::Timeout)),
+                None => Err(NetError::NoConnections),
+            },
         };
         interpret(qname, rtype, chain, res)
     }
@@ -456,13 +496,41 @@ mod tests {
 
     #[test]
     fn lifetimes() {
-        let mut l: Lookup<IpAddr> = Lookup::failed(DnsStatus::Timeout, "x".into());
+        let mut a = AddressLookup {
+            lookup: Lookup::failed(DnsStatus::Timeout, "x".into()),
+            v4: Some(DnsStatus::Timeout),
+            v6: None,
+        };
         let (max, fail) = (Duration::from_secs(3600), Duration::from_secs(60));
-        assert_eq!(cache_lifetime(&l, max, fail), fail);
-        l.status = DnsStatus::NoError;
-        l.ttl = Some(30);
-        assert_eq!(cache_lifetime(&l, max, fail), Duration::from_secs(30));
-        l.ttl = Some(86400 * 7);
-        assert_eq!(cache_lifetime(&l, max, fail), max);
+        assert_eq!(cache_lifetime(&a, max, fail), fail);
+        a.lookup.status = DnsStatus::NoError;
+        a.v4 = Some(DnsStatus::NoError);
+        a.lookup.ttl = Some(30);
+        assert_eq!(cache_lifetime(&a, max, fail), Duration::from_secs(30));
+        a.lookup.ttl = Some(86400 * 7);
+        assert_eq!(cache_lifetime(&a, max, fail), max);
+    }
+
+    /// Regression: A `noerror` with AAAA `timeout` combines to `noerror` and was cached for
+    /// the A TTL (up to an hour), hiding the host's IPv6 addresses after one lost datagram.
+    /// One failed family makes the entry last at most the failure TTL.
+    #[test]
+    fn a_half_failed_lookup_lives_as_long_as_a_failure() {
+        let (max, fail) = (Duration::from_secs(3600), Duration::from_secs(60));
+        let mut a = AddressLookup {
+            lookup: Lookup::failed(DnsStatus::NoError, String::new()),
+            v4: Some(DnsStatus::NoError),
+            v6: Some(DnsStatus::Timeout),
+        };
+        a.lookup.ttl = Some(3600);
+        assert_eq!(cache_lifetime(&a, max, fail), fail);
+        a.lookup.ttl = Some(10); // a shorter TTL still wins
+        assert_eq!(cache_lifetime(&a, max, fail), Duration::from_secs(10));
+        (a.v4, a.v6) = (Some(DnsStatus::ServFail), Some(DnsStatus::NoError));
+        a.lookup.ttl = Some(3600);
+        assert_eq!(cache_lifetime(&a, max, fail), fail);
+        // a family that positively has nothing is an answer, not a failure
+        (a.v4, a.v6) = (Some(DnsStatus::NoError), Some(DnsStatus::NoData));
+        assert_eq!(cache_lifetime(&a, max, fail), max);
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! | module | what it owns |
 //! |---|---|
-//! | [`status`] | [`DnsStatus`], the closed vocabulary (`noerror`, `nodata`, `nxdomain`, …) |
+//! | [`status`] | [`DnsStatus`], the closed vocabulary (`noerror`, `nodata`, `nxdomain`, `referral`, …) |
 //! | [`client`] | [`Dns`]: TXT, MX and A/AAAA lookups, retries, rate limit, the transports |
 //! | `answer` (private) | one response → status, CNAME chain, records, TTL (pure) |
 //! | `mux` (private) | the multiplexed UDP transport (the `scan` default) |
@@ -26,9 +26,14 @@
 //!   The library default stays [`Transport::Hickory`]; `stsscan scan` defaults to
 //!   multiplexed.
 //! * Names are always queried as fully qualified (no search list).
-//! * Retries: only `timeout` and `servfail` are retried, `attempts` tries in total.
+//! * Retries: only `timeout` and `servfail` are retried, `attempts` tries in total. `refused`
+//!   and `referral` (RFC 2308 §2.2: NS and no SOA in the authority section, what a resolver
+//!   that does not recurse sends) are not: they come from how the resolver is set up, and
+//!   the same resolver answers the same again.
 //! * Only address lookups are cached (MX and policy hosts are shared by many domains); TXT and
-//!   MX answers are per domain and never cached, so a scan sees the DNS as it is.
+//!   MX answers are per domain and never cached, so a scan sees the DNS as it is. An address
+//!   lookup keeps at most [`MAX_ADDRESSES_PER_FAMILY`] addresses per family, so a cache entry
+//!   stays small whatever the answer's size.
 //! * This layer never connects anywhere but the configured resolvers and never applies the
 //!   [`AddressPolicy`] itself except in the reqwest resolver; callers apply it to every
 //!   address before connecting ([`AddressPolicy::check`] / [`AddressPolicy::partition`]).
@@ -65,7 +70,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 pub use cache::CacheStats;
-pub use client::Dns;
+pub use client::{Dns, MAX_ADDRESSES_PER_FAMILY};
 pub use safety::{AddressPolicy, Refusal, parse_blocklist};
 pub use status::DnsStatus;
 
@@ -87,7 +92,8 @@ pub struct DnsConfig {
     pub cache_capacity: usize,
     /// Longest time a cached address answer is reused (also bounded by its DNS TTL).
     pub cache_max_ttl: Duration,
-    /// How long a failed address lookup (`timeout`, `servfail`, …) is reused.
+    /// How long a failed address lookup (`timeout`, `servfail`, …) is reused; also the
+    /// longest an answer of which one family failed (A `noerror`, AAAA `timeout`) is.
     pub cache_failure_ttl: Duration,
     /// How queries travel.
     pub transport: Transport,
@@ -101,7 +107,8 @@ pub enum Transport {
     #[default]
     Hickory,
     /// A few UDP sockets per address family shared by all queries, answers demultiplexed by
-    /// ID and question, TCP on truncation, resolvers round-robin per attempt; each socket is
+    /// ID and question, TCP on truncation; a lookup's first resolver is chosen round robin
+    /// and each retry goes to the next one in the configured order; each socket is
     /// replaced by a fresh random source port every 64 queries. Much cheaper per query; sends
     /// each attempt once (no re-send within an attempt).
     Multiplexed {
@@ -176,7 +183,8 @@ impl<T> Lookup<T> {
 /// An address lookup: the combined result and the status of each family asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressLookup {
-    /// A and AAAA together: addresses A first then AAAA (each in answer order), the combined
+    /// A and AAAA together: addresses A first then AAAA (each in answer order, at most
+    /// [`MAX_ADDRESSES_PER_FAMILY`] of each), the combined
     /// status (see [`combine_status`]), the CNAME chain of the first family that has one.
     pub lookup: Lookup<IpAddr>,
     /// Status of the A query (`None` if not asked).

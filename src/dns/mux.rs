@@ -4,7 +4,8 @@
 //! machine that costs far more CPU than the DNS message itself (see the measurement test in
 //! `tests/net/dns.rs`). This transport keeps a few long-lived UDP sockets with random source
 //! ports, sends each query with an unpredictable ID on one of them, and demultiplexes answers
-//! by (ID, resolver address, question). An answer with TC=1 is asked again over a fresh TCP
+//! by (ID, resolver address, question); a datagram that is not a response (QR=1) with OPCODE
+//! QUERY and a class-IN question is dropped like one that matches no query. An answer with TC=1 is asked again over a fresh TCP
 //! connection (RFC 7766). It only builds and parses messages with hickory-proto; the meaning
 //! of an answer is decided by [`crate::dns::client`].
 //!
@@ -46,8 +47,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use hickory_resolver::net::NetError;
-use hickory_resolver::proto::op::{Edns, Message, MessageType, Query};
-use hickory_resolver::proto::rr::{Name, RecordType};
+use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_resolver::proto::rr::{DNSClass, Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::oneshot;
@@ -317,11 +318,7 @@ impl UdpMux {
 }
 
 fn encode_query(id: u16, name: &Name, rtype: RecordType) -> Result<Vec<u8>, NetError> {
-    let mut m = Message::new(
-        id,
-        MessageType::Query,
-        hickory_resolver::proto::op::OpCode::Query,
-    );
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(name.clone(), rtype));
     let mut edns = Edns::new();
@@ -330,14 +327,18 @@ fn encode_query(id: u16, name: &Name, rtype: RecordType) -> Result<Vec<u8>, NetE
     m.to_vec().map_err(NetError::from)
 }
 
-/// Whether `m` answers the query `(id, name, rtype)` (RFC 5452 §9.1: ID, question and source
-/// must match; the source is checked by the caller).
+/// Whether `m` answers the query `(id, name, rtype)`: a response (QR=1) with OPCODE QUERY
+/// (RFC 1035 §4.1.1: the OPCODE "is set by the originator of a query and copied into the
+/// response"), the same ID and the same question, class IN included (RFC 5452 §9.1: ID,
+/// question and source must match; the source is checked by the caller). Anything else is
+/// dropped like a forged reply.
 fn answers(m: &Message, id: u16, name: &Name, rtype: RecordType) -> bool {
     m.metadata.id == id
         && m.metadata.message_type == MessageType::Response
-        && m.queries
-            .first()
-            .is_some_and(|q| q.name() == name && q.query_type() == rtype)
+        && m.metadata.op_code == OpCode::Query
+        && m.queries.first().is_some_and(|q| {
+            q.name() == name && q.query_type() == rtype && q.query_class() == DNSClass::IN
+        })
 }
 
 async fn receive(sock: Arc<UdpSocket>, pending: Pending) {
@@ -397,7 +398,6 @@ async fn tcp_exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_resolver::proto::op::OpCode;
 
     fn waiter(token: u64) -> (Waiter, oneshot::Receiver<Message>) {
         let (tx, rx) = oneshot::channel();
@@ -457,6 +457,81 @@ mod tests {
         );
         let empty = Message::response(42, OpCode::Query);
         assert!(!answers(&empty, 42, &name, RecordType::A));
+    }
+
+    /// RFC 1035 §4.1.1: OPCODE "A four bit field that specifies kind of query in this message.
+    /// This value is set by the originator of a query and copied into the response." A reply
+    /// whose OPCODE is not the QUERY we sent, or whose question has another class than IN, does
+    /// not answer our query.
+    #[test]
+    fn answers_must_copy_the_opcode_and_class() {
+        let name = Name::from_ascii("a.test.").unwrap();
+        let question = Query::query(name.clone(), RecordType::A);
+        for op in [OpCode::Update, OpCode::Notify, OpCode::Status] {
+            let mut m = Message::response(42, op);
+            m.add_query(question.clone());
+            assert!(!answers(&m, 42, &name, RecordType::A), "{op:?}");
+        }
+        let mut chaos = question.clone();
+        chaos.set_query_class(DNSClass::CH);
+        let mut m = Message::response(42, OpCode::Query);
+        m.add_query(chaos);
+        assert!(!answers(&m, 42, &name, RecordType::A));
+        let mut m = Message::response(42, OpCode::Query);
+        m.add_query(question);
+        assert!(answers(&m, 42, &name, RecordType::A));
+    }
+
+    /// The same over the wire: a reply with the right ID, question and source but OPCODE
+    /// UPDATE, QR=0 or class CH (here carrying a forged address) arrives first and is dropped;
+    /// the real reply that follows is the answer (RFC 1035 §4.1.1 as above).
+    #[tokio::test]
+    async fn replies_that_are_not_query_responses_are_dropped() {
+        let forged_a: std::net::Ipv4Addr = "192.0.2.66".parse().unwrap();
+        for bad in ["update", "qr0", "chaos"] {
+            let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = server.local_addr().unwrap();
+            let srv = tokio::spawn(async move {
+                let mut buf = vec![0u8; 2048];
+                while let Ok((n, from)) = server.recv_from(&mut buf).await {
+                    let Ok(q) = Message::from_vec(&buf[..n]) else {
+                        continue;
+                    };
+                    let id = q.metadata.id;
+                    let mut forged = match bad {
+                        "update" => Message::response(id, OpCode::Update),
+                        "qr0" => Message::new(id, MessageType::Query, OpCode::Query),
+                        _ => Message::response(id, OpCode::Query),
+                    };
+                    let mut real = Message::response(id, OpCode::Query);
+                    for query in q.queries {
+                        forged.add_answer(hickory_resolver::proto::rr::Record::from_rdata(
+                            query.name().clone(),
+                            60,
+                            hickory_resolver::proto::rr::RData::A(forged_a.into()),
+                        ));
+                        let mut fq = query.clone();
+                        if bad == "chaos" {
+                            fq.set_query_class(DNSClass::CH);
+                        }
+                        forged.add_query(fq);
+                        real.add_query(query);
+                    }
+                    let _ = server.send_to(&forged.to_vec().unwrap(), from).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let _ = server.send_to(&real.to_vec().unwrap(), from).await;
+                }
+            });
+            let mux = UdpMux::new(&[addr], 1).unwrap();
+            let name = Name::from_ascii("a.test.").unwrap();
+            let m = mux
+                .exchange(addr, &name, RecordType::A, Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert_eq!(m.metadata.op_code, OpCode::Query, "{bad}");
+            assert!(m.answers.is_empty(), "{bad}: the forged reply was taken");
+            srv.abort();
+        }
     }
 
     /// Answers every query with an empty NOERROR response and records its source port.

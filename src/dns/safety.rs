@@ -13,7 +13,9 @@
 //! `allow_private` (the lab and intranet scans) permits private, loopback, link-local,
 //! unique-local and shared (CGNAT) space; unspecified, multicast, broadcast, documentation,
 //! benchmarking and reserved addresses are refused always: nothing legitimate listens there.
-//! A user blocklist of CIDRs is honoured always. This module never does I/O.
+//! A user blocklist of CIDRs is honoured always, and matched against both the address and
+//! the IPv4 address it embeds (so `8.8.8.0/24` also refuses `64:ff9b::808:808`). This module
+//! never does I/O.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -106,11 +108,13 @@ impl AddressPolicy {
 
     /// Judges one address: `Ok(())` when the scanner may connect to it.
     pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
-        let canonical = canonical(ip);
+        // The address itself and the IPv4 address it embeds (IPv4-mapped, NAT64, 6to4): an
+        // IPv4 blocklist entry also covers the IPv6 forms that reach the same host.
+        let embedded = embedded_v4(ip).map(IpAddr::V4);
         if self
             .blocklist
             .iter()
-            .any(|net| net.contains(&ip) || net.contains(&canonical))
+            .any(|net| net.contains(&ip) || embedded.is_some_and(|v4| net.contains(&v4)))
         {
             return Err(Refusal::Blocklisted);
         }
@@ -137,15 +141,29 @@ impl AddressPolicy {
     }
 }
 
-/// The IPv4 address an IPv6 address stands for (IPv4-mapped), else the address itself.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => ip,
-        },
-        IpAddr::V4(_) => ip,
+/// The NAT64 well-known prefix `64:ff9b::/96` (RFC 6052 §2.1).
+const NAT64_WKP: u128 = 0x0064_ff9b_u128 << 96;
+
+/// The 6to4 prefix `2002::/16` (RFC 3056 §2).
+const SIX_TO_FOUR: u128 = 0x2002_u128 << 112;
+
+/// The IPv4 address an IPv6 address stands for: IPv4-mapped `::ffff:a.b.c.d` (RFC 4291
+/// §2.5.5.2), NAT64 `64:ff9b::a.b.c.d` (RFC 6052 §2.2, the last 32 bits) or 6to4
+/// `2002:AABB:CCDD::/48` (RFC 3056 §2, bits 16..48). `None` for an IPv4 address and for any
+/// other IPv6 address.
+fn embedded_v4(ip: IpAddr) -> Option<Ipv4Addr> {
+    let IpAddr::V6(v6) = ip else { return None };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
     }
+    let a = u128::from(v6);
+    if in_v6(a, NAT64_WKP, 96) {
+        return Some(Ipv4Addr::from((a & 0xffff_ffff) as u32));
+    }
+    if in_v6(a, SIX_TO_FOUR, 16) {
+        return Some(Ipv4Addr::from(((a >> 80) & 0xffff_ffff) as u32));
+    }
+    None
 }
 
 /// The special-purpose class of an address, `None` for globally reachable unicast.
@@ -213,17 +231,10 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Refusal> {
     if a == 1 {
         return Some(Refusal::Loopback);
     }
-    // ::ffff:0:0/96 IPv4-mapped (RFC 4291 §2.5.5.2): judged as the IPv4 address.
-    if let Some(v4) = ip.to_ipv4_mapped() {
+    // ::ffff:0:0/96 IPv4-mapped, 64:ff9b::/96 NAT64 well-known prefix, 2002::/16 6to4: the
+    // embedded IPv4 address decides.
+    if let Some(v4) = embedded_v4(IpAddr::V6(ip)) {
         return classify_v4(v4);
-    }
-    // 64:ff9b::/96 NAT64 well-known prefix (RFC 6052): the embedded IPv4 address decides.
-    if in_v6(a, 0x0064_ff9b_0000_0000_0000_0000_0000_0000, 96) {
-        return classify_v4(Ipv4Addr::from((a & 0xffff_ffff) as u32));
-    }
-    // 2002::/16 6to4 (RFC 3056): the IPv4 address in bits 16..48 decides.
-    if in_v6(a, 0x2002_u128 << 112, 16) {
-        return classify_v4(Ipv4Addr::from(((a >> 80) & 0xffff_ffff) as u32));
     }
     // 2001::/23 IETF protocol assignments, with its globally reachable entries.
     if in_v6(a, 0x2001_u128 << 112, 23) {
@@ -412,6 +423,37 @@ mod tests {
         assert_eq!(p.check(ip("8.8.8.8")), Err(Refusal::Blocklisted));
         assert_eq!(p.check(ip("8.8.4.4")), Ok(()));
         assert_eq!(p.check(ip("2001:4860::1")), Err(Refusal::Blocklisted));
+    }
+
+    /// The module's rule: NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`) addresses "are judged
+    /// by the IPv4 address they embed", and the user blocklist "is honoured always" — so an
+    /// IPv4 blocklist entry also refuses the IPv6 forms of its addresses (RFC 6052 §2.2: with
+    /// the /96 prefix the IPv4 address is the last 32 bits; RFC 3056 §2: 2002:V4ADDR::/48).
+    #[test]
+    fn blocklist_sees_through_nat64_and_6to4() {
+        let p = AddressPolicy {
+            allow_private: false,
+            blocklist: vec!["8.8.8.0/24".parse().unwrap()],
+        };
+        for s in [
+            "8.8.8.8",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "64:ff9b::8.8.8.200",
+            "2002:808:808::1",
+            "2002:808:8ff:1::53",
+        ] {
+            assert_eq!(p.check(ip(s)), Err(Refusal::Blocklisted), "{s}");
+        }
+        // the same IPv4 address outside the prefixes, and other embedded addresses, pass
+        for s in [
+            "8.8.4.4",
+            "64:ff9b::808:404",
+            "2002:808:404::1",
+            "2001:4860::808:808",
+        ] {
+            assert_eq!(p.check(ip(s)), Ok(()), "{s}");
+        }
     }
 
     proptest::proptest! {

@@ -2,8 +2,8 @@
 //!
 //! Every lookup made by [`crate::dns::Dns`] ends in exactly one [`DnsStatus`]. The strings are
 //! stable (they are written to Parquet and compared with the lab's ground truth) and
-//! kebab-case. NOERROR-with-data, NODATA, NXDOMAIN, SERVFAIL, REFUSED and timeout are kept
-//! apart: an absent record and a failed lookup are different findings.
+//! kebab-case. NOERROR-with-data, NODATA, NXDOMAIN, SERVFAIL, REFUSED, a referral and timeout
+//! are kept apart: an absent record and a failed lookup are different findings.
 
 use std::fmt;
 
@@ -21,6 +21,11 @@ pub enum DnsStatus {
     ServFail,
     /// `refused`: RCODE REFUSED.
     Refused,
+    /// `referral`: RCODE NOERROR, no answer, no SOA and NS records in the authority section
+    /// (RFC 2308 §2.2): the server sent us elsewhere instead of answering, as a non-recursive
+    /// (authoritative-only) server does. The data could not be looked up; not retried, like
+    /// `refused` (the same resolver refers again).
+    Referral,
     /// `formerr`: RCODE FORMERR (the server could not parse our query).
     FormErr,
     /// `notimp`: RCODE NOTIMP (the server does not implement the query kind).
@@ -43,12 +48,13 @@ pub enum DnsStatus {
 
 impl DnsStatus {
     /// Every value, in declaration order (for documentation, schemas and tests).
-    pub const ALL: [DnsStatus; 13] = [
+    pub const ALL: [DnsStatus; 14] = [
         DnsStatus::NoError,
         DnsStatus::NoData,
         DnsStatus::NxDomain,
         DnsStatus::ServFail,
         DnsStatus::Refused,
+        DnsStatus::Referral,
         DnsStatus::FormErr,
         DnsStatus::NotImp,
         DnsStatus::OtherRcode,
@@ -67,6 +73,7 @@ impl DnsStatus {
             DnsStatus::NxDomain => "nxdomain",
             DnsStatus::ServFail => "servfail",
             DnsStatus::Refused => "refused",
+            DnsStatus::Referral => "referral",
             DnsStatus::FormErr => "formerr",
             DnsStatus::NotImp => "notimp",
             DnsStatus::OtherRcode => "other-rcode",
@@ -134,6 +141,8 @@ mod tests {
         assert!(DnsStatus::NoData.is_negative() && DnsStatus::NxDomain.is_negative());
         assert!(!DnsStatus::ServFail.is_negative());
         assert!(DnsStatus::Refused.is_failure() && !DnsStatus::NoData.is_failure());
+        // a referral is no answer about the name: a failure, never "no such record"
+        assert!(DnsStatus::Referral.is_failure() && !DnsStatus::Referral.is_negative());
         let transient: Vec<_> = DnsStatus::ALL
             .into_iter()
             .filter(|s| s.is_transient())

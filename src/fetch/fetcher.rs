@@ -22,6 +22,8 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
 
 /// At most this many addresses of the policy host are tried.
 pub const MAX_ADDRESSES: usize = 8;
+// the DNS layer keeps at least this many addresses per family of a host
+const _: () = assert!(MAX_ADDRESSES <= crate::dns::MAX_ADDRESSES_PER_FAMILY);
 
 /// Slack after the total deadline before the outer guard cancels an exchange.
 const GUARD_GRACE: Duration = Duration::from_millis(250);

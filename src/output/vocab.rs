@@ -44,6 +44,7 @@ pub const VOCABULARIES: &[Vocabulary] = &[
             "nxdomain",
             "servfail",
             "refused",
+            "referral",
             "formerr",
             "notimp",
             "other-rcode",

@@ -40,6 +40,8 @@ use crate::tls::{self, ChainVerdict, TrustAnchors, UnixTime};
 pub const MAX_MX_HOSTS: usize = 16;
 /// Most addresses probed per MX host.
 pub const MAX_ADDRESSES_PER_HOST: usize = 8;
+// the DNS layer keeps at least this many addresses per family of a host
+const _: () = assert!(MAX_ADDRESSES_PER_HOST <= crate::dns::MAX_ADDRESSES_PER_FAMILY);
 /// Judged chains memoized (per probe id).
 const CHAIN_MEMO: usize = 8_192;
 

@@ -60,6 +60,7 @@ macro_rules! over_both_transports {
 over_both_transports!(
     statuses_are_exact_and_kept_apart,
     retries_only_transient_failures,
+    referrals_are_failures_not_nodata,
     slow_answer_within_timeout,
     truncated_udp_answer_is_retried_over_tcp,
     txt_keeps_strings_and_bytes,
@@ -67,6 +68,7 @@ over_both_transports!(
     cname_chains_are_followed_and_recorded,
     both_families_are_combined_and_kept,
     concurrent_address_lookups_are_single_flight,
+    big_address_answers_are_kept_bounded,
     a_dead_resolver_is_skipped_on_retry,
 );
 
@@ -169,6 +171,39 @@ async fn retries_only_transient_failures(t: Transport) {
     assert_eq!(server.total("servfail.test", RecordType::TXT), 4);
 }
 
+/// RFC 2308 §2.2: "It is possible to distinguish between a NODATA and a referral response by
+/// the presence of a SOA record in the authority section or the absence of NS records in the
+/// authority section." A referral (from a resolver that does not recurse) is a failed lookup,
+/// not an absent record, and like REFUSED it is not asked again.
+async fn referrals_are_failures_not_nodata(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 3, 2000);
+    let l = dns.txt("referral.test").await;
+    assert_eq!(
+        (l.status, l.queries),
+        (DnsStatus::Referral, 1),
+        "{:?}",
+        l.detail
+    );
+    assert!(l.detail.unwrap_or_default().contains("referral"));
+    let l = dns.mx("referral.test").await;
+    assert_eq!((l.status, l.queries), (DnsStatus::Referral, 1));
+    let l = dns.addresses("referral.test", IpVersion::Both).await;
+    assert_eq!(l.lookup.status, DnsStatus::Referral);
+    assert_eq!(
+        (l.v4, l.v6),
+        (Some(DnsStatus::Referral), Some(DnsStatus::Referral))
+    );
+    for rtype in [
+        RecordType::TXT,
+        RecordType::MX,
+        RecordType::A,
+        RecordType::AAAA,
+    ] {
+        assert_eq!(server.total("referral.test", rtype), 1, "{rtype}");
+    }
+}
+
 /// A slow answer within the timeout is an answer.
 async fn slow_answer_within_timeout(t: Transport) {
     let server = TestServer::start();
@@ -216,6 +251,49 @@ async fn a_dead_resolver_is_skipped_on_retry(t: Transport) {
             .await
             .lookup;
         assert_eq!(l.status, DnsStatus::NoError, "{:?}", l.detail);
+    }
+}
+
+/// Regression: the resolver of every attempt came from one counter shared by all lookups, so a
+/// lookup whose first attempt went to the silent resolver of [silent, live] was retried on the
+/// silent one again as soon as one other lookup had been sent in between. Each lookup's
+/// attempts now go to consecutive resolvers, whatever else is in flight. (Multiplexed
+/// transport only: hickory's pool orders the resolvers by its own response-time statistics.)
+#[tokio::test]
+async fn a_retry_goes_to_the_next_resolver_despite_other_lookups() {
+    let t = MUX;
+    let server = TestServer::start();
+    let (dead, _dead_tcp) = bind_pair().await; // bound, never read
+    let dns = Dns::new(DnsConfig {
+        resolvers: vec![dead.local_addr().unwrap(), server.addr],
+        timeout: Duration::from_millis(500),
+        attempts: 2,
+        transport: t,
+        ..DnsConfig::default()
+    })
+    .unwrap();
+    for round in 0..3 {
+        let first = {
+            let dns = dns.clone();
+            tokio::spawn(async move { dns.txt("nodata.test").await })
+        };
+        // while the first lookup waits for its first attempt, another lookup is sent
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let other = dns.txt("nx.test").await;
+        let first = first.await.unwrap();
+        assert_eq!(
+            other.status,
+            DnsStatus::NxDomain,
+            "round {round}: {:?}",
+            other.detail
+        );
+        assert_eq!(
+            first.status,
+            DnsStatus::NoData,
+            "round {round}: {:?} after {} queries",
+            first.detail,
+            first.queries
+        );
     }
 }
 
@@ -407,6 +485,73 @@ async fn concurrent_address_lookups_are_single_flight(t: Transport) {
     // a different family is a different key
     dns.addresses("shared-mx.test", IpVersion::V4).await;
     assert_eq!(server.total("shared-mx.test", RecordType::A), 2);
+}
+
+/// An address lookup keeps at most `MAX_ADDRESSES_PER_FAMILY` addresses of each family, the
+/// first ones in answer order, in the result and in the cache entry: a 64 KiB answer (≈ 4 000
+/// A records) must not make each of up to `cache_capacity` entries that big.
+async fn big_address_answers_are_kept_bounded(t: Transport) {
+    let server = TestServer::start();
+    let dns = dns_for(&server, t, 1, 2000);
+    let cap = stsscan::dns::MAX_ADDRESSES_PER_FAMILY;
+    assert!(cap < 60);
+    let mut want: Vec<IpAddr> = (0..cap as u8)
+        .map(|i| IpAddr::from([198, 51, 100, i]))
+        .collect();
+    want.extend((1..=3).map(|i| format!("2001:db8::{i}").parse::<IpAddr>().unwrap()));
+    for round in 0..2 {
+        let l = dns.addresses("many.test", IpVersion::Both).await;
+        assert_eq!(l.lookup.status, DnsStatus::NoError);
+        assert_eq!(l.lookup.records, want, "round {round}");
+        assert!(l.lookup.records.capacity() <= cap + 3, "round {round}");
+    }
+    assert_eq!(
+        dns.cache_stats().hits,
+        1,
+        "the second lookup is the cached entry"
+    );
+    let l = dns
+        .addresses_uncached("many.test", IpVersion::V4)
+        .await
+        .lookup;
+    assert_eq!(l.records, want[..cap]);
+    assert!(l.records.capacity() <= cap);
+}
+
+/// Regression: A `noerror` with AAAA `servfail` combines to `noerror` and was cached for the
+/// A TTL (300 s here), so a transient AAAA failure hid the host's IPv6 addresses that long.
+/// Such an entry now lives at most `cache_failure_ttl`.
+#[tokio::test]
+async fn a_half_failed_address_lookup_is_cached_like_a_failure() {
+    let server = TestServer::start();
+    let dns = Dns::new(DnsConfig {
+        resolvers: vec![server.addr],
+        timeout: Duration::from_millis(2000),
+        attempts: 1,
+        transport: MUX,
+        cache_failure_ttl: Duration::from_millis(50),
+        ..DnsConfig::default()
+    })
+    .unwrap();
+    let l = dns.addresses("mixed.test", IpVersion::Both).await;
+    assert_eq!(
+        (l.lookup.status, l.v4, l.v6),
+        (
+            DnsStatus::NoError,
+            Some(DnsStatus::NoError),
+            Some(DnsStatus::ServFail)
+        )
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    dns.addresses("mixed.test", IpVersion::Both).await;
+    let s = dns.cache_stats();
+    assert_eq!((s.hits, s.misses), (0, 2), "{s:?}");
+    assert_eq!(server.total("mixed.test", RecordType::AAAA), 2);
+    // a complete answer is kept for its TTL
+    dns.addresses("data.test", IpVersion::Both).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    dns.addresses("data.test", IpVersion::Both).await;
+    assert_eq!(dns.cache_stats().hits, 1);
 }
 
 #[tokio::test]

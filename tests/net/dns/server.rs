@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -235,6 +235,9 @@ pub(super) enum Reply {
     Drop,
     /// Answer with TC=1 and no records (only over UDP).
     Truncate,
+    /// A referral, as a server that does not recurse sends: NOERROR, no answer, NS records
+    /// (with glue) and no SOA in the authority section.
+    Referral,
 }
 
 /// The zone: what each name answers. `seen` is how many times (before this one) the server
@@ -269,6 +272,7 @@ pub(super) fn behaviour(qname: &str, qt: RecordType, tcp: bool, seen: u32) -> (R
         ("refused.test", _) => (Msg(ResponseCode::Refused, vec![], false), 0),
         ("formerr.test", _) => (Msg(ResponseCode::FormErr, vec![], false), 0),
         ("silent.test", _) => (Drop, 0),
+        ("referral.test", _) => (Referral, 0),
         ("flaky.test", T::A) if seen == 0 => (Msg(ResponseCode::ServFail, vec![], false), 0),
         ("flaky.test", T::A) => noerror(vec![a(&fq, [192, 0, 2, 9])]),
         ("slow.test", T::A) => (
@@ -344,6 +348,13 @@ pub(super) fn behaviour(qname: &str, qt: RecordType, tcp: bool, seen: u32) -> (R
             a(&fq, [93, 184, 216, 34]),
         ]),
         ("unsafe.test", T::AAAA) => noerror(vec![aaaa(&fq, "::ffff:169.254.169.254")]),
+        // a big answer: 60 A records (≈ 1 KB, fits the EDNS payload), 3 AAAA
+        ("many.test", T::A) => noerror((0..60).map(|i| a(&fq, [198, 51, 100, i])).collect()),
+        ("many.test", T::AAAA) => noerror(
+            (1..=3)
+                .map(|i| aaaa(&fq, &format!("2001:db8::{i}")))
+                .collect(),
+        ),
         ("private.test", T::A) => noerror(vec![a(&fq, [10, 1, 2, 3])]),
         ("private.test", _) => nodata(),
         (q, T::A) if q.starts_with("web") => {
@@ -389,6 +400,13 @@ pub(super) async fn respond(req: &Message, tcp: bool, counts: &Counts) -> Option
     match reply {
         Reply::Drop => return None,
         Reply::Truncate => m.metadata.truncation = true,
+        Reply::Referral => {
+            for host in ["ns1.elsewhere.example.", "ns2.elsewhere.example."] {
+                m.authorities
+                    .push(rec("referral.test.", 86400, RData::NS(NS(n(host)))));
+                m.additionals.push(a(host, [192, 0, 2, 53]));
+            }
+        }
         Reply::Msg(code, answers, with_soa) => {
             m.metadata.response_code = code;
             m.answers = answers;
