@@ -155,6 +155,17 @@ fn tls_error_fix(detail: Option<&str>) -> &'static str {
     }
 }
 
+/// The fix for a failed lookup whose DNS status is `status`: the domain's own `fix`, except
+/// for a referral, which says the resolver this check used does not recurse (RFC 2308 §2.2),
+/// so nothing is known about the domain yet.
+fn dns_fix(status: Option<&str>, fix: &'static str) -> &'static str {
+    if status == Some("referral") {
+        "nothing to fix in the domain yet: the resolver used answered with a referral (it does not recurse); run the check again with --resolver set to a recursive resolver"
+    } else {
+        fix
+    }
+}
+
 /// The fix for an MX address whose STARTTLS probe did not end `ok` (or `starttls-not-offered`,
 /// which has its own), by the probe's status.
 fn smtp_fix(status: &str, detail: Option<&str>) -> &'static str {
@@ -278,7 +289,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             format!("_mta-sts.{d} has one valid TXT record"),
             Mark::Fail,
             format!("the lookup failed ({})", row.sts_txt_dns.as_deref().unwrap_or("?")),
-            Some("make the DNS servers of the domain answer TXT queries for _mta-sts (no SERVFAIL or timeouts)"),
+            Some(dns_fix(row.sts_txt_dns.as_deref(), "make the DNS servers of the domain answer TXT queries for _mta-sts (no SERVFAIL or timeouts)")),
         ),
     });
 
@@ -343,9 +354,12 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                             .map(|s| s.strip_prefix("address lookup: ").unwrap_or(s))
                     )
                 ),
-                Some(
+                Some(dns_fix(
+                    row.policy_fetch_detail
+                        .as_deref()
+                        .and_then(|s| s.strip_prefix("address lookup: ")),
                     "make the DNS servers of the domain answer A/AAAA queries for mta-sts.DOMAIN (no SERVFAIL or timeouts)",
-                ),
+                )),
             ),
             "connect-timeout" => (
                 Mark::Fail,
@@ -486,7 +500,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 "MX lookup failed ({})",
                 row.mx_dns.as_deref().unwrap_or("?")
             ),
-            Some("make the DNS servers answer MX queries"),
+            Some(dns_fix(row.mx_dns.as_deref(), "make the DNS servers answer MX queries")),
         )),
         _ => {}
     }
@@ -569,7 +583,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             format!("_smtp._tls.{d} publishes TLS-RPT"),
             Mark::Fail,
             format!("the lookup failed ({})", row.tlsrpt_dns.as_deref().unwrap_or("?")),
-            Some("make the DNS servers of the domain answer TXT queries for _smtp._tls (no SERVFAIL or timeouts)"),
+            Some(dns_fix(row.tlsrpt_dns.as_deref(), "make the DNS servers of the domain answer TXT queries for _smtp._tls (no SERVFAIL or timeouts)")),
         ),
         Some("multiple") => check(
             format!("_smtp._tls.{d} publishes TLS-RPT"),
@@ -966,6 +980,29 @@ mod tests {
         let c = find(&checks, "null MX or mail hosts");
         assert_eq!(c.mark, Mark::Fail);
         assert!(c.fix.as_deref().is_some_and(|f| f.contains("MUST NOT")));
+    }
+
+    /// A referral (RFC 2308 §2.2: NS and no SOA in the authority section) comes from a
+    /// resolver that does not recurse: the fix is the resolver, not the domain's DNS.
+    #[test]
+    fn a_referral_points_at_the_resolver() {
+        let mut r = row("a.test");
+        r.tlsrpt = Some("lookup-failed".into());
+        r.tlsrpt_dns = Some("referral".into());
+        r.mx_kind = Some("lookup-failed".into());
+        r.mx_dns = Some("referral".into());
+        let checks = explain(&r, &[]);
+        for req in ["publishes TLS-RPT", "the MX records resolve"] {
+            let c = find(&checks, req);
+            assert!(
+                c.fix.as_deref().is_some_and(|f| f.contains("--resolver")),
+                "{c:?}"
+            );
+        }
+        r.tlsrpt_dns = Some("servfail".into());
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "publishes TLS-RPT");
+        assert!(c.fix.as_deref().is_some_and(|f| f.contains("DNS servers")));
     }
 
     /// A TLS-RPT lookup that failed is a DNS problem, not a record to rewrite.

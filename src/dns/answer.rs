@@ -240,6 +240,17 @@ fn follow_answers(
     let mut records = Vec::new();
     for r in answers {
         if r.name == target && r.record_type() == rtype {
+            // A record without data (RDLENGTH 0) is only meaningful in an UPDATE message
+            // (hickory decodes it as `Update0`); in an answer it is malformed, and counting
+            // it would make "noerror" without a usable record.
+            if matches!(r.data, RData::Update0(_)) {
+                return done(
+                    DnsStatus::NetworkError,
+                    chain,
+                    None,
+                    Some(format!("malformed answer: a {rtype} record without data")),
+                );
+            }
             ttl = min(ttl, r.ttl);
             records.push(r.data.clone());
         }
@@ -433,6 +444,23 @@ mod tests {
         nx.authorities.push(ns("com.", "a.gtld-servers.net."));
         let (status, _) = status_of(interpret(&qname, RecordType::MX, &[], Ok(nx)));
         assert_eq!(status, DnsStatus::NxDomain);
+    }
+
+    /// A record of the asked type with no data (RDLENGTH 0, which hickory decodes as
+    /// `Update0`) is a malformed answer, not "noerror" without a record: an MX lookup must
+    /// not come back "noerror" with no host (`classify_mx` would then see an implicit MX).
+    #[test]
+    fn a_record_without_data_is_a_malformed_answer() {
+        let qname = n("example.com.");
+        let mut m = resp(ResponseCode::NoError, vec![], false);
+        m.answers.push(Record::from_rdata(
+            qname.clone(),
+            60,
+            RData::Update0(RecordType::MX),
+        ));
+        let (status, detail) = status_of(interpret(&qname, RecordType::MX, &[], Ok(m)));
+        assert_eq!(status, DnsStatus::NetworkError);
+        assert!(detail.unwrap_or_default().contains("without data"));
     }
 
     /// The same rule on the hickory transport, whose pool turns every answer-less response

@@ -35,7 +35,8 @@ pub enum DnsStatus {
     /// `timeout`: no answer within the timeout, on every attempt.
     Timeout,
     /// `network-error`: the query could not be sent or the transport failed (socket error,
-    /// ICMP unreachable, TCP reset, undecodable reply).
+    /// ICMP unreachable, TCP reset, undecodable reply), or the answer was malformed (a record
+    /// of the asked type without data).
     NetworkError,
     /// `truncated`: the answer was truncated (TC=1) even over TCP.
     Truncated,
