@@ -266,15 +266,53 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
         stats.sni_reprobes_same_cert.load(Relaxed),
         summary.caches
     );
+    if let Some(w) = referral_warning(&stats.tallies()) {
+        errln!("  warning: {w}");
+    }
     for w in &summary.warnings {
         errln!("  warning: {w}");
     }
     errln!("  manifest: {}", summary.written.manifest.display());
 }
 
+/// A warning when many `_mta-sts` lookups got a referral (RFC 2308 §2.2): the resolver does
+/// not recurse, so the dataset says little about the domains. Given from a tenth of the
+/// lookups on; the tallies are `(field, value, count)`.
+fn referral_warning(tallies: &[(&'static str, String, u64)]) -> Option<String> {
+    let dns = tallies.iter().filter(|(f, _, _)| *f == "sts_txt_dns");
+    let (mut all, mut referrals) = (0u64, 0u64);
+    for (_, v, n) in dns {
+        all += n;
+        if v == "referral" {
+            referrals += n;
+        }
+    }
+    (referrals > 0 && referrals * 10 >= all).then(|| {
+        format!(
+            "{referrals} of {all} _mta-sts lookups got a referral: the resolver does not recurse; scan again with --resolver set to a recursive resolver"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::tail_note;
+    use super::{referral_warning, tail_note};
+
+    #[test]
+    fn a_resolver_that_refers_is_named_in_a_warning() {
+        let t = |referral: u64, noerror: u64| {
+            vec![
+                ("sts_txt", "absent".to_owned(), referral + noerror),
+                ("sts_txt_dns", "noerror".to_owned(), noerror),
+                ("sts_txt_dns", "referral".to_owned(), referral),
+            ]
+        };
+        let w = referral_warning(&t(500, 500)).expect("half the lookups referred");
+        assert!(w.starts_with("500 of 1000 _mta-sts lookups"), "{w}");
+        assert!(w.contains("--resolver"));
+        assert_eq!(referral_warning(&t(5, 995)), None);
+        assert_eq!(referral_warning(&t(0, 10)), None);
+    }
 
     #[test]
     fn the_tail_note_gives_the_rate_entries_started_at() {

@@ -273,6 +273,7 @@ async fn schedule(
             for (field, v) in [
                 ("input_status", Some(row.input_status.as_str())),
                 ("sts_txt", row.sts_txt.as_deref()),
+                ("sts_txt_dns", row.sts_txt_dns.as_deref()),
                 ("policy_fetch", row.policy_fetch.as_deref()),
                 ("mx_kind", row.mx_kind.as_deref()),
                 ("tlsrpt", row.tlsrpt.as_deref()),
