@@ -417,6 +417,95 @@ fn report_joins_failures_with_scan_observations() {
     assert!(html.contains("domains.policy_error=policy-missing-version"));
 }
 
+/// A report with one `sts` policy of `policy_strings` lines and `details` failure details.
+fn report_json(id: &str, day: &str, ok: u64, policy_strings: &str, details: &str) -> String {
+    format!(
+        r#"{{"organization-name":"o","date-range":{{"start-datetime":"{day}T00:00:00Z","end-datetime":"{day}T23:59:59Z"}},"contact-info":"c","report-id":"{id}","policies":[{{"policy":{{"policy-type":"sts","policy-string":[{policy_strings}],"policy-domain":"d.example"}},"summary":{{"total-successful-session-count":{ok},"total-failure-session-count":0}},"failure-details":[{details}]}}]}}"#
+    )
+}
+
+/// Reports are untrusted: a small report of many tiny failure details must not turn into
+/// rows many times its size (each detail row repeats its policy's fields, so the finding codes
+/// are stored once each and the lists are capped), and one such report is written out in
+/// parts as its rows come, never held whole.
+#[test]
+fn a_report_of_many_details_stays_bounded_in_rows() {
+    use stsscan::records::tlsrpt_report::parse;
+    let strings = vec![format!("\"{}\"", "x".repeat(100)); 200].join(",");
+    let details = vec![r#"{"result-type":"x","failed-session-count":0,"u":1}"#; 2000].join(",");
+    let json = report_json("r", "2024-01-01", 1, &strings, &details);
+    let p = parse(json.as_bytes());
+    let report = p.report.as_ref().unwrap();
+    let codes: Vec<String> = p.findings.iter().map(|f| f.code.to_string()).collect();
+    assert!(
+        codes.len() > 100,
+        "the report has many findings of few kinds"
+    );
+    let rows = store::report_rows(report, &codes, "s", chrono::Utc::now());
+    assert_eq!(rows.len(), 2000);
+    // the codes once each: a short column, not thousands of bytes per row
+    assert!(rows[0].findings.len() < 200, "{}", rows[0].findings);
+    assert_eq!(rows[0].policy_string.len(), store::MAX_LIST_ITEMS);
+    let bytes: usize = rows.iter().map(store::ReportRow::weight).sum();
+    // each code once
+    let stored: Vec<&str> = rows[0].findings.split(' ').collect();
+    let unique: BTreeSet<&str> = stored.iter().copied().collect();
+    assert_eq!(stored.len(), unique.len(), "{stored:?}");
+    // with a small byte budget the store writes the report's rows in several parts at once
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = store::Store::open(dir.path()).unwrap();
+    st.set_flush_bytes(bytes / 4);
+    st.add_report(report, &codes, "s").unwrap();
+    assert!(st.parts_written() >= 3, "{} parts", st.parts_written());
+    st.flush().unwrap();
+    assert_eq!(rows_in(dir.path()), 2000);
+}
+
+fn rows_in(dir: &Path) -> usize {
+    rows(dir, REPORTS_TABLE).len()
+}
+
+/// Session counts are the reporter's claim: totals over days saturate instead of
+/// overflowing (a debug build panicked, a release build wrapped to a small number).
+#[test]
+fn session_totals_saturate() {
+    use stsscan::records::tlsrpt_report::parse;
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = store::Store::open(dir.path()).unwrap();
+    for (id, day) in [("a", "2024-01-01"), ("b", "2024-01-02")] {
+        let p = parse(report_json(id, day, u64::MAX, "", "").as_bytes());
+        st.add_report(p.report.as_ref().unwrap(), &[], "s").unwrap();
+    }
+    st.flush().unwrap();
+    let agg = report::aggregate(dir.path()).unwrap();
+    assert_eq!(agg.successful(), u64::MAX);
+    let _ = report::render_text(&agg, &[]);
+}
+
+/// RFC 8460 §3 lets a domain list several `rua` URIs, so one report can arrive twice: by
+/// HTTPS to a running receiver and by mail to an `ingest` of the same dataset, neither of
+/// which saw the other's ids. The report then counts once.
+#[test]
+fn a_report_stored_twice_counts_once() {
+    use stsscan::records::tlsrpt_report::parse;
+    let dir = tempfile::tempdir().unwrap();
+    let p = parse(report_json("same-id", "2024-01-01", 10, "", "").as_bytes());
+    let mut receiver = store::Store::open(dir.path()).unwrap();
+    let mut ingest = store::Store::open(dir.path()).unwrap();
+    ingest
+        .add_report(p.report.as_ref().unwrap(), &[], "mail")
+        .unwrap();
+    ingest.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    receiver
+        .add_report(p.report.as_ref().unwrap(), &[], "http")
+        .unwrap();
+    receiver.flush().unwrap();
+    let agg = report::aggregate(dir.path()).unwrap();
+    assert_eq!(agg.reports, 1);
+    assert_eq!(agg.successful(), 10, "one report of 10 sessions");
+}
+
 #[cfg(feature = "lab")]
 mod receive {
     use std::net::SocketAddr;
@@ -532,5 +621,56 @@ mod receive {
         );
         let errors = rows(out.path(), ERRORS_TABLE);
         assert_eq!(errors.len(), 1);
+    }
+
+    /// The module promises "503 the dataset could not be written (the sender should retry)":
+    /// a periodic flush that fails (here the `reports` directory is a file for a while) keeps
+    /// the endpoint serving, and the buffered report is written once the disk recovers.
+    #[tokio::test]
+    async fn the_endpoint_survives_a_failed_flush() {
+        let out = tempfile::tempdir().unwrap();
+        let mut cfg =
+            ReceiveConfig::new("127.0.0.1:0".parse().unwrap(), out.path().to_owned(), None);
+        cfg.flush_interval = Duration::from_millis(50);
+        let r = start(cfg).await.unwrap();
+        let url = format!("http://127.0.0.1:{}/", r.local_addr().port());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let c = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .no_proxy()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        let post = |body: String| {
+            c.post(&url)
+                .header("content-type", "application/tlsrpt+json")
+                .body(body)
+                .send()
+        };
+        let blocker = out.path().join(REPORTS_TABLE);
+        std::fs::write(&blocker, b"").unwrap();
+        let first = post(super::report_json("r1", "2024-01-01", 1, "", ""));
+        assert_eq!(first.await.unwrap().status().as_u16(), 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            r.counters()
+                .flush_failed
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+        );
+        std::fs::remove_file(&blocker).unwrap();
+        let second = post(super::report_json("r2", "2024-01-01", 1, "", ""));
+        assert_eq!(second.await.unwrap().status().as_u16(), 200);
+        r.shutdown().await.unwrap();
+        let ids: BTreeSet<String> = rows(out.path(), REPORTS_TABLE)
+            .iter()
+            .filter_map(|r| get(r, "report_id").map(str::to_owned))
+            .collect();
+        assert_eq!(ids, BTreeSet::from(["r1".to_owned(), "r2".to_owned()]));
     }
 }

@@ -10,7 +10,9 @@
 //! written (the sender should retry). TLS (hyper over tokio-rustls) unless
 //! the caller passes no TLS configuration (the CLI requires `--insecure-http` for that).
 //! Connections are capped ([`MAX_CONNECTIONS`]) and each is bounded in time
-//! ([`CONNECTION_TIMEOUT`]). This module is compiled with feature `lab`, which brings hyper.
+//! ([`CONNECTION_TIMEOUT`]); reports parsed at once are capped ([`PARSE_SLOTS`]). A periodic
+//! flush that fails keeps the endpoint serving (counted in
+//! [`ReceiveCounters::flush_failed`]); the rows stay buffered for the next one. This module is compiled with feature `lab`, which brings hyper.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +39,10 @@ use crate::records::tlsrpt_report::{self, MAX_REPORT_BYTES};
 pub const MAX_CONNECTIONS: usize = 256;
 /// Longest a connection may live (TLS handshake, request, response).
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Reports parsed at once. A parsed report may take ≈ 20 × its (inflated, at most 16 MiB)
+/// JSON in memory (`records::tlsrpt_report`), so parsing, not connections, is what must be
+/// bounded; the others wait their turn.
+pub const PARSE_SLOTS: usize = 2;
 
 /// Configuration of the endpoint.
 #[derive(Clone)]
@@ -93,12 +99,16 @@ pub struct ReceiveCounters {
     pub too_large: AtomicU64,
     /// 415.
     pub bad_media_type: AtomicU64,
+    /// Periodic flushes that failed (a full disk, say): the rows stay buffered, the endpoint
+    /// keeps serving, and the next tick tries again.
+    pub flush_failed: AtomicU64,
 }
 
 struct Shared {
     store: Mutex<Store>,
     max_body: usize,
     counters: Arc<ReceiveCounters>,
+    parsing: Semaphore,
 }
 
 /// A running endpoint.
@@ -142,6 +152,7 @@ pub async fn start(cfg: ReceiveConfig) -> anyhow::Result<Receiver> {
         store: Mutex::new(store),
         max_body: cfg.max_body,
         counters: Arc::clone(&counters),
+        parsing: Semaphore::new(PARSE_SLOTS),
     });
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve(listener, cfg, shared, stop_rx));
@@ -175,7 +186,13 @@ async fn serve(
     loop {
         tokio::select! {
             _ = stop.changed() => break,
-            _ = tick.tick() => flush(&shared).await?,
+            _ = tick.tick() => {
+                // A failed flush keeps the rows buffered and the endpoint serving (a request
+                // that cannot be stored gets 503); the next tick tries again.
+                if flush(&shared).await.is_err() {
+                    shared.counters.flush_failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             r = listener.accept() => {
                 let Ok((tcp, _peer)) = r else {
@@ -304,6 +321,12 @@ async fn handle(
     };
     let s = Arc::clone(&shared);
     let source = format!("http:{peer}");
+    let Ok(_slot) = shared.parsing.acquire().await else {
+        return Ok(answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the report could not be stored; retry later",
+        ));
+    };
     let res = tokio::task::spawn_blocking(move || {
         let parsed = match media {
             ReportMediaType::Json => tlsrpt_report::parse(&body),

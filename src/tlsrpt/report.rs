@@ -78,12 +78,12 @@ pub struct Aggregate {
 impl Aggregate {
     /// Total successful sessions.
     pub fn successful(&self) -> u64 {
-        self.days.values().map(|d| d.0).sum()
+        saturating_sum(self.days.values().map(|d| d.0))
     }
 
     /// Total failed sessions (from summaries).
     pub fn failed(&self) -> u64 {
-        self.days.values().map(|d| d.1).sum()
+        saturating_sum(self.days.values().map(|d| d.1))
     }
 
     /// The [`TOP_DETAILS`] largest failure-detail groups, largest first (ties by key).
@@ -108,10 +108,14 @@ fn norm_host(h: &str) -> String {
 /// Reads the dataset at `dir` and aggregates it.
 pub fn aggregate(dir: &Path) -> anyhow::Result<Aggregate> {
     let mut agg = Aggregate::default();
-    let mut ids: HashSet<String> = HashSet::new();
+    // Each report id with the `ingested_at` of its first copy read: the rows of another copy
+    // (the same report stored twice, e.g. by a receiver and an `ingest` of the same mailbox
+    // that did not see each other's ids) are skipped, so a report counts once.
+    let mut ids: HashMap<String, Option<i64>> = HashMap::new();
     store::for_each_batch(dir, REPORTS_TABLE, &[], |b| {
         let n = b.num_rows();
         let id = store::column_strings(b, "report_id");
+        let ingested = store::column_micros(b, "ingested_at");
         let org = store::column_strings(b, "organization_name");
         let start = store::column_micros(b, "date_start");
         let ok = store::column_u64(b, "total_successful_session_count");
@@ -123,12 +127,16 @@ pub fn aggregate(dir: &Path) -> anyhow::Result<Aggregate> {
         let count = store::column_u64(b, "failed_session_count");
         let reason = store::column_strings(b, "failure_reason_code");
         for i in 0..n {
-            agg.rows += 1;
             if let Some(id) = &id[i] {
-                if !ids.contains(id) {
-                    ids.insert(id.clone());
+                match ids.get(id) {
+                    Some(first) if *first != ingested[i] => continue,
+                    Some(_) => {}
+                    None => {
+                        ids.insert(id.clone(), ingested[i]);
+                    }
                 }
             }
+            agg.rows += 1;
             let org = org[i].clone().unwrap_or_default();
             if di[i].is_none_or(|d| d == 0) {
                 let day = start[i]
@@ -396,9 +404,15 @@ fn sorted_desc<V: Copy>(m: &BTreeMap<String, V>, val: impl Fn(V) -> u64) -> Vec<
     v
 }
 
+/// A sum of session counts that stops at `u64::MAX` (reports are untrusted: a reporter may
+/// claim any count) instead of overflowing.
+fn saturating_sum(v: impl Iterator<Item = u64>) -> u64 {
+    v.fold(0, u64::saturating_add)
+}
+
 fn limit_bars(mut v: Vec<(String, u64)>) -> Vec<(String, u64)> {
     if v.len() > MAX_BARS {
-        let rest: u64 = v[MAX_BARS - 1..].iter().map(|x| x.1).sum();
+        let rest = saturating_sum(v[MAX_BARS - 1..].iter().map(|x| x.1));
         v.truncate(MAX_BARS - 1);
         v.push(("(other)".to_owned(), rest));
     }

@@ -43,6 +43,15 @@ pub const DEFAULT_FLUSH_ROWS: usize = 8192;
 /// Longest string stored in a column (longer values are cut at a character boundary).
 pub const MAX_FIELD_CHARS: usize = 4096;
 
+/// Most `policy_string` and `mx_host` entries stored per row (a policy has a handful of
+/// lines; the rest of a longer list is dropped).
+pub const MAX_LIST_ITEMS: usize = 32;
+
+/// Buffered row bytes (estimated by [`ReportRow::weight`]) that make [`Store`] write parts,
+/// also in the middle of one report: each failure detail is a row that repeats its report's
+/// and policy's fields, so a small report of many tiny details makes many big rows.
+pub const FLUSH_BYTES: usize = 32 * 1024 * 1024;
+
 /// One row of the `reports` table: a report × policy × failure detail (or × nothing when the
 /// policy has no failure details).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +136,41 @@ pub(crate) fn cap(s: &str) -> String {
     }
 }
 
+impl ReportRow {
+    /// The row's size in memory, roughly: its strings' bytes plus a fixed part.
+    pub fn weight(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        256 + self.report_id.len()
+            + self.organization_name.len()
+            + opt(&self.contact_info)
+            + self.policy_type.len()
+            + self.policy_domain.len()
+            + self.policy_string.iter().map(String::len).sum::<usize>()
+            + self.mx_host.iter().map(String::len).sum::<usize>()
+            + opt(&self.result_type)
+            + opt(&self.sending_mta_ip)
+            + opt(&self.receiving_ip)
+            + opt(&self.receiving_mx_hostname)
+            + opt(&self.receiving_mx_helo)
+            + opt(&self.additional_information)
+            + opt(&self.failure_reason_code)
+            + self.findings.len()
+            + self.source.len()
+    }
+}
+
+/// The finding codes of a report as the `findings` column: each code once, in the order
+/// first seen, space-separated (a report with many findings of one kind says it once).
+fn finding_codes(findings: &[String]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for f in findings {
+        if !seen.contains(&f.as_str()) {
+            seen.push(f);
+        }
+    }
+    cap(&seen.join(" "))
+}
+
 /// Flattens a parsed report into rows (one per policy × failure detail).
 pub fn report_rows(
     report: &Report,
@@ -135,7 +179,20 @@ pub fn report_rows(
     ingested_at: DateTime<Utc>,
 ) -> Vec<ReportRow> {
     let mut rows = Vec::new();
-    let findings = findings.join(" ");
+    for_each_row(report, findings, source, ingested_at, |r| rows.push(r));
+    rows
+}
+
+/// [`report_rows`], one row at a time, so a caller can write them out as they come.
+fn for_each_row(
+    report: &Report,
+    findings: &[String],
+    source: &str,
+    ingested_at: DateTime<Utc>,
+    mut emit: impl FnMut(ReportRow),
+) {
+    let findings = finding_codes(findings);
+    let list = |v: &[String]| v.iter().take(MAX_LIST_ITEMS).map(|s| cap(s)).collect();
     for (pi, p) in report.policies.iter().enumerate() {
         let base = ReportRow {
             report_id: cap(&report.report_id),
@@ -146,8 +203,8 @@ pub fn report_rows(
             policy_index: u32::try_from(pi).unwrap_or(u32::MAX),
             policy_type: cap(p.policy.policy_type.as_str()),
             policy_domain: cap(&p.policy.policy_domain),
-            policy_string: p.policy.policy_string.iter().map(|s| cap(s)).collect(),
-            mx_host: p.policy.mx_host.iter().map(|s| cap(s)).collect(),
+            policy_string: list(&p.policy.policy_string),
+            mx_host: list(&p.policy.mx_host),
             total_successful_session_count: p.summary.total_successful_session_count,
             total_failure_session_count: p.summary.total_failure_session_count,
             detail_index: None,
@@ -164,7 +221,7 @@ pub fn report_rows(
             ingested_at,
         };
         if p.failure_details.is_empty() {
-            rows.push(base);
+            emit(base);
             continue;
         }
         for (di, d) in p.failure_details.iter().enumerate() {
@@ -178,10 +235,9 @@ pub fn report_rows(
             r.failed_session_count = Some(d.failed_session_count);
             r.additional_information = d.additional_information.as_deref().map(cap);
             r.failure_reason_code = d.failure_reason_code.as_deref().map(cap);
-            rows.push(r);
+            emit(r);
         }
     }
-    rows
 }
 
 fn ts_type() -> DataType {
@@ -485,16 +541,20 @@ pub fn column_micros(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
 }
 
 /// The report dataset being appended to: the ids already stored and the rows not yet
-/// written. Memory: the id set (one string per stored report) plus at most
-/// `flush_rows` buffered rows.
+/// written. Memory: the id set (one string per stored report) plus at most `flush_rows`
+/// buffered rows and about [`FLUSH_BYTES`] of them (one more row at most), however a report is
+/// shaped.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
     ids: HashSet<String>,
     error_keys: HashSet<(String, String)>,
     reports: Vec<ReportRow>,
+    /// [`ReportRow::weight`] of the buffered report rows.
+    report_bytes: usize,
     errors: Vec<ErrorRow>,
     flush_rows: usize,
+    flush_bytes: usize,
     parts_written: usize,
 }
 
@@ -523,8 +583,10 @@ impl Store {
             ids,
             error_keys,
             reports: Vec::new(),
+            report_bytes: 0,
             errors: Vec::new(),
             flush_rows: DEFAULT_FLUSH_ROWS,
+            flush_bytes: FLUSH_BYTES,
             parts_written: 0,
         })
     }
@@ -532,6 +594,12 @@ impl Store {
     /// Sets how many buffered rows trigger a flush (at least 1).
     pub fn set_flush_rows(&mut self, n: usize) {
         self.flush_rows = n.max(1);
+    }
+
+    /// Sets how many buffered row bytes trigger a flush, also within one report (at least 1;
+    /// [`FLUSH_BYTES`] by default).
+    pub fn set_flush_bytes(&mut self, n: usize) {
+        self.flush_bytes = n.max(1);
     }
 
     /// The dataset directory.
@@ -559,9 +627,30 @@ impl Store {
         if self.ids.contains(&cap(&report.report_id)) {
             return Ok(Added::Duplicate);
         }
+        // Rows left buffered by failed flushes: write them before taking more, or refuse the
+        // report (the caller answers "retry later"), so a failing disk cannot grow the buffer.
+        if self.report_bytes >= self.flush_bytes.saturating_mul(4) {
+            self.flush()?;
+        }
         self.ids.insert(cap(&report.report_id));
-        self.reports
-            .extend(report_rows(report, findings, source, Utc::now()));
+        // Row by row, writing parts whenever the buffer reaches FLUSH_BYTES, so one report
+        // of many details never holds more than that in memory.
+        let mut failed = None;
+        for_each_row(report, findings, source, Utc::now(), |r| {
+            if failed.is_some() {
+                return;
+            }
+            self.report_bytes += r.weight();
+            self.reports.push(r);
+            if self.report_bytes >= self.flush_bytes {
+                if let Err(e) = self.flush() {
+                    failed = Some(e);
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
         self.maybe_flush()?;
         Ok(Added::Added)
     }
@@ -601,6 +690,7 @@ impl Store {
             let b = reports_batch(&self.reports)?;
             write_part(&self.dir.join(REPORTS_TABLE), &b)?;
             self.reports.clear();
+            self.report_bytes = 0;
             self.parts_written += 1;
         }
         if !self.errors.is_empty() {
