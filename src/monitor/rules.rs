@@ -319,6 +319,10 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
         };
         if let Some(severity) = severity {
             let old_hosts: BTreeSet<&str> = old.mx_hosts.iter().map(String::as_str).collect();
+            // An old scan whose MX lookup failed has no MX set to compare with: every
+            // uncovered host is reported, saying it may not be new (staying silent would
+            // miss a real move made while the lookup failed).
+            let old_known = !matches!(old.mx_kind.as_deref(), None | Some("lookup-failed"));
             let mut seen = BTreeSet::new();
             for mx in &new.mx {
                 if old_hosts.contains(mx.host.as_str())
@@ -327,16 +331,29 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
                 {
                     continue;
                 }
-                cx.push(
-                    Rule::MxNotCovered,
-                    severity,
-                    Some(&mx.host),
+                let message = if old_known {
                     format!(
                         "new MX host {} is not matched by any mx pattern of the {} policy; add it to the policy (and bump the id)",
                         mx.host,
                         mode.unwrap_or("")
-                    ),
-                    Some(old.mx_hosts.join(" ")),
+                    )
+                } else {
+                    format!(
+                        "MX host {} is not matched by any mx pattern of the {} policy (the previous scan could not look up the MX set, so it may not be new); add it to the policy (and bump the id)",
+                        mx.host,
+                        mode.unwrap_or("")
+                    )
+                };
+                cx.push(
+                    Rule::MxNotCovered,
+                    severity,
+                    Some(&mx.host),
+                    message,
+                    Some(if old_known {
+                        old.mx_hosts.join(" ")
+                    } else {
+                        "unknown (no MX set measured)".to_owned()
+                    }),
                     Some(new.mx_hosts.join(" ")),
                 );
             }

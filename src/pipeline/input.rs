@@ -421,7 +421,13 @@ impl Iterator for InputReader {
                 continue;
             }
             let line = self.line;
+            // Invalid lines have no domain to shard by: only shard 0 reports them (as
+            // `entry` does for the others), so the union of the shards has each line once.
+            let reports_invalid = self.spec.shard.index == 0;
             if over {
+                if !reports_invalid {
+                    continue;
+                }
                 return Some(Ok(InputEntry {
                     line,
                     raw: text.chars().take(200).collect(),
@@ -432,6 +438,9 @@ impl Iterator for InputReader {
                 }));
             }
             if !utf8_ok {
+                if !reports_invalid {
+                    continue;
+                }
                 return Some(Ok(InputEntry {
                     line,
                     raw: text,
@@ -481,6 +490,7 @@ impl Iterator for InputReader {
                     let col = state.column.unwrap_or(0);
                     match fields.get(col) {
                         Some(f) => f.trim().to_owned(),
+                        None if !reports_invalid => continue,
                         None => {
                             return Some(Ok(InputEntry {
                                 line,
@@ -649,6 +659,26 @@ mod tests {
             total += n;
         }
         assert_eq!(total, 1000);
+        // every kind of invalid line, too, is reported by exactly one shard (shard 0)
+        let mut content = b"\xff\xfe.test\n-bad-.test\n".to_vec();
+        content.extend(vec![b'a'; MAX_LINE_BYTES + 1]);
+        content.extend(b"\nok.test\n");
+        std::fs::write(&p, &content).unwrap();
+        let csv = dir.path().join("l.csv");
+        std::fs::write(&csv, "rank,domain\n1,a.test\n2\n").unwrap();
+        for (path, format, lines) in [(&p, InputFormat::Plain, 4), (&csv, InputFormat::Csv, 2)] {
+            let mut total = 0;
+            for index in 0..4 {
+                let spec = InputSpec {
+                    paths: vec![path.clone()],
+                    format,
+                    column: CsvColumn::Auto,
+                    shard: Shard { index, count: 4 },
+                };
+                total += InputReader::new(spec, norm).count();
+            }
+            assert_eq!(total, lines, "{}", path.display());
+        }
         assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
         assert!("4/4".parse::<Shard>().is_err());
     }

@@ -160,6 +160,16 @@ fn mx_not_covered_by_mode() {
     let mut both_old = moved("enforce", Some(false));
     both_old.scanned_at = T0;
     assert!(run_pair(both_old, moved("enforce", Some(false))).is_empty());
+    // An old scan whose MX lookup failed has no MX set: the uncovered host is reported, but
+    // not as "new" (it may have been there all along).
+    let mut failed = healthy(T0);
+    failed.mx_kind = s("lookup-failed");
+    failed.mx_hosts = Vec::new();
+    failed.mx = Vec::new();
+    let a = run_pair(failed, moved("enforce", Some(false)));
+    assert_eq!(codes(&a), vec![("mx-not-covered", Severity::Critical)]);
+    assert!(a[0].message.contains("may not be new"), "{}", a[0].message);
+    assert_eq!(a[0].old.as_deref(), Some("unknown (no MX set measured)"));
 }
 
 #[test]
