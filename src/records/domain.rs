@@ -260,7 +260,7 @@ pub fn normalize(input: &str) -> Result<DomainName, DomainError> {
         let lower = name.to_ascii_lowercase();
         if lower.split('.').any(is_a_label) {
             match idna_to_ascii(&lower) {
-                Some(a) if a == lower => {}
+                Some(a) if a == lower && !u_label_edge_hyphen(&lower) => {}
                 _ => {
                     let (s, l) = first_a_label(&lower);
                     return Err(DomainError::new(
@@ -288,6 +288,13 @@ pub fn normalize(input: &str) -> Result<DomainName, DomainError> {
             // Spans into the mapped string mean nothing to the user: point at the input.
             DomainError::new(e.code, e.message, Span::new(offset, offset + name.len()))
         })?;
+        if u_label_edge_hyphen(&mapped) {
+            return Err(DomainError::new(
+                "domain-bad-hyphen",
+                "a label must not start or end with '-' (RFC 5891 §4.2.3.1), in Unicode too",
+                Span::new(offset, offset + name.len()),
+            ));
+        }
         mapped
     };
     let unicode = if ascii.split('.').any(is_a_label) {
@@ -315,6 +322,16 @@ fn idna_to_ascii(name: &str) -> Option<String> {
         .map(|c| c.to_ascii_lowercase())
 }
 
+/// Whether an `xn--` label of `ascii` decodes to a U-label starting or ending with `-`, which
+/// RFC 5891 §4.2.3.1 forbids ("The Unicode string MUST NOT ... begin or end with a "-"") and
+/// UTS-46 with `CheckHyphens=false` lets through.
+fn u_label_edge_hyphen(ascii: &str) -> bool {
+    ascii.split('.').filter(|l| is_a_label(l)).any(|l| {
+        let (u, _) = Uts46::new().to_unicode(l.as_bytes(), AsciiDenyList::EMPTY, Hyphens::Allow);
+        u.starts_with('-') || u.ends_with('-')
+    })
+}
+
 fn first_a_label(name: &str) -> (usize, usize) {
     let mut start = 0;
     for label in name.split('.') {
@@ -335,6 +352,17 @@ mod tests {
             Ok(d) => panic!("{input:?} normalized to {d}"),
             Err(e) => e.code,
         }
+    }
+
+    /// RFC 5891 §4.2.3.1: "The Unicode string MUST NOT contain "--" (two consecutive
+    /// hyphens) in the third and fourth character positions and MUST NOT start or end with a
+    /// "-" (hyphen)." The ASCII rule applies to U-labels too, typed or as their A-label.
+    #[test]
+    fn a_u_label_may_not_start_or_end_with_a_hyphen() {
+        assert_eq!(code("-ü.com"), "domain-bad-hyphen");
+        assert_eq!(code("ü-.com"), "domain-bad-hyphen");
+        assert_eq!(code("xn----eha.com"), "domain-bad-a-label");
+        assert_eq!(normalize("ü-ü.com").unwrap().as_str(), "xn----dhab.com");
     }
 
     #[test]
