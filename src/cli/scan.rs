@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,
     /// Continue the scan with this id: only input lines missing from its completed parts are
-    /// scanned. The flags must be the same as when it started.
+    /// scanned. The flags and the input files must be the same as when it started.
     #[arg(long, value_name = "SCAN_ID")]
     pub resume: Option<String>,
     /// The id of a new scan (default: UTC time and a random suffix).

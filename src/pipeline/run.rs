@@ -126,6 +126,54 @@ pub fn config_json(cfg: &ScanConfig) -> serde_json::Value {
     serde_json::to_value(cfg).unwrap_or(serde_json::Value::Null)
 }
 
+/// The key of the input files' SHA-256 in the manifest's `config` (one hex digest per input
+/// path, `null` for standard input), which `--resume` checks: line numbers say which entries
+/// are done, so they only mean the same domains in the same file.
+pub const INPUT_SHA256: &str = "input_sha256";
+
+/// The SHA-256 of each input file (`null` for `-`, standard input, or a file that cannot be
+/// read, which the reader then reports).
+fn input_fingerprint(paths: &[std::path::PathBuf]) -> serde_json::Value {
+    use std::io::Read;
+    let one = |p: &std::path::Path| -> Option<String> {
+        if p.as_os_str() == "-" {
+            return None;
+        }
+        let mut f = std::fs::File::open(p).ok()?;
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => ctx.update(&buf[..n]),
+                Err(_) => return None,
+            }
+        }
+        Some(
+            ctx.finish()
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
+    };
+    serde_json::Value::Array(
+        paths
+            .iter()
+            .map(|p| one(p).map_or(serde_json::Value::Null, serde_json::Value::String))
+            .collect(),
+    )
+}
+
+/// `config` without the input fingerprint: the flags alone.
+fn flags_of(config: &serde_json::Value) -> serde_json::Value {
+    let mut c = config.clone();
+    if let Some(o) = c.as_object_mut() {
+        o.remove(INPUT_SHA256);
+    }
+    c
+}
+
 /// Runs a scan of `cfg` until the input ends or `shutdown` turns true.
 ///
 /// The scheduling loop runs as a task on the runtime's workers, not on the caller's thread
@@ -152,7 +200,14 @@ async fn schedule(
 ) -> anyhow::Result<RunSummary> {
     InputReader::check_readable(&cfg.input)?;
     let cfg = Arc::new(cfg);
-    let config = config_json(&cfg);
+    let mut config = config_json(&cfg);
+    let fingerprint = {
+        let paths = cfg.input.paths.clone();
+        tokio::task::spawn_blocking(move || input_fingerprint(&paths)).await?
+    };
+    if let Some(o) = config.as_object_mut() {
+        o.insert(INPUT_SHA256.to_owned(), fingerprint);
+    }
     let mut started_at = Utc::now();
     let done = if opts.resume {
         let m = Manifest::load(&cfg.out, &opts.scan_id).with_context(|| {
@@ -162,12 +217,21 @@ async fn schedule(
                 cfg.out.display()
             )
         })?;
-        if m.config != config {
+        if flags_of(&m.config) != flags_of(&config) {
             bail!(
                 "--resume {}: the configuration differs from the one the scan started with; use the same flags (see {})",
                 opts.scan_id,
                 Manifest::path(&cfg.out, &opts.scan_id).display()
             );
+        }
+        // A manifest written before the fingerprint existed has none to compare.
+        if let Some(before) = m.config.get(INPUT_SHA256) {
+            if Some(before) != config.get(INPUT_SHA256) {
+                bail!(
+                    "--resume {}: the input changed since the scan started (its SHA-256 differs), so its line numbers no longer name the same domains; resume with the same list, or start a new scan",
+                    opts.scan_id
+                );
+            }
         }
         started_at = m.started_at;
         let done = crate::output::read::done_lines(&cfg.out, &opts.scan_id)?;

@@ -156,7 +156,7 @@ async fn start(seed: u64) -> (LabRun<GeneratedWorld>, PathBuf, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_then_resume_writes_every_line_exactly_once() {
-    let (run, _list, args) = start(31).await;
+    let (run, list, args) = start(31).await;
     let out = run.out();
     let bin = binary(&run);
     let id = "e2e-crash";
@@ -204,6 +204,20 @@ async fn kill_9_then_resume_writes_every_line_exactly_once() {
     assert_eq!(
         Manifest::load(&out, id).expect("manifest").status,
         ScanStatus::Complete
+    );
+
+    // `--resume` after the list changed (re-downloaded under the same name, say) is refused
+    // too: its line numbers would name other domains, so some would be skipped and others
+    // scanned twice.
+    let mut changed = std::fs::read(&list).expect("list");
+    changed.splice(0..0, b"new-first-line.test\n".iter().copied());
+    std::fs::write(&list, changed).expect("list");
+    let child = spawn(&bin, &args, &["--resume", id]);
+    let (code, stderr) = finish(child, Duration::from_secs(60)).await;
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("the input changed"),
+        "unclear error: {stderr}"
     );
     run.lab.shutdown().await;
 }
