@@ -187,6 +187,11 @@ impl Manifest {
             .and_then(|()| f.sync_all())
             .map_err(|e| OutputError::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| OutputError::io(&path, e))?;
+        // Persist the rename, as for the parts: after a power loss a finished scan must not
+        // read `running` again. Not fatal where a directory cannot be opened for sync.
+        if let Ok(d) = fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
         Ok(path)
     }
 }

@@ -483,7 +483,16 @@ impl Iterator for InputReader {
                                 state.column = Some(i);
                                 continue;
                             }
-                            (CsvColumn::Index(n), _, _) => state.column = Some(n - 1),
+                            (CsvColumn::Index(n), _, _) => {
+                                state.column = Some(n - 1);
+                                // a header row naming that column `domain` is no domain
+                                if fields
+                                    .get(n - 1)
+                                    .is_some_and(|f| f.trim().eq_ignore_ascii_case("domain"))
+                                {
+                                    continue;
+                                }
+                            }
                             _ => state.column = Some(usize::from(fields.len() >= 2)),
                         }
                     }
@@ -595,6 +604,15 @@ mod tests {
             InputFormat::Csv,
             CsvColumn::Index(1),
         );
+        assert_eq!(got[0].raw, "a.test");
+        // `--column 2` on a file whose header names that column `domain`: the header is no row
+        let got = read(
+            b"rank,domain\n1,a.test\n",
+            "top.csv",
+            InputFormat::Auto,
+            CsvColumn::Index(2),
+        );
+        assert_eq!(got.len(), 1);
         assert_eq!(got[0].raw, "a.test");
     }
 
