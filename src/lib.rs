@@ -12,6 +12,8 @@
 //!   (certificate capture and judging), [`fetch`] (the RFC 8461 §3.3 policy fetch) and
 //!   [`smtp`] (the STARTTLS probe; reply framing is sans-I/O).
 //! * **Pipeline** — [`pipeline`]: scheduler, limits, caches, shutdown, events.
+//! * **Politeness** — [`gate`]: connections and their rate per destination address, shared
+//!   by probes and policy fetches.
 //! * **Output** — [`output`]: the Arrow schema in one place, the Parquet writer and manifest.
 //! * **CLI** — [`cli`]: clap arguments resolved once into a validated configuration.
 //! * **Lab** — [`lab`] (feature `lab`): DNS, HTTPS and SMTP servers on loopback with a
@@ -24,6 +26,7 @@ pub mod assess;
 pub mod cli;
 pub mod dns;
 pub mod fetch;
+pub mod gate;
 #[cfg(feature = "lab")]
 pub mod grade;
 #[cfg(feature = "lab")]

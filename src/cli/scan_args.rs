@@ -54,10 +54,12 @@ pub struct NetArgs {
     /// Address families to probe.
     #[arg(long, value_enum, default_value = "4")]
     pub ip_version: IpVersion,
-    /// Concurrent SMTP connections per destination address.
+    /// Concurrent connections per destination address: STARTTLS probes and HTTPS policy
+    /// fetches share it (a hosting vendor's address may serve thousands of policy hosts).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub per_address_connections: u16,
-    /// New SMTP connections per second per destination address.
+    /// New connections (probes and policy fetches) per second per destination address,
+    /// evenly spaced: no burst above the rate.
     #[arg(long, default_value = "5")]
     pub per_address_rate: NonZeroU32,
     /// TCP connect timeout (HTTPS and SMTP).

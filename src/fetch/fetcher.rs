@@ -1,7 +1,7 @@
 //! The fetcher itself: configuration, result record and the request/response handling.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -11,6 +11,7 @@ use ring::digest::{SHA256, digest};
 use rustls::pki_types::CertificateDer;
 
 use super::classify::{classify, detail};
+use crate::gate::AddressGate;
 use crate::tls::{ChainVerdict, TrustAnchors, capturing_client_config_with_slot};
 
 /// The User-Agent sent when none is configured: the scanner's name, version and a contact URL.
@@ -46,6 +47,11 @@ pub struct FetchConfig {
     pub https_port: u16,
     /// Largest accepted body in bytes (RFC 8461 policies are small; 65536 by default).
     pub max_body: usize,
+    /// Politeness per destination address (connections at once and their rate), shared with
+    /// the STARTTLS prober in a scan; `None` for none. Waiting here comes before the fetch's
+    /// timeouts start, so queueing behind other fetches to a hosting vendor's address never
+    /// turns into a `timeout`.
+    pub gate: Option<Arc<AddressGate>>,
 }
 
 impl FetchConfig {
@@ -58,6 +64,7 @@ impl FetchConfig {
             total_timeout: Duration::from_secs(30),
             https_port: 443,
             max_body: 65536,
+            gate: None,
         }
     }
 }
@@ -274,7 +281,8 @@ impl PolicyFetcher {
     /// resolved and vetted by the caller). Never fails: every outcome is a value.
     pub async fn fetch(&self, domain: &str, addrs: &[IpAddr]) -> PolicyFetch {
         let started = Instant::now();
-        let deadline = started + self.config.total_timeout;
+        let mut deadline = started + self.config.total_timeout;
+        let mut queued_total = Duration::ZERO;
         let domain = domain
             .strip_suffix('.')
             .unwrap_or(domain)
@@ -294,6 +302,15 @@ impl PolicyFetcher {
             return result;
         }
         for ip in addrs.iter().take(MAX_ADDRESSES) {
+            // The wait for the address's politeness slot does not count against the fetch.
+            let queued = Instant::now();
+            let _pass = match &self.config.gate {
+                Some(g) => Some(g.enter(*ip).await),
+                None => None,
+            };
+            let waited = queued.elapsed();
+            deadline += waited;
+            queued_total += waited;
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -317,7 +334,8 @@ impl PolicyFetcher {
             result.outcome = FetchOutcome::ConnectTimeout;
             result.detail = Some("deadline passed before connecting".to_owned());
         }
-        result.elapsed = started.elapsed();
+        // the fetch's own time, not the wait for politeness slots
+        result.elapsed = started.elapsed().saturating_sub(queued_total);
         result
     }
 

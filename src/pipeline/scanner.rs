@@ -97,7 +97,6 @@ impl Scanner {
         fc.connect_timeout = cfg.timeouts.connect;
         fc.total_timeout = cfg.timeouts.fetch;
         fc.https_port = cfg.https_port;
-        let fetcher = PolicyFetcher::new(fc);
         let tls_config = tls::capturing_client_config(&anchors)?;
         let mut pc = ProbeConfig::new(cfg.ehlo_name.clone(), tls_config);
         pc.connect_timeout = cfg.timeouts.connect;
@@ -110,13 +109,21 @@ impl Scanner {
         };
         prc.per_address_connections =
             NonZeroUsize::new(cfg.per_address_connections).unwrap_or(NonZeroUsize::MIN);
-        prc.per_address_rate = Some(Quota::per_second(cfg.per_address_rate));
+        // Evenly spaced: a burst of one, so no second sees more than the rate (the default
+        // burst of `rate` let twice the rate through in a second).
+        prc.per_address_rate =
+            Some(Quota::per_second(cfg.per_address_rate).allow_burst(std::num::NonZeroU32::MIN));
         // Each cached probe keeps its certificate chain: 8 000 entries bound that memory
         // (provider addresses, used by many domains, stay hot; one-off hosts are evicted).
         // SNI re-probe results (mostly one name each) are evicted first, so their churn never
         // pushes out an address result that a later domain would then probe again.
         prc.cache_capacity = 8_000;
         let prober = Prober::new(prc);
+        // One politeness budget per destination address for probes and policy fetches alike:
+        // a hosting vendor's address serving thousands of `mta-sts.*` names gets at most
+        // `--per-address-connections` at once and `--per-address-rate` new ones per second.
+        fc.gate = Some(prober.gate());
+        let fetcher = PolicyFetcher::new(fc);
         Ok(Scanner {
             cfg,
             dns,

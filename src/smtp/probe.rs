@@ -32,21 +32,22 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::Quota;
 use rustls::ClientConfig;
 use tokio::net::TcpStream;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 use tokio::time::{Instant, timeout_at};
 
 use super::dialog::{DialogConfig, SmtpProbe, run_dialog};
 use super::reply::ReplyLimits;
 use super::status::{SmtpPhase, SmtpStatus};
+use crate::gate::AddressGate;
 
 /// Settings of a single probe.
 #[derive(Debug, Clone)]
@@ -301,8 +302,7 @@ struct Caches {
 pub struct Prober {
     cfg: ProberConfig,
     cache: Mutex<Caches>,
-    slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
-    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    gate: Arc<AddressGate>,
     next_id: AtomicU64,
     probes_run: AtomicU64,
     cache_hits: AtomicU64,
@@ -323,12 +323,21 @@ impl fmt::Debug for Prober {
 impl Prober {
     /// A prober with an empty cache.
     pub fn new(cfg: ProberConfig) -> Self {
-        let limiter = cfg.per_address_rate.map(RateLimiter::keyed);
+        let gate = Arc::new(AddressGate::new(
+            cfg.per_address_connections,
+            cfg.per_address_rate,
+            cfg.address_capacity,
+        ));
+        Self::with_gate(cfg, gate)
+    }
+
+    /// A prober whose politeness limits are `gate`'s (shared with the policy fetcher, say),
+    /// not its configuration's.
+    pub fn with_gate(cfg: ProberConfig, gate: Arc<AddressGate>) -> Self {
         Self {
             cfg,
             cache: Mutex::new(Caches::default()),
-            slots: Mutex::new(HashMap::new()),
-            limiter,
+            gate,
             next_id: AtomicU64::new(1),
             probes_run: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
@@ -439,31 +448,13 @@ impl Prober {
         cell
     }
 
-    fn slot(&self, ip: IpAddr) -> Arc<Semaphore> {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = slots.get(&ip) {
-            return s.clone();
-        }
-        if slots.len() >= self.cfg.address_capacity {
-            // Prune addresses nobody holds or waits for.
-            slots.retain(|_, s| Arc::strong_count(s) > 1);
-        }
-        let s = Arc::new(Semaphore::new(self.cfg.per_address_connections.get()));
-        slots.insert(ip, s.clone());
-        s
+    /// The politeness limits this prober applies (to share with other connections).
+    pub fn gate(&self) -> Arc<AddressGate> {
+        Arc::clone(&self.gate)
     }
 
     async fn run(&self, addr: SocketAddr, name: String) -> (u64, Arc<SmtpProbe>) {
-        let ip = addr.ip();
-        let slot = self.slot(ip);
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _permit = slot.acquire_owned().await.ok();
-        if let Some(limiter) = &self.limiter {
-            if limiter.len() >= self.cfg.address_capacity {
-                limiter.retain_recent();
-            }
-            limiter.until_key_ready(&ip).await;
-        }
+        let _pass = self.gate.enter(addr.ip()).await;
         self.probes_run.fetch_add(1, Ordering::Relaxed);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let p = probe(addr, &name, &self.cfg.probe).await;

@@ -480,3 +480,41 @@ async fn shared_capturing_config_records_session_facts() {
         assert_eq!(v.verdict, CertVerdict::SelfSigned);
     }
 }
+
+/// Politeness per destination address applies to policy fetches too (a hosting vendor's
+/// address may serve thousands of `mta-sts.*` names): with one connection per address, a
+/// second fetch to it waits until the first is done, and that wait is not counted against
+/// its own timeout or its `elapsed`.
+#[tokio::test]
+async fn fetches_to_one_address_share_its_politeness_slot() {
+    use std::num::NonZeroUsize;
+    use std::sync::Arc;
+    use stsscan::gate::AddressGate;
+
+    let pki = Pki::new("gate");
+    let srv = start(&good_leaf(&pki), Reply::Stall).await;
+    let mut config = FetchConfig::new(pki.anchors());
+    config.https_port = srv.addr.port();
+    config.connect_timeout = Duration::from_secs(5);
+    config.total_timeout = Duration::from_millis(600);
+    config.gate = Some(Arc::new(AddressGate::new(NonZeroUsize::MIN, None, 16)));
+    let fetcher = Arc::new(PolicyFetcher::try_new(config).unwrap());
+    let ip = srv.addr.ip();
+    let one = {
+        let f = Arc::clone(&fetcher);
+        tokio::spawn(async move { f.fetch(DOMAIN, &[ip]).await })
+    };
+    let two = {
+        let f = Arc::clone(&fetcher);
+        tokio::spawn(async move { f.fetch("example.net", &[ip]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(srv.seen().len(), 1, "one connection at a time");
+    let (one, two) = (one.await.unwrap(), two.await.unwrap());
+    assert_eq!(srv.seen().len(), 2);
+    for r in [&one, &two] {
+        // each had its whole 600 ms: a stalled response, not a queue, ended it
+        assert_eq!(r.outcome, FetchOutcome::Timeout, "{r:?}");
+        assert!(r.elapsed < Duration::from_millis(1_000), "{:?}", r.elapsed);
+    }
+}
