@@ -623,6 +623,75 @@ mod receive {
         assert_eq!(errors.len(), 1);
     }
 
+    /// `tlsrpt receive` stopped by SIGTERM (systemd, docker, `kill`) writes the reports it
+    /// has already answered 200 for, as Ctrl-C does: the sender will not send them again.
+    #[tokio::test]
+    async fn sigterm_writes_the_accepted_reports() {
+        use std::process::Stdio;
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let out = tempfile::tempdir().unwrap();
+        let data = out.path().join("rpt");
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stsscan"))
+            .args([
+                "tlsrpt",
+                "receive",
+                "--listen",
+                "127.0.0.1:0",
+                "--insecure-http",
+            ])
+            .arg("-o")
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let addr = first.strip_prefix("listening on ").unwrap().to_owned();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let c = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .no_proxy()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        let resp = c
+            .post(format!("http://{addr}/"))
+            .header("content-type", "application/tlsrpt+json")
+            .body(super::report_json("term-1", "2024-01-01", 3, "", ""))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let pid = child.id().unwrap().to_string();
+        let st = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        let ids: Vec<String> = rows(&data, REPORTS_TABLE)
+            .iter()
+            .filter_map(|r| get(r, "report_id").map(str::to_owned))
+            .collect();
+        assert_eq!(ids, ["term-1"]);
+    }
+
     /// The module promises "503 the dataset could not be written (the sender should retry)":
     /// a periodic flush that fails (here the `reports` directory is a file for a while) keeps
     /// the endpoint serving, and the buffered report is written once the disk recovers.

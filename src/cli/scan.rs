@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::progress::{self, ProgressMode};
 use super::scan_args::{InputArgs, NetArgs};
-use crate::pipeline::config::ScanConfig;
+use crate::pipeline::config::{DEFAULT_EHLO_NAME, ScanConfig, default_user_agent};
 use crate::pipeline::run::{self, RowTap, RunOptions, RunSummary};
 use crate::pipeline::stats::ScanStats;
 
@@ -73,6 +73,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         args.progress
     };
+    if let Some(note) = identification_note(&cfg.ehlo_name, &cfg.user_agent, cfg.allow_private) {
+        if mode != ProgressMode::Quiet {
+            errln!("{note}");
+        }
+    }
     let rt = runtime()?;
     let summary = rt.block_on(execute(cfg, opts, mode, "scan"))?;
     if mode != ProgressMode::Quiet {
@@ -275,6 +280,26 @@ pub fn print_summary(summary: &RunSummary, stats: &ScanStats) {
     errln!("  manifest: {}", summary.written.manifest.display());
 }
 
+/// A note when a scan of the internet (no `--allow-private`) keeps the default EHLO name or
+/// User-Agent: operators who see the traffic should be able to tell who scans and how to
+/// reach them (docs/design: "Identify the scanner").
+fn identification_note(ehlo_name: &str, user_agent: &str, allow_private: bool) -> Option<String> {
+    let defaults: Vec<&str> = [
+        (ehlo_name == DEFAULT_EHLO_NAME).then_some("--ehlo-name"),
+        (user_agent == default_user_agent()).then_some("--user-agent"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!allow_private && !defaults.is_empty()).then(|| {
+        format!(
+            "note: {} left at the default; set {} to a name and a contact URL of yours, so the operators of the servers you probe can reach you",
+            defaults.join(" and "),
+            if defaults.len() == 1 { "it" } else { "them" }
+        )
+    })
+}
+
 /// A warning when many `_mta-sts` lookups got a referral (RFC 2308 §2.2): the resolver does
 /// not recurse, so the dataset says little about the domains. Given from a tenth of the
 /// lookups on; the tallies are `(field, value, count)`.
@@ -296,7 +321,28 @@ fn referral_warning(tallies: &[(&'static str, String, u64)]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{referral_warning, tail_note};
+    use super::{
+        DEFAULT_EHLO_NAME, default_user_agent, identification_note, referral_warning, tail_note,
+    };
+
+    #[test]
+    fn an_internet_scan_with_default_identification_gets_a_note() {
+        let ua = default_user_agent();
+        let note = identification_note(DEFAULT_EHLO_NAME, &ua, false).expect("defaults");
+        assert!(note.contains("--ehlo-name and --user-agent"), "{note}");
+        let note = identification_note("scanner.example.org", &ua, false).expect("one default");
+        assert!(note.contains("--user-agent left at the default"), "{note}");
+        let mine = "research-scan (+https://example.org/scan)";
+        assert_eq!(
+            identification_note("scanner.example.org", mine, false),
+            None
+        );
+        assert_eq!(
+            identification_note(DEFAULT_EHLO_NAME, &ua, true),
+            None,
+            "the lab needs no note"
+        );
+    }
 
     #[test]
     fn a_resolver_that_refers_is_named_in_a_warning() {

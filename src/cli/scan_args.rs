@@ -139,13 +139,22 @@ pub enum InputFormatArg {
 
 /// Parses a duration like `2s`, `500ms`, `1m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{s:?} is not a duration like 2s or 500ms: {e}"))
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 2s or 500ms: {e}"))?;
+    // Every duration flag is a timeout or an interval: zero would fail every step (or, for
+    // `monitor --every`, rescan without pause).
+    if d.is_zero() {
+        return Err(format!("{s:?}: must be more than zero (e.g. 2s or 500ms)"));
+    }
+    Ok(d)
 }
 
 /// Parses `IP` or `IP:PORT` (IPv6 with a port as `[::1]:53`).
 pub fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
     if let Ok(sa) = s.parse::<SocketAddr>() {
+        if sa.port() == 0 {
+            bail!("--resolver {s:?}: port 0 is no resolver's port (DNS is 53)");
+        }
         return Ok(sa);
     }
     if let Ok(ip) = s.parse::<IpAddr>() {
@@ -264,5 +273,18 @@ mod tests {
             "[::1]:5353".parse().unwrap()
         );
         assert!(parse_resolver("resolver.example").is_err());
+        assert!(parse_resolver("127.0.0.1:0").is_err());
+    }
+
+    /// A zero timeout would fail every step and make the server look broken; a zero
+    /// `monitor --every` would rescan a portfolio without pause.
+    #[test]
+    fn durations_are_more_than_zero() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        for zero in ["0s", "0ms", "0h"] {
+            let e = parse_duration(zero).unwrap_err();
+            assert!(e.contains("more than zero"), "{e}");
+        }
+        assert!(parse_duration("10").is_err());
     }
 }

@@ -109,8 +109,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             rt.block_on(async {
                 let r = crate::tlsrpt::receive::start(cfg).await?;
                 outln!("listening on {}", r.local_addr());
-                tokio::signal::ctrl_c().await?;
-                r.shutdown().await
+                // SIGTERM (systemd, docker, kill) stops it like Ctrl-C: the reports already
+                // answered 200 are written before exiting; a second signal aborts.
+                let (stop, mut stopped) = tokio::sync::watch::channel(false);
+                let signals = super::scan::ctrl_c(
+                    stop,
+                    super::progress::ProgressMode::Lines,
+                    "writing the buffered reports",
+                    "buffered reports are lost",
+                )
+                .await?;
+                let _ = stopped.changed().await;
+                let done = r.shutdown().await;
+                signals.abort();
+                done
             })?;
             Ok(ExitCode::SUCCESS)
         }
