@@ -34,7 +34,11 @@ pub enum Format {
 #[command(after_help = "Examples:\n  \
   stsscan check example.com\n  \
   stsscan check example.com --format json | jq .checks\n  \
-  stsscan check a.test --resolver 127.16.0.53 --allow-private --ca-file lab-ca.pem   # a lab world")]
+  stsscan lab serve --dir lab &   # a lab world: block 64, names in lab/domains.txt\n  \
+  stsscan check \"$(head -1 lab/domains.txt)\" --resolver 127.64.0.53 --allow-private \\\n    \
+  --ca-file lab/lab-root-ca.pem --no-default-roots\n\n\
+Exit codes: 0 every requirement met (warnings allowed), 1 a requirement not met, 2 the check\n\
+could not run (bad input, or a resolver that answered nothing).")]
 pub struct Args {
     /// The domain to check (Unicode names are converted to A-labels).
     pub domain: String,
@@ -226,6 +230,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         };
         anyhow::Ok(scanner.scan_entry(&entry).await)
     })?;
+    if let Some(e) = resolver_silent(&row) {
+        anyhow::bail!(
+            "{e}; check --resolver (nothing is known about {})",
+            args.domain
+        );
+    }
     let checks = explain(&row, &mx);
     let failed = checks.iter().any(|c| c.mark == Mark::Fail);
     match args.format {
@@ -236,6 +246,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// An error when not one of the domain's three lookups (`_mta-sts` TXT, MX, `_smtp._tls` TXT)
+/// got an answer: then the resolver, not the domain, is what failed (`check` exits 2).
+pub fn resolver_silent(row: &DomainRow) -> Option<String> {
+    let silent = |s: Option<&str>| matches!(s, Some("timeout" | "network-error"));
+    (silent(row.sts_txt_dns.as_deref())
+        && silent(row.mx_dns.as_deref())
+        && silent(row.tlsrpt_dns.as_deref()))
+    .then(|| {
+        format!(
+            "the resolver answered none of the domain's DNS queries ({})",
+            row.mx_dns.as_deref().unwrap_or("timeout")
+        )
     })
 }
 
@@ -474,6 +499,14 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             Mark::Skip,
             "null MX (RFC 7505): no mail accepted",
             None,
+        )),
+        // NXDOMAIN for the MX query: the name does not exist at all (a typo, or an expired
+        // registration), which is worth saying rather than "nothing to fix".
+        Some("none") if row.mx_dns.as_deref() == Some("nxdomain") => out.push(check(
+            "the domain exists",
+            Mark::Fail,
+            format!("{d} does not exist (NXDOMAIN)"),
+            Some("check the spelling of the domain, or its registration and delegation"),
         )),
         Some("none") => out.push(check(
             "the domain receives mail",
@@ -1003,6 +1036,32 @@ mod tests {
         let checks = explain(&r, &[]);
         let c = find(&checks, "publishes TLS-RPT");
         assert!(c.fix.as_deref().is_some_and(|f| f.contains("DNS servers")));
+    }
+
+    /// A name that does not exist is said to, not "nothing to fix"; a resolver that answered
+    /// nothing is the resolver's failure, not the domain's.
+    #[test]
+    fn a_missing_domain_and_a_silent_resolver_are_named() {
+        let mut r = row("nope.test");
+        r.mx_kind = Some("none".into());
+        r.mx_dns = Some("nxdomain".into());
+        let checks = explain(&r, &[]);
+        let c = find(&checks, "the domain exists");
+        assert_eq!(c.mark, Mark::Fail);
+        assert!(c.observed.contains("NXDOMAIN"), "{c:?}");
+        r.mx_dns = Some("nodata".into());
+        assert!(
+            explain(&r, &[])
+                .iter()
+                .all(|c| c.requirement != "the domain exists")
+        );
+        let mut dead = row("a.test");
+        dead.sts_txt_dns = Some("timeout".into());
+        dead.mx_dns = Some("timeout".into());
+        dead.tlsrpt_dns = Some("timeout".into());
+        assert!(resolver_silent(&dead).is_some_and(|e| e.contains("resolver")));
+        dead.mx_dns = Some("noerror".into());
+        assert_eq!(resolver_silent(&dead), None);
     }
 
     /// A TLS-RPT lookup that failed is a DNS problem, not a record to rewrite.

@@ -187,18 +187,36 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// ```
 ///
 /// Control characters (CR, tab, other C0) are shown as `␍`-style escapes so the caret lines
-/// up. A span that runs past the end of its line is cut at the line's end.
+/// up. A span that runs past the end of its line is cut at the line's end. A long line is
+/// shown as a window around the span (at most [`CARET_BEFORE`] characters before it and
+/// [`CARET_AFTER`] from its start, cut ends marked `…`), so a 16 MiB line of garbage prints a
+/// line, not 16 MiB.
 pub fn render_caret(input: &str, span: Span, label: &str) -> String {
     let start = floor_char_boundary(input, span.start.min(input.len()));
     let end = floor_char_boundary(input, span.end.min(input.len())).max(start);
     let line_start = input[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = input[start..].find('\n').map_or(input.len(), |i| start + i);
     let pos = position(input, start);
-    let shown = |s: &str| -> String { s.chars().map(visible).collect() };
-    let text = shown(&input[line_start..line_end]);
-    let pad = shown(&input[line_start..start]).chars().count();
-    let width = shown(&input[start..end.min(line_end)])
+    let before: Vec<char> = input[line_start..start].chars().map(visible).collect();
+    let (lead, before) = match before.len().checked_sub(CARET_BEFORE) {
+        Some(cut) if cut > 0 => ("…", &before[cut..]),
+        _ => ("", &before[..]),
+    };
+    let rest = &input[start..line_end];
+    let shown_rest: String = rest.chars().take(CARET_AFTER).map(visible).collect();
+    let trail = if rest.chars().nth(CARET_AFTER).is_some() {
+        "…"
+    } else {
+        ""
+    };
+    let text = format!(
+        "{lead}{}{shown_rest}{trail}",
+        before.iter().collect::<String>()
+    );
+    let pad = lead.chars().count() + before.len();
+    let width = input[start..end.min(line_end)]
         .chars()
+        .take(CARET_AFTER)
         .count()
         .max(1);
     let gutter = pos.line.to_string().len();
@@ -210,6 +228,11 @@ pub fn render_caret(input: &str, span: Span, label: &str) -> String {
         "^".repeat(width),
     )
 }
+
+/// Characters of a long line shown before the span in [`render_caret`].
+pub const CARET_BEFORE: usize = 40;
+/// Characters of a long line shown from the span's start in [`render_caret`].
+pub const CARET_AFTER: usize = 80;
 
 fn visible(c: char) -> char {
     match c {
@@ -224,6 +247,26 @@ fn visible(c: char) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A long line is shown as a window around the span, its cut ends marked.
+    #[test]
+    fn a_long_line_is_windowed() {
+        let line = format!("{}BAD{}", "a".repeat(10_000), "b".repeat(10_000));
+        let out = render_caret(&line, Span::new(10_000, 10_003), "here");
+        assert!(out.len() < 400, "{} bytes", out.len());
+        let mut lines = out.lines();
+        let text = lines.next().unwrap();
+        let caret = lines.next().unwrap();
+        assert!(text.contains("…aaaa") && text.ends_with("b…"), "{text}");
+        // the caret sits under BAD
+        let col = caret.find('^').unwrap();
+        assert_eq!(&text[text.char_indices().nth(col).unwrap().0..][..3], "BAD");
+        // short lines are unchanged
+        assert_eq!(
+            render_caret("mode: x", Span::new(6, 7), "l"),
+            "1 | mode: x\n  |       ^ l"
+        );
+    }
 
     #[test]
     fn position_counts_lines_and_chars() {
