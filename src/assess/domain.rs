@@ -9,6 +9,7 @@
 //! | `sts-txt-lookup-failed` | warning | the `_mta-sts` TXT lookup failed (SERVFAIL, REFUSED, timeout): senders treat the domain as without MTA-STS for now |
 //! | `txt-without-policy-host` | error | a `v=STSv1` record exists but `mta-sts.D` has no address or refuses connections |
 //! | `policy-fetch-failed` | error | the policy could not be fetched (`sts-policy-fetch-error`) |
+//! | `policy-host-address-refused` | warning | every address of `mta-sts.D` is private, reserved or blocklisted: not fetched (`--allow-private` for the lab or an internal network) |
 //! | `policy-redirect` | error | the policy URL answers with a redirect, which senders must not follow |
 //! | `policy-cert-invalid` | error | the policy host's certificate is not valid for `mta-sts.D` (`sts-webpki-invalid`) |
 //! | `policy-invalid` | error | the policy body is not a valid policy (`sts-policy-invalid`); a warning on a domain without a `v=STSv1` record (`--fetch-policy always`), which no sender reads yet |
@@ -297,6 +298,16 @@ pub fn assess(
                     "host-not-found" => "has no address",
                     _ => "refuses HTTPS connections",
                 }
+            ),
+        )),
+        // The scan's own safety rule refused every address: a private or reserved address
+        // no sender on the internet reaches, or the operator's --blocklist. Worth a look, not
+        // a failure the scan measured.
+        "address-refused" => findings.push(Finding::new(
+            "policy-host-address-refused",
+            Severity::Warning,
+            format!(
+                "every address of mta-sts.{domain} is private, reserved or blocklisted, so the policy was not fetched"
             ),
         )),
         "redirect" => findings.push(Finding::new(
@@ -871,6 +882,38 @@ mod tests {
                 .iter()
                 .any(|f| f.code == "policy-invalid" && f.severity == Severity::Warning)
         );
+    }
+
+    /// Every address of the policy host refused by the scan's safety rule (private, or on the
+    /// operator's blocklist) is a warning, not an error the domain must fix: `stsscan check`
+    /// printed "[error] policy-fetch-failed" above "Every requirement is met".
+    #[test]
+    fn a_refused_policy_host_address_is_a_warning() {
+        let sts = txt(&["v=STSv1; id=1"]);
+        let a = assess(
+            "d.test",
+            TxtAnswer {
+                status: DnsStatus::NoError,
+                records: &sts,
+            },
+            TxtAnswer {
+                status: DnsStatus::NoData,
+                records: &[],
+            },
+            no_mx(),
+            PolicyAnswer::HostLookup {
+                status: DnsStatus::NoError,
+                refused: true,
+            },
+        );
+        assert_eq!(a.policy_fetch, "address-refused");
+        let f: Vec<_> = a
+            .findings
+            .iter()
+            .filter(|f| f.code.starts_with("policy"))
+            .map(|f| (f.code, f.severity))
+            .collect();
+        assert_eq!(f, [("policy-host-address-refused", Severity::Warning)]);
     }
 
     /// A valid TXT record whose policy the scan did not fetch (`--fetch-policy never`) has no

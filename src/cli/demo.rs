@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, short, default_value = "stsscan-demo")]
     pub out: PathBuf,
     /// Domains scanned at once.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,
     /// Progress display on stderr.
     #[arg(long, value_enum, default_value = "auto")]

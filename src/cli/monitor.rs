@@ -17,6 +17,8 @@ use tokio::sync::watch;
 use super::diff::{EXIT_UNKNOWN, Format, RawArgs, RuleArgs, run_nagios};
 use super::progress::ProgressMode;
 use super::scan::{self, print_summary};
+use anyhow::Context as _;
+
 use super::scan_args::{NetArgs, parse_duration};
 use crate::monitor::report::{WebhookPayload, human, jsonl, nagios_status, write_alerts};
 use crate::monitor::rules::{Alert, RuleOptions, diff};
@@ -112,7 +114,12 @@ pub async fn round_until(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Round> {
     let history = cfg.out.clone();
-    std::fs::create_dir_all(&history)?;
+    std::fs::create_dir_all(&history).with_context(|| {
+        format!(
+            "--history {}: cannot create the directory",
+            history.display()
+        )
+    })?;
     let previous = latest_complete(&history)?;
     let scan_id = run::new_scan_id();
     let run_opts = RunOptions {

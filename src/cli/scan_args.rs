@@ -219,9 +219,14 @@ impl NetArgs {
             std::fs::metadata(ca)
                 .with_context(|| format!("--ca-file {}: cannot read", ca.display()))?;
         }
-        if self.ehlo_name.is_empty() || self.ehlo_name.contains(char::is_whitespace) {
+        // RFC 5321 §4.1.1.1: EHLO takes a domain or an address literal (`[192.0.2.1]`).
+        let literal = self.ehlo_name.starts_with('[') && self.ehlo_name.ends_with(']');
+        if self.ehlo_name.is_empty()
+            || self.ehlo_name.contains(char::is_whitespace)
+            || (!literal && crate::records::domain::check_ascii_name(&self.ehlo_name).is_err())
+        {
             bail!(
-                "--ehlo-name {:?}: must be a domain name without spaces",
+                "--ehlo-name {:?}: must be a host name (letters, digits, '-' and dots) or an address literal like [192.0.2.1]",
                 self.ehlo_name
             );
         }

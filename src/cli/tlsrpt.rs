@@ -76,6 +76,12 @@ pub enum What {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match &args.what {
         What::Ingest { paths, out } => {
+            // A path on the command line that does not exist is a usage error, not an
+            // input to record among the dataset's errors.
+            for p in paths {
+                std::fs::symlink_metadata(p)
+                    .with_context(|| format!("{}: cannot read", p.display()))?;
+            }
             let s = ingest::ingest_paths(paths, out)?;
             outln!(
                 "files {}  messages {}  reports added {}  duplicates {}  errors {}",
@@ -127,6 +133,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         What::Report { dir, out, scan } => {
+            if !dir.is_dir() {
+                anyhow::bail!("{}: not a TLS-RPT dataset directory", dir.display());
+            }
+            if let Some(scan) = scan {
+                if !scan.is_dir() {
+                    anyhow::bail!("--scan {}: not a scan dataset directory", scan.display());
+                }
+            }
             let agg = report::aggregate(dir)?;
             let top = report::top_details(&agg, scan.as_deref())?;
             out!("{}", report::render_text(&agg, &top));

@@ -165,6 +165,35 @@ fn input_fingerprint(paths: &[std::path::PathBuf]) -> serde_json::Value {
     )
 }
 
+/// The top-level settings that differ between two configurations, as `name: OLD at start, NEW
+/// now` (at most four, then how many more).
+fn differences(before: &serde_json::Value, now: &serde_json::Value) -> String {
+    let empty = serde_json::Map::new();
+    let (b, n) = (
+        before.as_object().unwrap_or(&empty),
+        now.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = b.keys().chain(n.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let diffs: Vec<String> = keys
+        .into_iter()
+        .filter(|k| b.get(*k) != n.get(*k))
+        .map(|k| {
+            let show = |v: Option<&serde_json::Value>| {
+                let t = v.map_or_else(|| "unset".to_owned(), serde_json::Value::to_string);
+                t.chars().take(80).collect::<String>()
+            };
+            format!("{k}: {} at start, {} now", show(b.get(k)), show(n.get(k)))
+        })
+        .collect();
+    let mut out = diffs.iter().take(4).cloned().collect::<Vec<_>>().join("; ");
+    if diffs.len() > 4 {
+        out.push_str(&format!("; and {} more", diffs.len() - 4));
+    }
+    out
+}
+
 /// `config` without the input fingerprint: the flags alone.
 fn flags_of(config: &serde_json::Value) -> serde_json::Value {
     let mut c = config.clone();
@@ -219,8 +248,9 @@ async fn schedule(
         })?;
         if flags_of(&m.config) != flags_of(&config) {
             bail!(
-                "--resume {}: the configuration differs from the one the scan started with; use the same flags (see {})",
+                "--resume {}: the configuration differs from the one the scan started with ({}); use the same flags (see {})",
                 opts.scan_id,
+                differences(&flags_of(&m.config), &flags_of(&config)),
                 Manifest::path(&cfg.out, &opts.scan_id).display()
             );
         }
@@ -384,4 +414,20 @@ async fn schedule(
         caches: scanner.cache_report(),
         warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--resume` with other flags says which: "concurrency: 500 at start, 7 now".
+    #[test]
+    fn resume_names_the_settings_that_differ() {
+        let a = serde_json::json!({"concurrency": 500, "out": "d", "probe": "all"});
+        let b = serde_json::json!({"concurrency": 7, "out": "d", "probe": "sts"});
+        assert_eq!(
+            differences(&a, &b),
+            "concurrency: 500 at start, 7 now; probe: \"all\" at start, \"sts\" now"
+        );
+    }
 }
