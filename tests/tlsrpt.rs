@@ -534,6 +534,23 @@ mod receive {
         Arc::new(cfg)
     }
 
+    /// A client for the endpoint's plain-HTTP mode (`--insecure-http`); reqwest still needs a
+    /// TLS configuration with a crypto provider.
+    fn plain_http_client() -> reqwest::Client {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .no_proxy()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap()
+    }
+
     fn client(pki: &Pki, addr: SocketAddr) -> reqwest::Client {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(pki.root_der().clone()).unwrap();
@@ -654,18 +671,7 @@ mod receive {
             .unwrap()
             .unwrap();
         let addr = first.strip_prefix("listening on ").unwrap().to_owned();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        let c = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .no_proxy()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
+        let c = plain_http_client();
         let resp = c
             .post(format!("http://{addr}/"))
             .header("content-type", "application/tlsrpt+json")
@@ -703,18 +709,7 @@ mod receive {
         cfg.flush_interval = Duration::from_millis(50);
         let r = start(cfg).await.unwrap();
         let url = format!("http://127.0.0.1:{}/", r.local_addr().port());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        let c = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .no_proxy()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
+        let c = plain_http_client();
         let post = |body: String| {
             c.post(&url)
                 .header("content-type", "application/tlsrpt+json")

@@ -485,6 +485,29 @@ mod tests {
         )
     }
 
+    /// A domain with `sts` as its `_mta-sts` TXT records (NoData when empty), no TLS-RPT
+    /// record, no MX (NXDOMAIN) and the policy answer `fetch`.
+    fn with_sts(sts: &[&str], fetch: PolicyAnswer<'_>) -> DomainAssessment {
+        let sts = txt(sts);
+        assess(
+            "d.test",
+            TxtAnswer {
+                status: if sts.is_empty() {
+                    DnsStatus::NoData
+                } else {
+                    DnsStatus::NoError
+                },
+                records: &sts,
+            },
+            TxtAnswer {
+                status: DnsStatus::NoData,
+                records: &[],
+            },
+            no_mx(),
+            fetch,
+        )
+    }
+
     const BODY: &[u8] = b"version: STSv1\r\nmode: enforce\r\nmx: *.mail.test\r\nmax_age: 86400\r\n";
 
     fn fetched<'a>(body: &'a [u8], cert: &'a str) -> PolicyAnswer<'a> {
@@ -793,19 +816,9 @@ mod tests {
     /// validating PKIX stops at the handshake and never sees the response.
     #[test]
     fn a_bad_policy_certificate_outranks_the_response_after_it() {
-        let sts = txt(&["v=STSv1; id=1"]);
         let with = |cert: Option<&'static str>| {
-            assess(
-                "d.test",
-                TxtAnswer {
-                    status: DnsStatus::NoError,
-                    records: &sts,
-                },
-                TxtAnswer {
-                    status: DnsStatus::NoData,
-                    records: &[],
-                },
-                no_mx(),
+            with_sts(
+                &["v=STSv1; id=1"],
                 PolicyAnswer::Fetched {
                     outcome: "http-status",
                     http_status: Some(404),
@@ -832,21 +845,7 @@ mod tests {
     /// error finding, and a broken policy file there is a warning.
     #[test]
     fn without_a_record_the_policy_host_is_nothing_to_fix() {
-        let none = |fetch| {
-            assess(
-                "d.test",
-                TxtAnswer {
-                    status: DnsStatus::NoData,
-                    records: &[],
-                },
-                TxtAnswer {
-                    status: DnsStatus::NoData,
-                    records: &[],
-                },
-                no_mx(),
-                fetch,
-            )
-        };
+        let none = |fetch| with_sts(&[], fetch);
         let errors = |a: &DomainAssessment| -> Vec<&str> {
             a.findings
                 .iter()
@@ -889,18 +888,8 @@ mod tests {
     /// printed "[error] policy-fetch-failed" above "Every requirement is met".
     #[test]
     fn a_refused_policy_host_address_is_a_warning() {
-        let sts = txt(&["v=STSv1; id=1"]);
-        let a = assess(
-            "d.test",
-            TxtAnswer {
-                status: DnsStatus::NoError,
-                records: &sts,
-            },
-            TxtAnswer {
-                status: DnsStatus::NoData,
-                records: &[],
-            },
-            no_mx(),
+        let a = with_sts(
+            &["v=STSv1; id=1"],
             PolicyAnswer::HostLookup {
                 status: DnsStatus::NoError,
                 refused: true,
@@ -921,22 +910,7 @@ mod tests {
     /// here no fetch was tried. The host lookup that failed is one.
     #[test]
     fn an_unfetched_policy_is_no_fetch_error() {
-        let sts = txt(&["v=STSv1; id=1"]);
-        let with = |answer| {
-            assess(
-                "d.test",
-                TxtAnswer {
-                    status: DnsStatus::NoError,
-                    records: &sts,
-                },
-                TxtAnswer {
-                    status: DnsStatus::NoData,
-                    records: &[],
-                },
-                no_mx(),
-                answer,
-            )
-        };
+        let with = |answer| with_sts(&["v=STSv1; id=1"], answer);
         let a = with(PolicyAnswer::NotAttempted);
         assert_eq!(a.sts_txt, "valid");
         assert_eq!(a.policy_fetch, "not-attempted");
