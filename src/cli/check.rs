@@ -328,7 +328,11 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         out.push(check(
             "the policy is served over HTTPS",
             Mark::Skip,
-            "not fetched (no v=STSv1 TXT record)",
+            if sts == "lookup-failed" {
+                "not fetched (the _mta-sts lookup failed)"
+            } else {
+                "not fetched (no v=STSv1 TXT record)"
+            },
             None,
         ));
     } else {
@@ -1062,6 +1066,11 @@ mod tests {
         assert!(resolver_silent(&dead).is_some_and(|e| e.contains("resolver")));
         dead.mx_dns = Some("noerror".into());
         assert_eq!(resolver_silent(&dead), None);
+        // a failed `_mta-sts` lookup is not "no record"
+        dead.sts_txt = Some("lookup-failed".into());
+        dead.policy_fetch = Some("not-attempted".into());
+        let c = find(&explain(&dead, &[]), "the policy is served over HTTPS").clone();
+        assert!(c.observed.contains("lookup failed"), "{c:?}");
     }
 
     /// A TLS-RPT lookup that failed is a DNS problem, not a record to rewrite.

@@ -3,8 +3,10 @@
 //! An internet scanner must not be turned against its own network by a DNS answer: an MX or
 //! policy host resolving to `127.0.0.1`, `10.0.0.5` or `169.254.169.254` (a cloud metadata
 //! endpoint) is refused before any connection. [`AddressPolicy::check`] is applied to every
-//! address from every DNS answer (MX hosts and policy hosts alike; the reqwest resolver in
-//! [`crate::dns::reqwest`] applies it for HTTPS). The tables follow the IANA IPv4 and IPv6
+//! address from every DNS answer (MX hosts and policy hosts alike: the scanner vets the policy
+//! host's addresses and hands the fetcher only those, pinned with `resolve_to_addrs`, and the
+//! fetcher follows no redirects, so reqwest never resolves a name itself; the resolver in
+//! [`crate::dns::reqwest`] applies the rule for callers that let reqwest resolve). The tables follow the IANA IPv4 and IPv6
 //! Special-Purpose Address Registries (RFC 6890 and its updates): a block whose registry row
 //! says "Globally Reachable: True" is allowed, everything else is refused with the reason.
 //! IPv4-mapped (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`) addresses
