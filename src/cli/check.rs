@@ -16,7 +16,7 @@ use crate::assess::verdict::undeliverable_loses_mail;
 use crate::output::{DomainRow, MxRow};
 use crate::pipeline::input::{CsvColumn, EntryKind, InputEntry, InputFormat, InputSpec, Shard};
 use crate::pipeline::run::normalize;
-use crate::pipeline::scanner::Scanner;
+use crate::pipeline::scanner::{Scanner, policy_host_dns_status};
 use crate::pipeline::stats::ScanStats;
 use crate::records::{sts_txt, tlsrpt_txt};
 
@@ -373,23 +373,21 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 format!("{url} → body over 64 KiB"),
                 Some("serve only the policy: a few hundred bytes of text"),
             ),
-            "dns-error" => (
-                Mark::Fail,
-                format!(
-                    "the address lookup of mta-sts.{d} failed{}",
-                    in_parens(
-                        row.policy_fetch_detail
-                            .as_deref()
-                            .map(|s| s.strip_prefix("address lookup: ").unwrap_or(s))
-                    )
-                ),
-                Some(dns_fix(
-                    row.policy_fetch_detail
-                        .as_deref()
-                        .and_then(|s| s.strip_prefix("address lookup: ")),
-                    "make the DNS servers of the domain answer A/AAAA queries for mta-sts.DOMAIN (no SERVFAIL or timeouts)",
-                )),
-            ),
+            "dns-error" => {
+                let detail = row.policy_fetch_detail.as_deref();
+                let status = detail.and_then(policy_host_dns_status);
+                (
+                    Mark::Fail,
+                    format!(
+                        "the address lookup of mta-sts.{d} failed{}",
+                        in_parens(status.or(detail))
+                    ),
+                    Some(dns_fix(
+                        status,
+                        "make the DNS servers of the domain answer A/AAAA queries for mta-sts.DOMAIN (no SERVFAIL or timeouts)",
+                    )),
+                )
+            }
             "connect-timeout" => (
                 Mark::Fail,
                 format!("mta-sts.{d} did not accept a connection on port 443 in time"),

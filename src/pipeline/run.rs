@@ -149,13 +149,7 @@ fn input_fingerprint(paths: &[std::path::PathBuf]) -> serde_json::Value {
                 Err(_) => return None,
             }
         }
-        Some(
-            ctx.finish()
-                .as_ref()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
+        Some(hex::encode(ctx.finish()))
     };
     serde_json::Value::Array(
         paths

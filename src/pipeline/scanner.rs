@@ -436,7 +436,7 @@ impl Scanner {
             return FetchResult::HostLookup {
                 status: lookup.lookup.status,
                 refused: false,
-                detail: format!("address lookup: {}", lookup.lookup.status.as_str()),
+                detail: format!("{HOST_LOOKUP}{}", lookup.lookup.status.as_str()),
             };
         }
         let (allowed, refused) = self.safety.partition(&lookup.lookup.records);
@@ -620,6 +620,16 @@ struct ProbedAddress {
     ip: IpAddr,
     refused: Option<String>,
     probe: Option<SharedProbe>,
+}
+
+/// How `policy_fetch_detail` begins when the policy host's address lookup failed (then
+/// `host-not-found` or `dns-error`); the DNS status follows.
+const HOST_LOOKUP: &str = "address lookup: ";
+
+/// The DNS status of the policy host's failed address lookup, read back from a row's
+/// `policy_fetch_detail` (`None` for any other detail).
+pub fn policy_host_dns_status(detail: &str) -> Option<&str> {
+    detail.strip_prefix(HOST_LOOKUP)
 }
 
 /// `mx_is_cname`: whether an MX host's address lookup went through an alias. RFC 2181 §10.3
