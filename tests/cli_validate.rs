@@ -278,3 +278,21 @@ fn a_closed_standard_error_keeps_the_exit_status() {
         .expect("run stsscan");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A generated world is bounded: `lab serve` writes the whole domain list before serving, so a
+/// typo of a few digits more must be refused, naming the value, not fill the disk.
+#[test]
+fn an_oversized_lab_world_is_refused() {
+    for sub in ["domains", "serve"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stsscan"))
+            .args(["lab", sub, "--domains", "99999999999"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run stsscan");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{sub}: {stderr}");
+        assert!(stderr.contains("99999999999"), "{sub}: {stderr}");
+        assert!(out.stdout.is_empty(), "{sub}: wrote before refusing");
+    }
+}

@@ -43,14 +43,19 @@ pub enum LabCommand {
     Serve(ServeArgs),
 }
 
+/// The largest generated world: ten times the 10 M run of `docs/performance.md`. A typo of a
+/// few digits more would otherwise write a domain list until the disk is full.
+const MAX_WORLD_DOMAINS: u64 = 100_000_000;
+
 /// Parameters of a generated world.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorldArgs {
     /// Seed: names and scenarios are pure functions of it.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of domains.
-    #[arg(long, default_value_t = 1000)]
+    /// Number of domains (1 to 100 000 000; `lab serve` writes their list first, ≈ 25 bytes
+    /// each).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=MAX_WORLD_DOMAINS))]
     pub domains: u64,
     /// Scenario mix: `realistic` or `adversarial`.
     #[arg(long, default_value = "realistic", value_parser = ["realistic", "adversarial"])]

@@ -298,7 +298,8 @@ pub enum SmtpPersonality {
         /// Concurrent connections allowed.
         limit: u16,
     },
-    /// Greets with `554 5.7.1 No SMTP service here` and closes.
+    /// Greets with `554 5.7.1 No SMTP service here`, answers every command with `503` and
+    /// closes after `QUIT` (RFC 5321 §3.1), the idle timeout or the command limit.
     RejectGreeting,
     /// Greets with `421 4.3.2 Service not available` and closes.
     TempFailGreeting,

@@ -20,10 +20,15 @@
 //! * A 5xx to EHLO falls back to HELO (`starttls-not-offered` if HELO is accepted,
 //!   `ehlo-rejected` if not); a 4xx to EHLO is `ehlo-rejected` without trying HELO.
 //! * A timeout or close in the handshake is `handshake-failed`; after the handshake, any
-//!   failure of the second EHLO is `post-tls-error`. `QUIT` is best effort (at most 2 s) and
-//!   never changes the status.
-//! * `starttls_offered` is `Some` once EHLO was answered at all (`Some(false)` for a HELO-only
-//!   server), `None` if EHLO never got a reply.
+//!   failure of the second EHLO is `post-tls-error`.
+//! * `QUIT` ends every session whose channel is still usable, whatever was refused (RFC 5321
+//!   §4.1.1.10: "The sender MUST NOT intentionally close the transmission channel until it
+//!   sends a QUIT command"): after a 4xx/5xx or unexpected greeting, EHLO, HELO or STARTTLS
+//!   reply, and over TLS after the last EHLO. Not after a timeout, a close, a malformed reply
+//!   or a failed handshake. It is best effort (at most 2 s) and never changes the status.
+//! * `starttls_offered` is `Some(true|false)` after a `250` to EHLO, `Some(false)` after a
+//!   5xx (a HELO-only server has no extensions), and `None` if EHLO got no reply or a 4xx
+//!   (a temporary refusal says nothing about the extensions).
 //! * Bytes the server sends after its `220` to STARTTLS and before our ClientHello are the
 //!   STARTTLS injection class: recorded (`starttls_injection`, capped bytes) and discarded, as
 //!   RFC 3207 §4.2 requires discarding pre-TLS knowledge; the handshake then proceeds.
@@ -150,7 +155,8 @@ pub struct SmtpProbe {
     pub ehlo_lines: Vec<String>,
     /// Extensions from the `250` EHLO reply before TLS.
     pub capabilities: Option<Capabilities>,
-    /// STARTTLS advertised in the EHLO reply; `None` if EHLO was never answered.
+    /// STARTTLS advertised in the EHLO reply; `Some(false)` after a 5xx to EHLO, `None` if
+    /// EHLO got no reply or a 4xx.
     pub starttls_offered: Option<bool>,
     /// The reply to STARTTLS (`code text`, capped).
     pub starttls_reply: Option<String>,
@@ -423,29 +429,29 @@ async fn drive<S>(
     out.note(&greeting);
     out.greeting = Some(greeting.summary(MAX_TEXT));
     out.greeting_code = Some(greeting.code);
-    match greeting.code {
-        220 => {}
-        _ if greeting.is_transient() => {
-            return out.end(
+    if greeting.code != 220 {
+        if greeting.is_transient() {
+            out.end(
                 SmtpStatus::GreetingTempfail,
                 SmtpPhase::Greeting,
                 "4xx greeting",
             );
-        }
-        _ if greeting.is_permanent() => {
-            return out.end(
+        } else if greeting.is_permanent() {
+            out.end(
                 SmtpStatus::GreetingRejected,
                 SmtpPhase::Greeting,
                 "5xx greeting",
             );
-        }
-        c => {
-            return out.end(
+        } else {
+            out.end(
                 SmtpStatus::ProtocolError,
                 SmtpPhase::Greeting,
-                format!("unexpected greeting code {c}"),
+                format!("unexpected greeting code {}", greeting.code),
             );
         }
+        // RFC 5321 §3.1: a server rejecting the session with 554 "MUST still wait for the
+        // client to send a QUIT"; a 421 server may already have closed (QUIT then fails fast).
+        return quit(&mut io, &mut parser, cfg, deadline).await;
     }
 
     // EHLO, falling back to HELO after a 5xx.
@@ -464,13 +470,15 @@ async fn drive<S>(
     };
     out.note(&ehlo);
     out.ehlo_code = Some(ehlo.code);
-    out.starttls_offered = Some(false);
     if ehlo.code == 250 {
         out.ehlo_lines = lines_capped(&ehlo);
         let caps = Capabilities::from_ehlo(&ehlo.lines);
         out.starttls_offered = Some(caps.starttls);
         out.capabilities = Some(caps);
     } else if ehlo.is_permanent() {
+        // A server that refuses EHLO has no extensions to offer (RFC 5321 §2.2.1: HELO is
+        // the fallback), so no STARTTLS either way.
+        out.starttls_offered = Some(false);
         out.used_helo = true;
         let helo = match command(&mut io, &mut parser, &format!("HELO {ehlo_name}"), until()).await
         {
@@ -498,7 +506,7 @@ async fn drive<S>(
                 format!("EHLO refused ({}), HELO refused ({})", ehlo.code, helo.code),
             );
         } else {
-            return out.end(
+            out.end(
                 SmtpStatus::ProtocolError,
                 SmtpPhase::Helo,
                 format!("unexpected HELO reply code {}", helo.code),
@@ -506,6 +514,7 @@ async fn drive<S>(
         }
         return quit(&mut io, &mut parser, cfg, deadline).await;
     } else if ehlo.is_transient() {
+        // A 4xx says nothing about the server's extensions: `starttls_offered` stays unknown.
         out.end(
             SmtpStatus::EhloRejected,
             SmtpPhase::Ehlo,
@@ -513,11 +522,12 @@ async fn drive<S>(
         );
         return quit(&mut io, &mut parser, cfg, deadline).await;
     } else {
-        return out.end(
+        out.end(
             SmtpStatus::ProtocolError,
             SmtpPhase::Ehlo,
             format!("unexpected EHLO reply code {}", ehlo.code),
         );
+        return quit(&mut io, &mut parser, cfg, deadline).await;
     }
 
     if out.starttls_offered != Some(true) {
@@ -553,11 +563,12 @@ async fn drive<S>(
             );
             return quit(&mut io, &mut parser, cfg, deadline).await;
         }
-        return out.end(
+        out.end(
             SmtpStatus::ProtocolError,
             SmtpPhase::Starttls,
             format!("unexpected STARTTLS reply code {}", reply.code),
         );
+        return quit(&mut io, &mut parser, cfg, deadline).await;
     }
 
     // Anything the server sent after its 220 and before our ClientHello is injection: what is
@@ -652,11 +663,12 @@ async fn drive<S>(
         out.capabilities_tls = Some(Capabilities::from_ehlo(&ehlo.lines));
     }
     if ehlo.code != 250 {
-        return out.end(
+        out.end(
             SmtpStatus::PostTlsError,
             SmtpPhase::EhloTls,
             format!("EHLO over TLS answered {}", ehlo.code),
         );
+        return quit(&mut tls, &mut parser, cfg, deadline).await;
     }
     out.status = SmtpStatus::Ok;
     out.phase = SmtpPhase::Quit;

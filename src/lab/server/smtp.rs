@@ -173,7 +173,9 @@ impl SmtpHost {
                 return;
             }
             SmtpPersonality::RejectGreeting => {
-                let _ = c.send(b"554 5.7.1 No SMTP service here\r\n").await;
+                if c.send(b"554 5.7.1 No SMTP service here\r\n").await.is_ok() {
+                    refuse_until_quit(&mut c).await;
+                }
                 return;
             }
             SmtpPersonality::TempFailGreeting => {
@@ -245,6 +247,33 @@ impl SmtpHost {
                 let _ = dialog(&mut c, personality, true, &mut budget).await;
                 let _ = c.io.shutdown().await;
             }
+        }
+    }
+}
+
+/// After a `554` greeting. RFC 5321 §3.1: "A server taking this approach MUST still wait for
+/// the client to send a QUIT (see Section 4.1.1.10) before closing the connection and SHOULD
+/// respond to any intervening commands with "503 bad sequence of commands"."
+async fn refuse_until_quit<S: AsyncRead + AsyncWrite + Unpin>(c: &mut Conn<S>) {
+    for _ in 0..MAX_COMMANDS {
+        let Line::Text(line) = c.line().await else {
+            return;
+        };
+        let quit = line
+            .split(' ')
+            .next()
+            .is_some_and(|v| v.eq_ignore_ascii_case("QUIT"));
+        if quit {
+            if c.send(b"221 2.0.0 Bye\r\n").await.is_ok() {
+                linger_close(&mut c.io).await;
+            }
+            return;
+        }
+        if c.send(b"503 5.5.1 Bad sequence of commands\r\n")
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }

@@ -132,18 +132,34 @@ async fn smtp_greeting_personalities() {
     // RFC 5321 §3.1: "a 554 response MAY be given in the initial connection opening message
     // instead of the 220." And §4.2.3: "421 <domain> Service not available, closing
     // transmission channel".
-    for (p, want) in [
-        (P::RejectGreeting, "554 5.7.1 No SMTP service here"),
-        (P::TempFailGreeting, "421 4.3.2 Service not available"),
-    ] {
-        let mut s = connect(&lab, &w, p).await;
-        let mut buf = Vec::new();
-        assert_eq!(reply(&mut s, &mut buf).await.unwrap(), [want]);
-        assert!(
-            read_all(&mut s, STEP).await.unwrap().is_empty(),
-            "closed after {p:?}"
-        );
-    }
+    let mut s = connect(&lab, &w, P::TempFailGreeting).await;
+    let mut buf = Vec::new();
+    assert_eq!(
+        reply(&mut s, &mut buf).await.unwrap(),
+        ["421 4.3.2 Service not available"]
+    );
+    assert!(
+        read_all(&mut s, STEP).await.unwrap().is_empty(),
+        "closed after 421"
+    );
+    // §3.1: "A server taking this approach MUST still wait for the client to send a QUIT
+    // (see Section 4.1.1.10) before closing the connection and SHOULD respond to any
+    // intervening commands with "503 bad sequence of commands"."
+    let mut s = connect(&lab, &w, P::RejectGreeting).await;
+    let mut buf = Vec::new();
+    assert_eq!(
+        reply(&mut s, &mut buf).await.unwrap(),
+        ["554 5.7.1 No SMTP service here"]
+    );
+    cmd(&mut s, "EHLO scanner.example").await;
+    let r = reply(&mut s, &mut buf).await.unwrap();
+    assert!(r[0].starts_with("503 "), "{r:?}");
+    cmd(&mut s, "QUIT").await;
+    assert!(reply(&mut s, &mut buf).await.unwrap()[0].starts_with("221 "));
+    assert!(
+        read_all(&mut s, STEP).await.unwrap().is_empty(),
+        "closed after QUIT"
+    );
 
     // Garbage: bytes that are not a reply, then EOF.
     let mut s = connect(&lab, &w, P::Garbage).await;

@@ -183,6 +183,52 @@ async fn rejected_and_tempfail_greetings() {
     assert_eq!(p.status, SmtpStatus::ProtocolError);
 }
 
+/// RFC 5321 §3.1: "A server taking this approach MUST still wait for the client to send a
+/// QUIT (see Section 4.1.1.10) before closing the connection"; §4.1.1.10: "The sender MUST
+/// NOT intentionally close the transmission channel until it sends a QUIT command, and it
+/// SHOULD wait until it receives the reply (even if there was an error response to a previous
+/// command)." The prober ends a refused session with QUIT, and sends nothing else.
+#[tokio::test]
+async fn a_refused_greeting_gets_quit_and_nothing_else() {
+    for (greeting, status) in [
+        (
+            "554 5.7.1 No SMTP service here\r\n",
+            SmtpStatus::GreetingRejected,
+        ),
+        (
+            "421 4.3.2 try again later\r\n",
+            SmtpStatus::GreetingTempfail,
+        ),
+        ("250 hello\r\n", SmtpStatus::ProtocolError),
+    ] {
+        let (p, log, _) = mem(B::RefusingGreeting(greeting)).await;
+        assert_eq!(p.status, status, "{greeting}");
+        assert_eq!(log, vec!["QUIT"], "{greeting}");
+    }
+    // A 421 server that closed at once: the QUIT fails at once, the status is unchanged.
+    let (p, log, _) = mem(B::Greeting("421 4.3.2 Service not available\r\n")).await;
+    assert_eq!(p.status, SmtpStatus::GreetingTempfail);
+    assert!(log.iter().all(|l| l == "QUIT" || l == "closed"), "{log:?}");
+}
+
+/// RFC 5321 §4.2.1: "4yz Transient Negative Completion reply: The command was not accepted,
+/// and the requested action did not occur. However, the error condition is temporary". A 4xx
+/// to EHLO says nothing about the extensions, so `starttls` stays unknown (null), unlike a
+/// 5xx, after which HELO has none. The session still ends with QUIT (§4.1.1.10).
+#[tokio::test]
+async fn a_temporary_ehlo_refusal_leaves_starttls_unknown_and_quits() {
+    let (p, log, _) = mem(B::EhloReply("421 4.7.0 too many connections\r\n")).await;
+    assert_eq!(p.status, SmtpStatus::EhloRejected, "{p:?}");
+    assert_eq!(p.ehlo_code, Some(421));
+    assert_eq!(p.starttls_offered, None);
+    assert_eq!(log, vec!["EHLO scanner.example.net", "QUIT"]);
+    // An EHLO reply code that makes no sense is a protocol error, and still gets QUIT.
+    let (p, log, _) = mem(B::EhloReply("354 go ahead\r\n")).await;
+    assert_eq!(p.status, SmtpStatus::ProtocolError, "{p:?}");
+    assert_eq!(p.starttls_offered, None);
+    assert_eq!(log, vec!["EHLO scanner.example.net", "QUIT"]);
+}
+
 #[tokio::test]
 async fn garbage_greeting_is_protocol_error() {
     let (p, _, _) = mem(B::Garbage).await;
@@ -355,10 +401,13 @@ async fn protocol_version_alert_is_version_unsupported() {
 
 #[tokio::test]
 async fn ehlo_rejected_after_tls_is_post_tls_error() {
-    let (p, _, cert) = mem(B::PostTlsReject).await;
+    let (p, log, cert) = mem(B::PostTlsReject).await;
     assert_eq!(p.status, SmtpStatus::PostTlsError);
     assert_eq!(p.phase, SmtpPhase::EhloTls);
     assert_eq!(p.ehlo_tls_code, Some(554));
+    // RFC 5321 §4.1.1.10: QUIT "even if there was an error response to a previous command",
+    // over TLS where the session now is.
+    assert_eq!(log.last().map(String::as_str), Some("tls:QUIT"), "{log:?}");
     assert_eq!(
         p.chain,
         vec![cert],

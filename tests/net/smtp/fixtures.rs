@@ -78,6 +78,11 @@ pub(crate) enum B {
     Tarpit(Duration),
     /// Sends this greeting, then closes.
     Greeting(&'static str),
+    /// Sends this (refusing) greeting, then answers every command but QUIT with 503 and
+    /// waits for QUIT (RFC 5321 §3.1).
+    RefusingGreeting(&'static str),
+    /// Answers EHLO (before TLS) with this reply and keeps the session open.
+    EhloReply(&'static str),
     Garbage,
     /// Answers every command only after this delay (the session deadline test).
     SlowReplies(Duration),
@@ -162,6 +167,8 @@ async fn commands<S: AsyncRead + AsyncWrite + Unpin>(
             .unwrap_or_default()
             .to_ascii_uppercase();
         let reply: Vec<u8> = match (verb.as_str(), b) {
+            (v, B::RefusingGreeting(_)) if v != "QUIT" => b"503 5.5.1 Bad sequence\r\n".to_vec(),
+            ("EHLO", B::EhloReply(r)) if !tls => r.as_bytes().to_vec(),
             ("EHLO", B::EndlessContinuation) if !tls => {
                 for i in 0..1_000_000u32 {
                     if io
@@ -253,6 +260,9 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             let _ = io.write_all(g.as_bytes()).await;
             let _ = io.shutdown().await;
             return;
+        }
+        B::RefusingGreeting(g) => {
+            let _ = io.write_all(g.as_bytes()).await;
         }
         B::Garbage => {
             let _ = io
