@@ -5,6 +5,7 @@
 //!
 //! Exit codes: 0 nothing to fix, 1 a requirement is not met, 2 the tool failed.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,6 +21,8 @@ use crate::pipeline::scanner::{Scanner, policy_host_dns_status};
 use crate::pipeline::stats::ScanStats;
 use crate::records::{sts_txt, tlsrpt_txt};
 
+pub mod draft;
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -34,17 +37,25 @@ pub enum Format {
 #[command(after_help = "Examples:\n  \
   stsscan check example.com\n  \
   stsscan check example.com --format json | jq .checks\n  \
+  stsscan check example.com --policy mta-sts.txt   # before publishing or changing a policy\n  \
   stsscan lab serve --dir lab &   # a lab world: block 64, names in lab/domains.txt\n  \
   stsscan check \"$(head -1 lab/domains.txt)\" --resolver 127.64.0.53 --allow-private \\\n    \
   --ca-file lab/lab-root-ca.pem --no-default-roots\n\n\
 Exit codes: 0 every requirement met (warnings allowed), 1 a requirement not met, 2 the check\n\
-could not run (bad input, or a resolver that answered nothing).")]
+could not run (bad input, or a resolver that answered nothing). With --policy they judge the\n\
+draft: 1 when publishing it would stop delivery or it is invalid.")]
 pub struct Args {
     /// The domain to check (Unicode names are converted to A-labels).
     pub domain: String,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// A draft policy (`-` reads standard input) to judge before publishing it: the live MX
+    /// hosts are probed and matched against FILE's `mx` patterns as if FILE were served at
+    /// `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`; the policy host is checked whether or
+    /// not a TXT record exists. The exit code then judges the draft.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Network, limits and safety.
     #[command(flatten)]
     pub net: NetArgs,
@@ -220,6 +231,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         std::path::PathBuf::new(),
     )?;
     cfg.concurrency = 1;
+    let draft = match &args.policy {
+        Some(path) => {
+            // A draft is usually checked before any TXT record exists: look at the policy
+            // host anyway (a sender would not, so its problems stay warnings in the live part).
+            cfg.fetch_policy = crate::pipeline::config::FetchPolicy::Always;
+            Some((path.display().to_string(), draft::read(path)?))
+        }
+        None => None,
+    };
+    let probed = cfg.probe != crate::pipeline::config::ProbeScope::None;
     let rt = runtime()?;
     let (row, mx) = rt.block_on(async {
         let scanner = Scanner::new(Arc::new(cfg), Arc::new(ScanStats::default()))?;
@@ -237,10 +258,29 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     let checks = explain(&row, &mx);
-    let failed = checks.iter().any(|c| c.mark == Mark::Fail);
+    let drafted = draft
+        .as_ref()
+        .map(|(file, body)| (file.as_str(), draft::explain(&row, &mx, body, file, probed)));
+    let failed = match &drafted {
+        Some((_, d)) => d.iter().any(|c| c.mark == Mark::Fail),
+        None => checks.iter().any(|c| c.mark == Mark::Fail),
+    };
     match args.format {
-        Format::Human => print_human(&row, &checks),
-        Format::Json => print_json(&row, &mx, &checks)?,
+        Format::Human => {
+            print_human(&row, &checks);
+            if let Some((file, d)) = &drafted {
+                outln!();
+                outln!(
+                    "If {file} were the policy of {}:",
+                    row.domain.as_deref().unwrap_or("?")
+                );
+                outln!();
+                print_checks(d);
+                outln!();
+                outln!("{}", verdict_line(d, "The draft can be published"));
+            }
+        }
+        Format::Json => print_json(&row, &mx, &checks, drafted.as_ref())?,
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -317,6 +357,17 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             Some(dns_fix(row.sts_txt_dns.as_deref(), "make the DNS servers of the domain answer TXT queries for _mta-sts (no SERVFAIL or timeouts)")),
         ),
     });
+
+    // Without a TXT record senders never fetch the policy, so what `--fetch-policy always` (or
+    // `--policy`) found on the policy host is worth fixing before publishing one, not a
+    // failure now: the scan's findings are warnings too.
+    let unpublished = |m: Mark| {
+        if m == Mark::Fail && matches!(sts, "absent" | "lookup-failed") {
+            Mark::Warn
+        } else {
+            m
+        }
+    };
 
     // RFC 8461 §3.3
     let fetch = row.policy_fetch.as_deref().unwrap_or("not-attempted");
@@ -433,7 +484,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         };
         out.push(check(
             "the policy is served over HTTPS with status 200",
-            mark,
+            unpublished(mark),
             observed,
             fix,
         ));
@@ -443,7 +494,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             } else {
                 check(
                     format!("mta-sts.{d} presents a valid certificate"),
-                    Mark::Fail,
+                    unpublished(Mark::Fail),
                     with_detail(cert, row.policy_cert_detail.as_deref()),
                     Some("install a certificate from a public CA that names mta-sts.DOMAIN, with its intermediates, and renew it before it expires (RFC 8461 §3.3)"),
                 )
@@ -483,7 +534,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         } else {
             check(
                 "the policy is valid",
-                Mark::Fail,
+                unpublished(Mark::Fail),
                 format!("invalid ({})", row.policy_error.as_deref().unwrap_or("?")),
                 Some(
                     "fix the policy text; `stsscan validate policy FILE` points at the exact line",
@@ -652,15 +703,7 @@ fn print_human(row: &DomainRow, checks: &[Check]) {
     let d = row.domain.as_deref().unwrap_or("?");
     outln!("MTA-STS and TLS-RPT check of {d}");
     outln!();
-    for c in checks {
-        outln!("  {} {}", c.mark.symbol(), c.requirement);
-        outln!("      {}", c.observed);
-        if c.mark != Mark::Pass && c.mark != Mark::Skip {
-            if let Some(fix) = &c.fix {
-                outln!("      fix: {fix}");
-            }
-        }
-    }
+    print_checks(checks);
     let notable: Vec<_> = row
         .findings
         .iter()
@@ -673,28 +716,67 @@ fn print_human(row: &DomainRow, checks: &[Check]) {
             outln!("  [{}] {}: {}", f.severity, f.code, f.message);
         }
     }
-    let failed = checks.iter().filter(|c| c.mark == Mark::Fail).count();
-    let worth = checks.iter().filter(|c| c.mark == Mark::Warn).count();
     outln!();
-    if failed == 0 && worth == 0 {
-        outln!("Nothing to fix.");
-    } else if failed == 0 {
-        outln!("Every requirement is met; {worth} item(s) marked ! are worth fixing.");
-    } else {
-        outln!("{failed} requirement(s) not met.");
+    outln!("{}", verdict_line(checks, "Every requirement is met"));
+}
+
+fn print_checks(checks: &[Check]) {
+    for c in checks {
+        outln!("  {} {}", c.mark.symbol(), c.requirement);
+        outln!("      {}", c.observed);
+        if c.mark != Mark::Pass && c.mark != Mark::Skip {
+            if let Some(fix) = &c.fix {
+                outln!("      fix: {fix}");
+            }
+        }
     }
 }
 
-fn print_json(row: &DomainRow, mx: &[MxRow], checks: &[Check]) -> anyhow::Result<()> {
+/// The closing line: nothing to fix, worth fixing, or how many requirements are not met.
+fn verdict_line(checks: &[Check], met: &str) -> String {
+    let failed = checks.iter().filter(|c| c.mark == Mark::Fail).count();
+    let worth = checks.iter().filter(|c| c.mark == Mark::Warn).count();
+    if failed == 0 && worth == 0 {
+        "Nothing to fix.".to_owned()
+    } else if failed == 0 {
+        format!("{met}; {worth} item(s) marked ! are worth fixing.")
+    } else {
+        format!("{failed} requirement(s) not met.")
+    }
+}
+
+fn checks_json(checks: &[Check]) -> Vec<serde_json::Value> {
+    checks
+        .iter()
+        .map(|c| {
+            json!({
+                "requirement": c.requirement,
+                "status": c.mark.as_str(),
+                "observed": c.observed,
+                "fix": c.fix,
+            })
+        })
+        .collect()
+}
+
+fn print_json(
+    row: &DomainRow,
+    mx: &[MxRow],
+    checks: &[Check],
+    draft: Option<&(&str, Vec<Check>)>,
+) -> anyhow::Result<()> {
+    let draft = draft.map(|(file, d)| {
+        json!({
+            "file": file,
+            "ok": !d.iter().any(|c| c.mark == Mark::Fail),
+            "checks": checks_json(d),
+        })
+    });
     let v = json!({
         "domain": row.domain,
         "ok": !checks.iter().any(|c| c.mark == Mark::Fail),
-        "checks": checks.iter().map(|c| json!({
-            "requirement": c.requirement,
-            "status": c.mark.as_str(),
-            "observed": c.observed,
-            "fix": c.fix,
-        })).collect::<Vec<_>>(),
+        "checks": checks_json(checks),
+        "draft": draft,
         "sts_txt": row.sts_txt,
         "sts_txt_cname_chain": row.sts_txt_cname_chain,
         "sts_id": row.sts_id,
@@ -746,6 +828,37 @@ mod tests {
             .iter()
             .find(|c| c.requirement.contains(requirement))
             .unwrap_or_else(|| panic!("no check {requirement:?} in {checks:#?}"))
+    }
+
+    /// RFC 8461 §3.3: "If a valid TXT record is found but no policy can be fetched via HTTPS
+    /// (for any reason), and there is no valid (non-expired) previously cached policy, senders
+    /// MUST continue with delivery as though the domain has not implemented MTA-STS." Without
+    /// a TXT record senders never get that far: a broken policy host found by `--fetch-policy
+    /// always` (or `--policy`) is worth fixing, not a failure.
+    #[test]
+    fn without_a_txt_record_the_policy_host_is_worth_fixing_not_failing() {
+        let mut r = row("a.test");
+        r.sts_txt = Some("absent".into());
+        r.policy_fetch = Some("ok".into());
+        r.policy_cert = Some("expired".into());
+        r.policy_valid = Some(false);
+        let c = explain(&r, &[]);
+        assert_eq!(find(&c, "served over HTTPS").mark, Mark::Pass);
+        assert_eq!(find(&c, "presents a valid certificate").mark, Mark::Warn);
+        assert_eq!(find(&c, "the policy is valid").mark, Mark::Warn);
+        r.policy_fetch = Some("host-not-found".into());
+        r.policy_cert = None;
+        r.policy_valid = None;
+        assert_eq!(
+            find(&explain(&r, &[]), "served over HTTPS").mark,
+            Mark::Warn
+        );
+        // With a record, the same host fails.
+        r.sts_txt = Some("valid".into());
+        assert_eq!(
+            find(&explain(&r, &[]), "served over HTTPS").mark,
+            Mark::Fail
+        );
     }
 
     /// RFC 8461 §3.1 and RFC 8460 §3: records that do not begin with the version are discarded

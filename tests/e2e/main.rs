@@ -10,12 +10,14 @@
 //! * [`injection`] — the STARTTLS injection personalities of the lab, scanned.
 //! * [`scopes`] — `--probe sts` and DNS only against the default scan: the same measurements,
 //!   and null where a scope does not measure.
+//! * [`check`] — `stsscan check --policy`: a draft policy judged against a lab domain.
 //!
 //! Every test starts its own lab in a random `127.B.0.0/16` block (the IPv6 test also on
 //! `::1`, on ports of its own) and talks to nothing else.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod check;
 mod common;
 mod crash;
 mod generated;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use stsscan::cli::check::{Mark, explain};
+use stsscan::cli::check::{Mark, draft, explain};
 use stsscan::lab::world::{ExplicitWorld, Provider, Scenario};
 
 use crate::common::{LabRun, assert_agreement, scan_graded};
@@ -150,6 +150,55 @@ async fn every_scenario_and_provider_agrees_with_the_truth() {
                 .find(|c| c.requirement == "a sender enforcing the policy can deliver");
             assert_eq!(c.map(|c| c.mark), Some(mark), "{scenario}: {c:?}");
         }
+    }
+    // `check --policy`: a draft is judged as the scan judges a published policy. With the live
+    // policy as the draft, every domain whose policy is usable gets the scan's own verdict on
+    // deliverability, and a published policy is "what senders see".
+    let mut judged = 0;
+    for (row, mx) in &scanned.rows {
+        let (Some(true), Some(body)) = (row.policy_usable, row.policy_body.as_deref()) else {
+            continue;
+        };
+        let c = draft::explain(row, mx, body.as_bytes(), "live.txt", true);
+        let mark = |req: &str| c.iter().find(|c| c.requirement == req).map(|c| c.mark);
+        let live = explain(row, mx);
+        let live_mark = live
+            .iter()
+            .find(|c| c.requirement == "a sender enforcing the policy can deliver")
+            .map(|c| c.mark);
+        assert_eq!(
+            mark("a sender enforcing the draft can deliver"),
+            live_mark,
+            "{:?}: {c:#?}",
+            row.domain
+        );
+        assert_eq!(
+            mark("the draft is what senders see"),
+            Some(Mark::Pass),
+            "{:?}",
+            row.domain
+        );
+        judged += 1;
+    }
+    assert!(judged > 20, "{judged}");
+    // A policy that lists none of the MX hosts, redrafted to list them, can be published.
+    for (row, mx) in of("enforce-all-uncovered") {
+        let hosts = row.mx_hosts.clone().unwrap_or_default();
+        let mut body = String::from("version: STSv1\nmode: enforce\nmax_age: 604800\n");
+        for h in &hosts {
+            body.push_str(&format!("mx: {h}\n"));
+        }
+        let c = draft::explain(row, mx, body.as_bytes(), "fixed.txt", true);
+        let listed = c
+            .iter()
+            .filter(|c| c.requirement.ends_with("is listed in the draft"));
+        assert_eq!(listed.clone().count(), hosts.len(), "{c:#?}");
+        assert!(listed.clone().all(|c| c.mark == Mark::Pass), "{c:#?}");
+        let deliver = c
+            .iter()
+            .find(|c| c.requirement == "a sender enforcing the draft can deliver");
+        assert_eq!(deliver.map(|c| c.mark), Some(Mark::Pass), "{c:#?}");
+        assert!(!c.iter().any(|c| c.mark == Mark::Fail), "{c:#?}");
     }
     // One problem, one finding: a repeated or invalid record is said once, by the records
     // core, as an error (it "makes the record useless to a sender", docs/schema.md).
