@@ -1,6 +1,8 @@
 //! `stsscan diff`: compares two scans and prints the alerts (human summary or JSON lines),
 //! exiting Nagios-style: 0 ok (no alert or only info), 1 warning, 2 critical, 3 could not run
-//! (every error, usage errors included — see [`run_raw`]).
+//! (every error, usage errors included — see [`run_raw`] — and two scans that both have
+//! domains but none in common, which compare nothing: most likely the wrong directories).
+//! An empty scan (a complete scan of no domain) is a valid side: every domain is then new.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -11,7 +13,7 @@ use clap::Parser;
 
 use crate::monitor::report::{human, jsonl, nagios_status};
 use crate::monitor::rules::{RuleOptions, diff};
-use crate::monitor::snapshot::{complete_scans, load};
+use crate::monitor::snapshot::{Overlap, complete_scans, load};
 
 /// Exit status when the command could not run (Nagios UNKNOWN).
 pub const EXIT_UNKNOWN: u8 = 3;
@@ -73,7 +75,9 @@ impl RuleArgs {
     after_help = "Examples:\n  \
   stsscan diff history/                          # the two most recent complete scans\n  \
   stsscan diff old-scan/ new-scan/ --format jsonl\n  \
-  stsscan diff history/ --old-scan A --new-scan B --skip-rules max-age-short"
+  stsscan diff history/ --old-scan A --new-scan B --skip-rules max-age-short\n\n\
+Exit 3 also when both scans have domains but none in common (the wrong directories?); the \
+summary counts the domains only one of the scans has."
 )]
 pub struct Args {
     /// One dataset directory (history), or OLD and NEW dataset directories.
@@ -129,6 +133,12 @@ fn pick(args: &Args) -> anyhow::Result<(PathBuf, String, PathBuf, String)> {
     let latest = |dir: &PathBuf, skip: usize| -> anyhow::Result<String> {
         let scans = complete_scans(dir)?;
         let n = scans.len();
+        if n == 0 && !dir.join("manifest").is_dir() {
+            bail!(
+                "{}: not a stsscan dataset (no manifest/ directory)",
+                dir.display()
+            );
+        }
         if n <= skip {
             bail!(
                 "{} has {n} complete scan(s); need {} (or name them with --old-scan/--new-scan)",
@@ -186,18 +196,32 @@ fn pick(args: &Args) -> anyhow::Result<(PathBuf, String, PathBuf, String)> {
 /// Runs `stsscan diff` with parsed arguments.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let opts = args.rules.options()?;
+    for dir in &args.dirs {
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => bail!("{}: not a directory", dir.display()),
+            Err(e) => bail!("{}: {e}", dir.display()),
+        }
+    }
     let (old_dir, old_id, new_dir, new_id) = pick(args)?;
     if old_dir == new_dir && old_id == new_id {
         bail!("the old and the new scan are the same scan ({new_id})");
     }
     let old = load(&old_dir, &old_id)?;
     let new = load(&new_dir, &new_id)?;
+    let overlap = Overlap::of(&old, &new);
+    if overlap.disjoint() {
+        bail!(
+            "the scans have no domain in common ({old_id} in {}: {} domains; {new_id} in {}: {} domains): nothing to compare; wrong directories or scan ids?",
+            old_dir.display(),
+            overlap.old,
+            new_dir.display(),
+            overlap.new
+        );
+    }
     let alerts = diff(&old, &new, &opts);
     match args.rules.format {
-        Format::Human => out!(
-            "{}",
-            human(&alerts, Some(&old_id), &new_id, new.domains.len())
-        ),
+        Format::Human => out!("{}", human(&alerts, Some(&old_id), &new_id, &overlap)),
         Format::Jsonl => out!("{}", jsonl(&alerts)?),
     }
     Ok(ExitCode::from(nagios_status(&alerts)))

@@ -19,10 +19,10 @@ use super::progress::ProgressMode;
 use super::scan::{self, print_summary};
 use anyhow::Context as _;
 
-use super::scan_args::{NetArgs, parse_duration};
+use super::scan_args::{InputFormatArg, NetArgs, parse_duration};
 use crate::monitor::report::{WebhookPayload, human, jsonl, nagios_status, write_alerts};
 use crate::monitor::rules::{Alert, RuleOptions, diff};
-use crate::monitor::snapshot::{Snapshot, latest_complete, load};
+use crate::monitor::snapshot::{Overlap, Snapshot, latest_complete, load};
 use crate::monitor::webhook::{self, WEBHOOK_TIMEOUT};
 use crate::pipeline::config::ScanConfig;
 use crate::pipeline::input::{CsvColumn, InputFormat, InputSpec, Shard};
@@ -35,13 +35,20 @@ use crate::pipeline::run::{self, RunOptions};
     about = "Scan a portfolio, compare with the previous scan, alert (exit 0 ok, 1 warning, 2 critical, 3 could not run)",
     after_help = "Examples:\n  \
   stsscan monitor --domains portfolio.txt --history /var/lib/stsscan\n  \
-  stsscan monitor --domains portfolio.txt --history hist/ --webhook https://hooks.example/stsscan --format jsonl\n  \
-  stsscan monitor --domains portfolio.txt --history hist/ --every 6h"
+  stsscan monitor --domains portfolio.txt --history hist/ --webhook https://hooks.example/stsscan\n  \
+  stsscan monitor --domains assets.csv --column hostname --history hist/ --every 6h --format jsonl"
 )]
 pub struct Args {
     /// The portfolio: one domain per line (# comments) or CSV, optionally gzip.
     #[arg(long, value_name = "FILE")]
     pub domains: PathBuf,
+    /// Format of --domains (auto: CSV when the name ends in .csv or .csv.gz).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub input_format: InputFormatArg,
+    /// CSV column with the domain: a 1-based number or a header name (default: a `domain`
+    /// header, else column 2 as in Tranco's rank,domain).
+    #[arg(long, value_name = "N|NAME")]
+    pub column: Option<CsvColumn>,
     /// History dataset directory (created if missing): every scan is a partition of it.
     #[arg(long, value_name = "DIR")]
     pub history: PathBuf,
@@ -79,6 +86,9 @@ pub struct Round {
     pub previous: Option<String>,
     /// Domains in the new scan.
     pub domains: usize,
+    /// How the domains of the new and the previous scan overlap (the previous scan counts
+    /// as empty on the first round).
+    pub overlap: Overlap,
     /// The alerts.
     pub alerts: Vec<Alert>,
     /// Where the alerts were written.
@@ -114,6 +124,9 @@ pub async fn round_until(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Round> {
     let history = cfg.out.clone();
+    if history.exists() && !history.is_dir() {
+        bail!("--history {}: not a directory", history.display());
+    }
     std::fs::create_dir_all(&history).with_context(|| {
         format!(
             "--history {}: cannot create the directory",
@@ -147,6 +160,7 @@ pub async fn round_until(
         })
         .await??
     };
+    let overlap = Overlap::of(&old, &new);
     let alerts = diff(&old, &new, opts);
     let alerts_file = write_alerts(&history, &scan_id, &alerts)?;
     if let Some(url) = webhook {
@@ -156,6 +170,7 @@ pub async fn round_until(
     Ok(Round {
         status: nagios_status(&alerts),
         domains: new.domains.len(),
+        overlap,
         scan_id,
         previous,
         alerts,
@@ -163,12 +178,18 @@ pub async fn round_until(
     })
 }
 
-/// The scan configuration of a monitoring run.
+/// The scan configuration of a monitoring run: the portfolio read as `--input-format` and
+/// `--column` say, as `stsscan scan` reads its lists (every domain: no sharding, since the
+/// previous scan compared with must cover the same portfolio).
 pub fn config(args: &Args) -> anyhow::Result<ScanConfig> {
     let input = InputSpec {
         paths: vec![args.domains.clone()],
-        format: InputFormat::Auto,
-        column: CsvColumn::Auto,
+        format: match args.input_format {
+            InputFormatArg::Auto => InputFormat::Auto,
+            InputFormatArg::Plain => InputFormat::Plain,
+            InputFormatArg::Csv => InputFormat::Csv,
+        },
+        column: args.column.clone().unwrap_or(CsvColumn::Auto),
         shard: Shard::ALL,
     };
     let mut cfg = args.net.resolve(input, args.history.clone())?;
@@ -180,7 +201,7 @@ fn print_round(r: &Round, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Human => out!(
             "{}",
-            human(&r.alerts, r.previous.as_deref(), &r.scan_id, r.domains)
+            human(&r.alerts, r.previous.as_deref(), &r.scan_id, &r.overlap)
         ),
         Format::Jsonl => out!("{}", jsonl(&r.alerts)?),
     }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::rules::{Alert, Severity};
+use super::snapshot::Overlap;
 
 /// Nagios-style status of a set of alerts: 0 OK (none or only info), 1 warning, 2 critical.
 /// Status 3 (could not run) is the CLI's, for every `Err`.
@@ -22,19 +23,36 @@ pub fn nagios_status(alerts: &[Alert]) -> u8 {
     }
 }
 
-/// The human summary: a header line, then the alerts grouped by severity (critical first),
-/// one line each with the domain, the rule, the subject and old → new.
-pub fn human(alerts: &[Alert], old_scan: Option<&str>, new_scan: &str, domains: usize) -> String {
+/// The human summary: a header line (with the new scan's domain count), a line saying how
+/// many domains only one of the scans has when there are any (not for a first round, with no
+/// previous scan), then the alerts grouped by severity (critical first), one line each with
+/// the domain, the rule, the subject and old → new.
+pub fn human(
+    alerts: &[Alert],
+    old_scan: Option<&str>,
+    new_scan: &str,
+    overlap: &Overlap,
+) -> String {
     let mut s = String::new();
     let count = |sev| alerts.iter().filter(|a| a.severity == sev).count();
     let _ = writeln!(
         s,
-        "{} → {new_scan}: {domains} domains, {} critical, {} warning, {} info",
+        "{} → {new_scan}: {} domains, {} critical, {} warning, {} info",
         old_scan.unwrap_or("(no previous scan)"),
+        overlap.new,
         count(Severity::Critical),
         count(Severity::Warning),
         count(Severity::Info),
     );
+    if old_scan.is_some() && (overlap.only_old() > 0 || overlap.only_new() > 0) {
+        let _ = writeln!(
+            s,
+            "{} domains in both scans compared; {} only in the new scan (only certificate expiry checked), {} only in the old scan (not compared)",
+            overlap.common,
+            overlap.only_new(),
+            overlap.only_old(),
+        );
+    }
     for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
         let group: Vec<_> = alerts.iter().filter(|a| a.severity == sev).collect();
         if group.is_empty() {

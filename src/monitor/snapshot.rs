@@ -1,8 +1,9 @@
 //! A scan reduced to what the rules compare: per domain a [`DomainSnap`] (fifteen `domains`
 //! columns and its `mx` rows), read from the completed parts with a column projection, batch
 //! by batch. Memory is proportional to the portfolio (one small struct per domain and MX
-//! address), never to the width of the tables. Also: finding the complete scans of a
-//! dataset directory by manifest.
+//! address), never to the width of the tables. A complete scan of no domain row (an empty
+//! list or shard writes no part) is an empty snapshot. Also: how two scans' domains overlap
+//! ([`Overlap`]), and finding the complete scans of a dataset directory by manifest.
 //!
 //! This module only reads; it never writes parts or manifests.
 
@@ -225,6 +226,7 @@ fn list_strings(list: &ListArray, i: usize) -> Vec<String> {
 }
 
 /// Reads scan `scan_id` of dataset `dir` (its completed parts; the scan need not be complete).
+/// A complete scan of no domain row (no part file) is an empty snapshot.
 pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
     let mut snap = Snapshot {
         scan_id: Some(scan_id.to_owned()),
@@ -277,10 +279,8 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
         Ok(())
     })?;
     if parts == 0 {
-        bail!(
-            "scan {scan_id} has no completed domains part in {}",
-            dir.display()
-        );
+        no_parts(dir, scan_id)?;
+        return Ok(snap);
     }
     for_each_batch(dir, scan_id, Table::Mx, MX_COLUMNS, |b, path| {
         let domain = strings(b, "domain", path)?;
@@ -312,6 +312,75 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
         Ok(())
     })?;
     Ok(snap)
+}
+
+/// A scan without a completed `domains` part is empty when its manifest says it is complete
+/// with no domain row (an empty list or shard: a valid baseline, every domain of the other
+/// scan is then new to it); anything else is an error naming the scan and the directory.
+fn no_parts(dir: &Path, scan_id: &str) -> anyhow::Result<()> {
+    let path = Manifest::path(dir, scan_id);
+    if !path.exists() {
+        bail!(
+            "no scan {scan_id} in {} (neither a manifest nor a domains part)",
+            dir.display()
+        );
+    }
+    let m = Manifest::load_file(&path)?;
+    match (m.status, m.counts.domains) {
+        (ScanStatus::Complete, 0) => Ok(()),
+        (ScanStatus::Complete, rows) => bail!(
+            "scan {scan_id} in {}: its manifest counts {rows} domain rows but no domains part file is there",
+            dir.display()
+        ),
+        (status, _) => bail!(
+            "scan {scan_id} in {} has no completed domains part yet (status {})",
+            dir.display(),
+            status.as_str()
+        ),
+    }
+}
+
+/// How the domains of two scans overlap (domains with `input_status = ok`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overlap {
+    /// Domains of the old scan.
+    pub old: usize,
+    /// Domains of the new scan.
+    pub new: usize,
+    /// Domains in both.
+    pub common: usize,
+}
+
+impl Overlap {
+    /// The overlap of `old` and `new`.
+    pub fn of(old: &Snapshot, new: &Snapshot) -> Overlap {
+        let common = new
+            .domains
+            .keys()
+            .filter(|d| old.domains.contains_key(*d))
+            .count();
+        Overlap {
+            old: old.domains.len(),
+            new: new.domains.len(),
+            common,
+        }
+    }
+
+    /// Domains only in the old scan (not compared: the rules look at the new scan's domains).
+    pub fn only_old(&self) -> usize {
+        self.old.saturating_sub(self.common)
+    }
+
+    /// Domains only in the new scan (new to the portfolio: only certificate expiry is checked).
+    pub fn only_new(&self) -> usize {
+        self.new.saturating_sub(self.common)
+    }
+
+    /// Both scans have domains but none in common: comparing them says nothing (most likely
+    /// the wrong directories or scan ids). An empty scan on either side is not disjoint.
+    pub fn disjoint(&self) -> bool {
+        self.old > 0 && self.new > 0 && self.common == 0
+    }
 }
 
 /// The manifests of `dir` with status `complete`, oldest first (by `started_at`, then id).

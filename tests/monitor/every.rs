@@ -21,14 +21,16 @@ use tokio::process::{Child, Command};
 use super::rounds::{Phases, by_domain, expected_a_to_b, world};
 
 /// A history directory, its portfolio and the lab they point at.
-struct Setup {
-    lab: Lab,
+pub(crate) struct Setup {
+    pub(crate) lab: Lab,
     dir: tempfile::TempDir,
-    list: PathBuf,
+    pub(crate) list: PathBuf,
 }
 
 impl Setup {
-    async fn start(make: impl Fn(u8) -> Arc<dyn World> + Send + Sync + 'static) -> Setup {
+    pub(crate) async fn start(
+        make: impl Fn(u8) -> Arc<dyn World> + Send + Sync + 'static,
+    ) -> Setup {
         let lab = server::start(move |blk| make(blk.octet), LabOptions::default())
             .await
             .unwrap();
@@ -42,13 +44,13 @@ impl Setup {
         std::fs::write(&self.list, names.join("\n") + "\n").unwrap();
     }
 
-    fn history(&self) -> PathBuf {
+    pub(crate) fn history(&self) -> PathBuf {
         self.dir.path().join("history")
     }
 
     /// `stsscan monitor` on the portfolio into the history, pointed at the lab (the timeouts
     /// of `lab_scan_config`, the SMTP ones given), with `extra` flags.
-    fn spawn(&self, smtp_timeout: &str, extra: &[&str]) -> Child {
+    pub(crate) fn spawn(&self, smtp_timeout: &str, extra: &[&str]) -> Child {
         let ports = self.lab.ports();
         let mut args: Vec<String> = vec!["monitor".into()];
         for (k, v) in [
@@ -163,7 +165,7 @@ async fn sigint(child: &Child) {
 }
 
 /// Waits (bounded) for the process; returns its exit code, stdout and stderr.
-async fn finish(child: Child, limit: Duration) -> (Option<i32>, String, String) {
+pub(crate) async fn finish(child: Child, limit: Duration) -> (Option<i32>, String, String) {
     let out = tokio::time::timeout(limit, child.wait_with_output())
         .await
         .expect("stsscan monitor ends in time")

@@ -2,8 +2,9 @@
 //! ([`rules`]), and whole monitoring rounds against a lab whose world changes between scans
 //! ([`rounds`]: one lab, one random `127.B.0.0/16` block per test, the world switched between
 //! rounds so every host keeps its address), the catalog's "over time" scenarios across epochs,
-//! and the real binary's `--every` schedule and Ctrl-C handling ([`every`]). Only loopback;
-//! every wait is bounded.
+//! the real binary's `--every` schedule and Ctrl-C handling ([`every`]), and the command
+//! lines around the comparison: `--column`, empty and disjoint scans, errors ([`cli`]). Only
+//! loopback; every wait is bounded.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,6 +12,7 @@
     reason = "test helpers unwrap like the tests do"
 )]
 
+mod cli;
 mod every;
 mod rounds;
 mod rules;

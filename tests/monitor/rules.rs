@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use stsscan::monitor::rules::{Alert, Rule, RuleOptions, Severity, diff};
-use stsscan::monitor::snapshot::{DomainSnap, MxSnap, Snapshot};
+use stsscan::monitor::snapshot::{DomainSnap, MxSnap, Overlap, Snapshot};
+use stsscan::output::manifest::{Counts, Manifest, ScanStatus};
 
 const DAY: i64 = 86_400_000_000;
 const T0: i64 = 1_780_000_000_000_000;
@@ -514,8 +515,10 @@ fn garbage_part_is_an_error_not_a_panic() {
     std::fs::write(&part, b"PAR1 not really parquet PAR1").unwrap();
     let err = stsscan::monitor::snapshot::load(dir.path(), "x").unwrap_err();
     assert!(format!("{err:#}").contains("part-00000.parquet"), "{err:#}");
-    // A scan with no part at all is an error too, and no manifest means no complete scan.
-    assert!(stsscan::monitor::snapshot::load(dir.path(), "y").is_err());
+    // A scan with no part at all and no manifest is an error naming it, and no manifest
+    // means no complete scan.
+    let err = stsscan::monitor::snapshot::load(dir.path(), "y").unwrap_err();
+    assert!(format!("{err:#}").contains("no scan y in"), "{err:#}");
     assert!(
         stsscan::monitor::snapshot::complete_scans(dir.path())
             .unwrap()
@@ -529,7 +532,12 @@ fn human_summary_groups_by_severity_and_jsonl_has_every_field() {
     new.tlsrpt = s("absent");
     new.mx[0].smtp = s("starttls-not-offered");
     let alerts = run_pair(healthy(T0), new);
-    let text = stsscan::monitor::report::human(&alerts, Some("old"), "new", 1);
+    let one = Overlap {
+        old: 1,
+        new: 1,
+        common: 1,
+    };
+    let text = stsscan::monitor::report::human(&alerts, Some("old"), "new", &one);
     assert!(
         text.starts_with("old → new: 1 domains, 1 critical, 1 warning, 0 info"),
         "{text}"
@@ -553,5 +561,114 @@ fn human_summary_groups_by_severity_and_jsonl_has_every_field() {
             assert!(v.get(k).is_some(), "{k} missing in {l}");
         }
     }
-    assert!(stsscan::monitor::report::human(&[], None, "n", 0).contains("no changes"));
+    assert!(text.lines().nth(1).is_some_and(str::is_empty), "{text}");
+    assert!(
+        stsscan::monitor::report::human(&[], None, "n", &Overlap::default()).contains("no changes")
+    );
+}
+
+/// Domains only one of the scans has are counted under the header; a first round (no
+/// previous scan) says nothing about them.
+#[test]
+fn human_summary_counts_the_domains_only_one_scan_has() {
+    let o = Overlap::of(
+        &snap(
+            "old",
+            &[("a.example", healthy(T0)), ("b.example", healthy(T0))],
+        ),
+        &snap(
+            "new",
+            &[
+                ("b.example", healthy(T0 + DAY)),
+                ("c.example", healthy(T0 + DAY)),
+                ("d.example", healthy(T0 + DAY)),
+            ],
+        ),
+    );
+    assert_eq!(
+        o,
+        Overlap {
+            old: 2,
+            new: 3,
+            common: 1
+        }
+    );
+    assert_eq!((o.only_old(), o.only_new(), o.disjoint()), (1, 2, false));
+    let text = stsscan::monitor::report::human(&[], Some("old"), "new", &o);
+    assert!(
+        text.starts_with(
+            "old → new: 3 domains, 0 critical, 0 warning, 0 info\n\
+             1 domains in both scans compared; 2 only in the new scan (only certificate expiry checked), 1 only in the old scan (not compared)\n"
+        ),
+        "{text}"
+    );
+    let first = stsscan::monitor::report::human(&[], None, "new", &o);
+    assert_eq!(first.lines().count(), 2, "{first}");
+    // Disjoint: both scans have domains, none in common. An empty side is a baseline.
+    let x = snap("x", &[("x.example", healthy(T0))]);
+    let y = snap("y", &[("y.example", healthy(T0))]);
+    assert!(Overlap::of(&x, &y).disjoint());
+    assert!(!Overlap::of(&snap("e", &[]), &y).disjoint());
+    assert!(!Overlap::of(&x, &snap("e", &[])).disjoint());
+}
+
+/// A manifest of `scan_id` in `dir` with `status` and `rows` domain rows, and no part file.
+fn manifest_only(dir: &Path, scan_id: &str, status: ScanStatus, rows: u64) {
+    let m = Manifest {
+        scan_id: scan_id.to_owned(),
+        tool_version: "test".into(),
+        schema_version: stsscan::output::SCHEMA_VERSION,
+        config: serde_json::json!({}),
+        resolvers: Vec::new(),
+        started_at: chrono::Utc::now(),
+        finished_at: Some(chrono::Utc::now()),
+        status,
+        counts: Counts {
+            domains: rows,
+            ..Counts::default()
+        },
+        parts: Vec::new(),
+    };
+    m.store(dir).unwrap();
+}
+
+/// A complete scan of no domain row (an empty list or shard writes no part file) is an
+/// empty snapshot, a valid baseline: every domain of the new scan is new to it, so only
+/// `cert-expiring` can fire (nothing "removed" or "changed"). A scan with no part whose
+/// manifest is not complete, or counts rows, is an error saying so.
+#[test]
+fn an_empty_complete_scan_is_an_empty_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    manifest_only(dir.path(), "empty", ScanStatus::Complete, 0);
+    let old = stsscan::monitor::snapshot::load(dir.path(), "empty").unwrap();
+    assert_eq!(old.scan_id.as_deref(), Some("empty"));
+    assert!(old.domains.is_empty());
+    let mut expiring = healthy(T0);
+    expiring.mx[0].cert_not_after = Some(T0 + 10 * DAY);
+    let mut broken = healthy(T0);
+    broken.sts_txt = s("absent");
+    broken.policy_fetch = s("not-attempted");
+    broken.tlsrpt = s("absent");
+    broken.mx[0].smtp = s("starttls-not-offered");
+    let new = snap(
+        "new",
+        &[
+            ("ok.example", healthy(T0)),
+            ("expiring.example", expiring),
+            ("broken.example", broken),
+        ],
+    );
+    let alerts = diff(&old, &new, &RuleOptions::default());
+    assert_eq!(codes(&alerts), vec![("cert-expiring", Severity::Warning)]);
+    assert_eq!(alerts[0].domain, "expiring.example");
+    assert_eq!(alerts[0].old_scan.as_deref(), Some("empty"));
+    // The other way round: nothing in the new scan, nothing compared.
+    assert!(diff(&new, &old, &RuleOptions::default()).is_empty());
+
+    manifest_only(dir.path(), "running", ScanStatus::Running, 0);
+    let err = stsscan::monitor::snapshot::load(dir.path(), "running").unwrap_err();
+    assert!(format!("{err:#}").contains("status running"), "{err:#}");
+    manifest_only(dir.path(), "lost", ScanStatus::Complete, 3);
+    let err = stsscan::monitor::snapshot::load(dir.path(), "lost").unwrap_err();
+    assert!(format!("{err:#}").contains("3 domain rows"), "{err:#}");
 }
