@@ -52,6 +52,8 @@ fn main() -> anyhow::Result<()> {
             EntryKind::Domain(_) => domains += 1,
             EntryKind::Duplicate(_) => dups += 1,
             EntryKind::Invalid(_) => invalid += 1,
+            // no --exclude list here
+            EntryKind::Excluded(_) => {}
         }
     }
     println!(

@@ -46,6 +46,6 @@ joined = con.sql(
 check(joined == [("demo-1", 2), ("demo-2", 1)], f"domains x mx join: {joined}")
 
 kv = dict(con.sql(f"SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata('{out}/domains/scan_date=2026-03-14/scan_id=demo-1/part-00000.parquet')").fetchall())
-check(kv.get("schema_version") == "3" and kv.get("scan_id") == "demo-1", "key-value metadata")
+check(kv.get("schema_version") == "4" and kv.get("scan_id") == "demo-1", "key-value metadata")
 print("duckdb", duckdb.__version__, "reads the dataset")
 PY

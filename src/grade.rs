@@ -3,6 +3,12 @@
 //!
 //! This is the one place where scanner output and lab truth meet. It depends on both but
 //! neither depends on it, so the lab stays independent of the scanner's verdict code.
+//!
+//! What a scan did not measure on purpose is not graded: rows that are not `ok` (invalid,
+//! duplicate and `--exclude`d input lines), and under `--exclude` the policy fields of a
+//! domain whose policy host is listed (`policy_fetch = excluded`), the measured fields of a
+//! listed MX host (`mx_excluded`: only its presence, preference and policy match are graded)
+//! and `enforce_deliverable` when the scan left it unknown because of such a host.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -35,8 +41,16 @@ fn s<T: std::fmt::Debug>(v: &T) -> String {
 pub fn compare(truth: &DomainTruth, row: &DomainRow, mx_rows: &[MxRow]) -> Vec<Mismatch> {
     let mut out = Vec::new();
     let d = &truth.domain;
+    // `--exclude`: the policy host was not contacted, so its fields (and the verdicts built on
+    // them) say nothing the truth could be compared with; neither does an `enforce_deliverable`
+    // left unknown because an excluded MX host was not probed.
+    let policy_excluded = row.policy_fetch.as_deref() == Some("excluded");
+    let deliverable_unknown = row.enforce_deliverable.is_none()
+        && (policy_excluded || mx_rows.iter().any(|r| r.mx_excluded == Some(true)));
     let mut check = |field: &str, expected: String, got: String| {
-        if expected != got {
+        let skipped = (policy_excluded && field.starts_with("policy_"))
+            || (deliverable_unknown && field == "enforce_deliverable");
+        if expected != got && !skipped {
             out.push(Mismatch {
                 domain: d.clone(),
                 field: field.to_owned(),
@@ -105,7 +119,7 @@ pub fn compare(truth: &DomainTruth, row: &DomainRow, mx_rows: &[MxRow]) -> Vec<M
         s(&row.enforce_deliverable),
     );
     for mt in &truth.mx {
-        compare_mx(d, mt, mx_rows, &mut out);
+        compare_mx(d, mt, mx_rows, policy_excluded, &mut out);
     }
     let hosts: Vec<&str> = truth.mx.iter().map(|m| m.mx_host.as_str()).collect();
     let mut seen: Vec<&str> = mx_rows.iter().map(|r| r.mx_host.as_str()).collect();
@@ -121,11 +135,19 @@ pub fn compare(truth: &DomainTruth, row: &DomainRow, mx_rows: &[MxRow]) -> Vec<M
     out
 }
 
-fn compare_mx(d: &str, mt: &MxTruth, rows: &[MxRow], out: &mut Vec<Mismatch>) {
+fn compare_mx(
+    d: &str,
+    mt: &MxTruth,
+    rows: &[MxRow],
+    policy_excluded: bool,
+    out: &mut Vec<Mismatch>,
+) {
     let mine: Vec<&MxRow> = rows.iter().filter(|r| r.mx_host == mt.mx_host).collect();
     let host = &mt.mx_host;
     let mut push = |field: &str, expected: String, got: String| {
-        if expected != got {
+        // no policy fetched, so no pattern to match against
+        let skipped = policy_excluded && field == "mx_policy_match";
+        if expected != got && !skipped {
             out.push(Mismatch {
                 domain: d.to_owned(),
                 field: format!("mx:{host}:{field}"),
@@ -143,6 +165,15 @@ fn compare_mx(d: &str, mt: &MxTruth, rows: &[MxRow], out: &mut Vec<Mismatch>) {
         mt.mx_preference.to_string(),
         first.mx_preference.to_string(),
     );
+    // On the `--exclude` list: not looked up, not probed; only what needs no contact.
+    if first.mx_excluded == Some(true) {
+        push(
+            "mx_policy_match",
+            s(&mt.mx_policy_match),
+            s(&first.mx_policy_match),
+        );
+        return;
+    }
     let mut addrs: Vec<String> = mine.iter().filter_map(|r| r.address.clone()).collect();
     addrs.sort();
     push("mx_addresses", s(&mt.mx_addresses), s(&addrs));

@@ -22,8 +22,14 @@ fn every_produced_status_is_documented() {
         "host-not-found",
         "dns-error",
         "address-refused",
+        // the policy host is on --exclude
+        "excluded",
     ] {
         check("domains", "policy_fetch", v).unwrap();
+    }
+    // every kind of input line (`pipeline::input::EntryKind`) as `Scanner::scan_entry` writes it
+    for v in ["ok", "invalid", "duplicate", "excluded"] {
+        check("domains", "input_status", v).unwrap();
     }
     for s in stsscan::tls::CertVerdict::ALL {
         check("domains", "policy_cert", s.as_str()).unwrap();

@@ -9,6 +9,7 @@
 //! | `sts-txt-lookup-failed` | warning | the `_mta-sts` TXT lookup failed (SERVFAIL, REFUSED, timeout): senders treat the domain as without MTA-STS for now |
 //! | `txt-without-policy-host` | error | a `v=STSv1` record exists but `mta-sts.D` has no address or refuses connections |
 //! | `policy-fetch-failed` | error | the policy could not be fetched (`sts-policy-fetch-error`) |
+//! | `policy-host-excluded` | info | `mta-sts.D` is on the scan's `--exclude` list: not looked up, not fetched (`policy_fetch = excluded`); the policy is unknown, not failing |
 //! | `policy-host-address-refused` | warning | every address of `mta-sts.D` is private, reserved or blocklisted: not fetched (`--allow-private` for the lab or an internal network) |
 //! | `policy-redirect` | error | the policy URL answers with a redirect, which senders must not follow |
 //! | `policy-cert-invalid` | error | the policy host's certificate is not valid for `mta-sts.D` (`sts-webpki-invalid`) |
@@ -65,6 +66,8 @@ pub struct MxAnswer<'a> {
 pub enum PolicyAnswer<'a> {
     /// Not fetched (no `v=STSv1` record, or `--fetch-policy never`).
     NotAttempted,
+    /// `mta-sts.D` is on the scan's `--exclude` list: neither looked up nor fetched.
+    Excluded,
     /// `mta-sts.D` did not resolve to a usable address.
     HostLookup {
         /// Status of the address lookup.
@@ -96,7 +99,7 @@ pub struct DomainAssessment {
     pub sts_id: Option<String>,
     /// The parse error of an invalid record.
     pub sts_txt_error: Option<ParseError>,
-    /// `policy_fetch` (docs/ground-truth.md; plus `address-refused`).
+    /// `policy_fetch` (docs/ground-truth.md; plus `address-refused` and `excluded`).
     pub policy_fetch: String,
     /// Certificate verdict of the policy host.
     pub policy_cert: Option<String>,
@@ -127,9 +130,13 @@ impl DomainAssessment {
     /// The RFC 8460 §4.3.1 result type of a policy that a sender found (valid TXT record) but
     /// cannot use: `sts-policy-fetch-error`, `sts-webpki-invalid` or `sts-policy-invalid`.
     /// `None` also when the scan did not fetch the policy (`--fetch-policy never`): what a
-    /// sender's fetch would meet is then not known.
+    /// sender's fetch would meet is then not known, and when the policy host is on the scan's
+    /// `--exclude` list (`excluded`).
     pub fn policy_failure(&self) -> Option<&'static str> {
-        if self.sts_txt != "valid" || self.policy_usable || self.policy_fetch == "not-attempted" {
+        if self.sts_txt != "valid"
+            || self.policy_usable
+            || matches!(self.policy_fetch.as_str(), "not-attempted" | "excluded")
+        {
             return None;
         }
         // A completed handshake with a certificate that does not validate comes first,
@@ -256,6 +263,7 @@ pub fn assess(
     let mut parse = None;
     let policy_fetch = match fetch {
         PolicyAnswer::NotAttempted => "not-attempted".to_owned(),
+        PolicyAnswer::Excluded => "excluded".to_owned(),
         PolicyAnswer::HostLookup { status, refused } => {
             let v = if refused {
                 "address-refused"
@@ -286,6 +294,14 @@ pub fn assess(
     let policy_valid = parse.as_ref().map(PolicyParse::is_valid);
     match policy_fetch.as_str() {
         "not-attempted" | "ok" => {}
+        // The operator's own opt-out list, not the domain: nothing measured, nothing to fix.
+        "excluded" => findings.push(Finding::new(
+            "policy-host-excluded",
+            Severity::Info,
+            format!(
+                "mta-sts.{domain} is on the scan's exclusion list, so the policy was neither looked up nor fetched"
+            ),
+        )),
         // `--fetch-policy always` on a domain without a v=STSv1 record: senders never fetch,
         // so nothing here is for the domain to fix (the columns still say what happened).
         _ if !has_sts => {}
@@ -903,6 +919,25 @@ mod tests {
             .map(|f| (f.code, f.severity))
             .collect();
         assert_eq!(f, [("policy-host-address-refused", Severity::Warning)]);
+    }
+
+    /// A policy host on the operator's `--exclude` list was not contacted: the policy is
+    /// unknown, so no RFC 8460 result (RFC 8460 §4.3.1: "sts-policy-fetch-error: This
+    /// indicates a failure to retrieve an MTA-STS policy", and no retrieval was tried) and no
+    /// error, only an info.
+    #[test]
+    fn an_excluded_policy_host_is_unknown_not_failing() {
+        let a = with_sts(&["v=STSv1; id=1"], PolicyAnswer::Excluded);
+        assert_eq!(a.policy_fetch, "excluded");
+        assert!(!a.policy_usable);
+        assert_eq!(a.policy_failure(), None);
+        let f: Vec<_> = a
+            .findings
+            .iter()
+            .filter(|f| f.code.starts_with("policy"))
+            .map(|f| (f.code, f.severity))
+            .collect();
+        assert_eq!(f, [("policy-host-excluded", Severity::Info)]);
     }
 
     /// A valid TXT record whose policy the scan did not fetch (`--fetch-policy never`) has no

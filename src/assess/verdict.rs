@@ -2,6 +2,10 @@
 //! covered, would an RFC 8461 sender deliver under `enforce`, and which RFC 8460 result type
 //! explains a failure. Pure functions of already-classified values; the classification of raw
 //! observations happens in [`super::domain`].
+//!
+//! A host the scanner chose not to contact on the operator's word (its name on `--exclude`,
+//! or an address of it on `--blocklist`: [`MxHostFacts::withheld`]) is unknown, never a
+//! failure: when no other host decides deliverability, `enforce_deliverable` is null.
 
 use crate::records::diag::{Finding, Severity};
 
@@ -42,6 +46,10 @@ pub struct MxHostFacts {
     pub policy_match: Option<bool>,
     /// Per address: the SMTP outcome and the certificate verdict for this host name.
     pub addresses: Vec<AddressFacts>,
+    /// The scanner withheld contact on the operator's word: the host name is on `--exclude`
+    /// (then `addresses` is empty: not even looked up), or an address is on `--blocklist`.
+    /// What a sender would meet there is unknown, not failing.
+    pub withheld: bool,
 }
 
 /// One probed (or unprobed) address of an MX host.
@@ -225,7 +233,8 @@ pub struct MxSummary {
 /// Computes the [`MxSummary`] of a domain. `policy_usable` is the docs/ground-truth.md
 /// definition (valid TXT, fetched, valid certificate, valid policy); `probed` says whether the
 /// MX hosts are known and were probed (`--probe none`, or a failed MX lookup, leaves
-/// deliverability unknown).
+/// deliverability unknown). Without a host that matches and accepts a secure session,
+/// deliverability is also unknown when a matching host was [`withheld`](MxHostFacts::withheld).
 pub fn summarize(hosts: &[MxHostFacts], policy_usable: bool, probed: bool) -> MxSummary {
     let all_covered = if hosts.is_empty() {
         None
@@ -245,6 +254,11 @@ pub fn summarize(hosts: &[MxHostFacts], policy_usable: bool, probed: bool) -> Mx
         .any(|h| h.policy_match == Some(true) && h.secure())
     {
         (Some(true), None)
+    } else if hosts
+        .iter()
+        .any(|h| h.withheld && h.policy_match != Some(false))
+    {
+        (None, None)
     } else {
         // Explain with the most-preferred host's failure; hosts are in preference order.
         let why = hosts
@@ -311,7 +325,49 @@ mod tests {
                 cert: cert.map(str::to_owned),
                 injection: None,
             }],
+            withheld: false,
         }
+    }
+
+    /// RFC 8461 §5: under "enforce" "Sending MTAs MUST NOT deliver the message to hosts that
+    /// fail MX matching or certificate validation or that do not support STARTTLS". A host
+    /// the scanner did not contact on the operator's word (`--exclude`, `--blocklist`) was not
+    /// seen to fail any of these: with no other host to decide, deliverability is unknown,
+    /// not `false` with an `enforce-undeliverable` error.
+    #[test]
+    fn a_withheld_host_leaves_deliverability_unknown() {
+        let excluded = MxHostFacts {
+            host: "mx1.optedout.example".into(),
+            policy_match: Some(true),
+            addresses: Vec::new(),
+            withheld: true,
+        };
+        let s = summarize(std::slice::from_ref(&excluded), true, true);
+        assert_eq!((s.enforce_deliverable, s.rfc8460_result), (None, None));
+        assert_eq!((s.all_starttls, s.all_cert_valid), (None, None));
+        assert_eq!(excluded.rfc8460_failure(), None);
+        // a blocklisted address beside a failing one: unknown too
+        let mut blocked = host("b", Some(true), "starttls-not-offered", None);
+        blocked.addresses.push(AddressFacts {
+            smtp: None,
+            starttls: None,
+            cert: None,
+            injection: None,
+        });
+        blocked.withheld = true;
+        assert_eq!(summarize(&[blocked], true, true).enforce_deliverable, None);
+        // another host decides: it delivers, or (withheld host unmatched) nothing does
+        let good = host("c", Some(true), "ok", Some("valid"));
+        let s = summarize(&[excluded.clone(), good], true, true);
+        assert_eq!(s.enforce_deliverable, Some(true));
+        let unmatched = MxHostFacts {
+            policy_match: Some(false),
+            ..excluded
+        };
+        let bad = host("d", Some(true), "ok", Some("expired"));
+        let s = summarize(&[unmatched, bad], true, true);
+        assert_eq!(s.enforce_deliverable, Some(false));
+        assert_eq!(s.rfc8460_result, Some("validation-failure"));
     }
 
     /// RFC 8461 §5: ""enforce": In this mode, Sending MTAs MUST NOT deliver the message to

@@ -42,8 +42,9 @@ pub enum Format {
   stsscan check \"$(head -1 lab/domains.txt)\" --resolver 127.64.0.53 --allow-private \\\n    \
   --ca-file lab/lab-root-ca.pem --no-default-roots\n\n\
 Exit codes: 0 every requirement met (warnings allowed), 1 a requirement not met, 2 the check\n\
-could not run (bad input, or a resolver that answered nothing). With --policy they judge the\n\
-draft: 1 when publishing it would stop delivery or it is invalid.")]
+could not run (bad input, a domain on its own --exclude list, or a resolver that answered\n\
+nothing). With --policy they judge the draft: 1 when publishing it would stop delivery or it\n\
+is invalid.")]
 pub struct Args {
     /// The domain to check (Unicode names are converted to A-labels).
     pub domain: String,
@@ -231,6 +232,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         std::path::PathBuf::new(),
     )?;
     cfg.concurrency = 1;
+    // The operator's own opt-out list: checking a listed domain would contact what the list
+    // says not to contact (its MX and policy hosts not on the list are still checked).
+    if let Some(list) = cfg.exclude.as_ref().filter(|l| l.contains(&n.ascii)) {
+        anyhow::bail!(
+            "{} is on the exclusion list {}; nothing was checked",
+            n.ascii,
+            list.file().display()
+        );
+    }
     let draft = match &args.policy {
         Some(path) => {
             // A draft is usually checked before any TXT record exists: look at the policy
@@ -375,7 +385,14 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         .policy_url
         .clone()
         .unwrap_or_else(|| format!("https://mta-sts.{d}/.well-known/mta-sts.txt"));
-    if fetch == "not-attempted" {
+    if fetch == "excluded" {
+        out.push(check(
+            "the policy is served over HTTPS",
+            Mark::Skip,
+            format!("not fetched: mta-sts.{d} is on the exclusion list (--exclude)"),
+            None,
+        ));
+    } else if fetch == "not-attempted" {
         out.push(check(
             "the policy is served over HTTPS",
             Mark::Skip,
@@ -608,6 +625,7 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
             let addr = r.address.as_deref().unwrap_or("no address");
             let req = format!("MX {h} ({addr}) offers STARTTLS with a valid certificate");
             out.push(match (r.smtp.as_deref(), r.mx_cert.as_deref()) {
+                (None, _) if r.mx_excluded == Some(true) => check(req, Mark::Skip, "not contacted: the host is on the exclusion list (--exclude)", None),
                 (None, _) if r.address_refused.is_some() => check(req, Mark::Skip, format!("not probed: address refused ({})", r.address_refused.as_deref().unwrap_or("")), None),
                 (None, _) if r.address.is_none() => check(req, Mark::Fail, format!("the host does not resolve ({})", r.address_dns.as_deref().unwrap_or("?")), Some("add an A/AAAA record for the MX host")),
                 (None, _) => check(req, Mark::Skip, "not probed", None),
@@ -1116,6 +1134,66 @@ mod tests {
             "{c:?}"
         );
         assert!(c.fix.as_deref().is_some_and(|f| f.contains("--blocklist")));
+    }
+
+    /// Hosts the operator's `--exclude` list kept the scan from contacting are skipped (–),
+    /// never failed: nothing was measured there, and the domain has nothing to fix for it.
+    #[test]
+    fn excluded_hosts_are_skipped_not_failed() {
+        let mut r = row("a.test");
+        r.sts_txt = Some("valid".into());
+        r.policy_fetch = Some("excluded".into());
+        r.mx_kind = Some("hosts".into());
+        let m = MxRow {
+            mx_host: "mx1.optedout.example".into(),
+            mx_excluded: Some(true),
+            ..MxRow::default()
+        };
+        let checks = explain(&r, &[m]);
+        let c = find(&checks, "the policy is served over HTTPS");
+        assert_eq!(c.mark, Mark::Skip);
+        assert!(
+            c.observed
+                .contains("mta-sts.a.test is on the exclusion list"),
+            "{c:?}"
+        );
+        let c = find(&checks, "MX mx1.optedout.example (no address)");
+        assert_eq!(c.mark, Mark::Skip);
+        assert!(c.observed.contains("exclusion list"), "{c:?}");
+        assert!(checks.iter().all(|c| c.mark != Mark::Fail), "{checks:#?}");
+    }
+
+    /// `check` of a domain on its own `--exclude` list refuses (exit 2, as every `Err`) with
+    /// one line naming the list, before any lookup.
+    #[test]
+    fn a_listed_domain_is_refused() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("optout.txt");
+        std::fs::write(&list, "# asked 2026-01-02\noptedout.example\n").unwrap();
+        let list_arg = list.to_str().unwrap();
+        for domain in ["optedout.example", "Mail.OptedOut.Example."] {
+            let cli = crate::cli::Cli::try_parse_from([
+                "stsscan",
+                "check",
+                domain,
+                "--exclude",
+                list_arg,
+                // never used: the refusal comes first
+                "--resolver",
+                "127.0.0.1:9",
+            ])
+            .unwrap();
+            let crate::cli::Command::Check(args) = cli.command else {
+                panic!("not check");
+            };
+            let e = run(&args).unwrap_err().to_string();
+            assert!(
+                e.contains("is on the exclusion list") && e.contains("optout.txt"),
+                "{e}"
+            );
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 
     /// RFC 7505 §3: "A domain that advertises a null MX MUST NOT advertise any other MX RR."

@@ -1,4 +1,5 @@
-//! The flags shared by `scan`, `check` and `demo` (network, limits, safety), and their
+//! The flags shared by `scan`, `check` and `monitor` (`demo` scans with their defaults):
+//! network, limits, safety and the `--exclude` opt-out list, and their
 //! resolution into a validated [`ScanConfig`]. Bad values fail here, once, with a one-line
 //! error naming the flag and the offending value.
 
@@ -83,6 +84,15 @@ pub struct NetArgs {
     /// File of CIDRs never to connect to (one per line, # comments).
     #[arg(long, value_name = "FILE")]
     pub blocklist: Option<PathBuf>,
+    /// Opt-out file of domain names never to scan or contact: one name per line (# comments;
+    /// Unicode names allowed). An entry covers the name and every name below it: example.com
+    /// also excludes mx.example.com, not notexample.com; write the bare name, not *.example.com.
+    /// A listed input domain gets a row with input_status excluded and no DNS query at all; a
+    /// listed MX host (or mta-sts policy host) of another domain is neither looked up nor
+    /// contacted (mx_excluded, policy_fetch excluded). --blocklist matches addresses, this
+    /// matches names. `check` refuses a listed domain.
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
     /// Extra trust anchors in PEM (e.g. the lab CA printed by `stsscan lab serve`).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -215,6 +225,15 @@ impl NetArgs {
                     .collect()
             }
         };
+        let exclude = match &self.exclude {
+            None => None,
+            Some(p) => Some(std::sync::Arc::new(
+                crate::pipeline::exclude::ExclusionList::load(p).map_err(|e| match e.line {
+                    0 => anyhow::anyhow!("--exclude {}: {}", p.display(), e.message),
+                    l => anyhow::anyhow!("--exclude {}:{l}: {}", p.display(), e.message),
+                })?,
+            )),
+        };
         if let Some(ca) = &self.ca_file {
             std::fs::metadata(ca)
                 .with_context(|| format!("--ca-file {}: cannot read", ca.display()))?;
@@ -253,6 +272,7 @@ impl NetArgs {
             },
             allow_private: self.allow_private,
             blocklist,
+            exclude,
             ca_file: self.ca_file.clone(),
             no_default_roots: self.no_default_roots,
             https_port: self.https_port,
@@ -279,6 +299,53 @@ mod tests {
         );
         assert!(parse_resolver("resolver.example").is_err());
         assert!(parse_resolver("127.0.0.1:0").is_err());
+    }
+
+    /// A bad `--exclude` entry is one line naming the file, the line and the value.
+    #[test]
+    fn a_bad_exclude_entry_names_file_line_and_value() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            net: NetArgs,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("optout.txt");
+        std::fs::write(&list, "ok.example\n\n*.example.com\n").unwrap();
+        let net = P::parse_from(["x", "--exclude", list.to_str().unwrap()]).net;
+        let spec = InputArgs {
+            inputs: vec![],
+            input_format: InputFormatArg::Plain,
+            column: None,
+            shard: None,
+            shard_count: None,
+        }
+        .resolve()
+        .unwrap();
+        let e = net
+            .resolve(spec.clone(), PathBuf::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("--exclude {}:3: ", list.display())),
+            "{e}"
+        );
+        assert!(e.contains("\"*.example.com\"") && !e.contains('\n'), "{e}");
+        std::fs::write(&list, "ok.example\nB\u{fc}cher.test.\n").unwrap();
+        let cfg = net.resolve(spec.clone(), PathBuf::new()).unwrap();
+        let l = cfg.exclude.unwrap();
+        assert_eq!(l.len(), 2);
+        assert!(l.contains("mx.xn--bcher-kva.test"));
+        let missing = P::parse_from(["x", "--exclude", "/nonexistent/optout.txt"]).net;
+        let e = missing
+            .resolve(spec, PathBuf::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--exclude /nonexistent/optout.txt: cannot read"),
+            "{e}"
+        );
     }
 
     /// A zero timeout would fail every step and make the server look broken; a zero

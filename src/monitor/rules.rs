@@ -407,7 +407,9 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
         && fetched(old)
         && !matches!(
             new.policy_fetch.as_deref(),
-            None | Some("ok" | "not-attempted")
+            // `excluded`: the operator's --exclude list now names the policy host; nothing
+            // was tried, so nothing is known to have broken.
+            None | Some("ok" | "not-attempted" | "excluded")
         )
     {
         cx.push(

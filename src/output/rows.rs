@@ -31,7 +31,7 @@ pub struct DomainRow {
     pub input_line: u64,
     /// The raw input text of the line (trimmed of the line ending only).
     pub input: String,
-    /// `ok`, `invalid` or `duplicate`.
+    /// `ok`, `invalid`, `duplicate` or `excluded` (on the `--exclude` list).
     pub input_status: String,
     /// Why the input is invalid (a code), when `input_status = invalid`.
     pub input_error: Option<String>,
@@ -206,6 +206,9 @@ pub struct MxRow {
     /// The SNI name the probe sent (the MX name it was made for), when it attempted a
     /// handshake; another name than `mx_host` means the row shares a probe made for that name.
     pub probe_sni: Option<String>,
+    /// The MX host name is on the scan's `--exclude` list (or below a name on it): not looked
+    /// up, not contacted; `false` for every other host.
+    pub mx_excluded: Option<bool>,
 }
 
 impl MxRow {

@@ -25,7 +25,7 @@ use super::rows::{DomainRow, FindingRow, MxRow};
 
 /// Version of the output schema, written in every file's key-value metadata and in the
 /// manifest. Incremented whenever a column is added; columns are never renamed or removed.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Field metadata key holding a column's description.
 pub const DESCRIPTION_KEY: &str = "description";
@@ -194,7 +194,7 @@ static DOMAIN_COLUMNS: &[Column<DomainRow>] = &[
     req!(Time scanned_at, "When the domain's scan started (UTC)."),
     req!(U64 input_line, "1-based line number of the input list."),
     req!(Str input, "The raw input line (line ending removed)."),
-    req!(Dict input_status, "ok, invalid or duplicate; only ok rows were scanned."),
+    req!(Dict input_status, "ok, invalid, duplicate or excluded (on the scan's --exclude list); only ok rows were scanned."),
     opt!(Str input_error, "Why the input line is not a valid domain (a stable code; the sentence is the row's finding), when invalid."),
     opt!(Str domain, "Normalized domain: A-labels, lowercase, no trailing dot."),
     opt!(Str domain_unicode, "The domain in Unicode (U-labels)."),
@@ -281,6 +281,7 @@ static MX_COLUMNS: &[Column<MxRow>] = &[
     opt!(U64 probe_ms, "Wall time of the probe, milliseconds."),
     opt!(Str cert_detail, "Why mx_cert is not valid: the WebPKI error (e.g. the leaf lacks the serverAuth purpose) or the name not covered (and the SNI sent, when the row shares a probe made for another name: `--probe-dedup address-once`); null when valid. Schema 2."),
     opt!(Str probe_sni, "The SNI name the probe sent (the MX name it was made for); null when it attempted no TLS handshake. Another name than mx_host: the row shares a probe made for that name, and mx_cert judges that handshake's certificate for mx_host. Schema 3."),
+    opt!(Bool mx_excluded, "mx_host (or a name above it) is on the scan's --exclude opt-out list: neither looked up nor contacted, so address, address_dns and every probe column are null; false for every other host. Schema 4."),
 ];
 
 /// Longest string stored in one cell (and one list item), in bytes: longer values are cut at

@@ -23,7 +23,7 @@ pub const VOCABULARIES: &[Vocabulary] = &[
     Vocabulary {
         name: "input status",
         columns: &["domains.input_status"],
-        values: &["ok", "invalid", "duplicate"],
+        values: &["ok", "invalid", "duplicate", "excluded"],
     },
     Vocabulary {
         name: "TXT verdicts",
@@ -72,6 +72,7 @@ pub const VOCABULARIES: &[Vocabulary] = &[
             "timeout",
             "connection-closed",
             "address-refused",
+            "excluded",
         ],
     },
     Vocabulary {

@@ -5,10 +5,12 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::exclude::ExclusionList;
 use super::input::InputSpec;
 
 /// When to fetch the MTA-STS policy.
@@ -139,6 +141,15 @@ pub struct ScanConfig {
     pub allow_private: bool,
     /// Extra CIDRs never to connect to.
     pub blocklist: Vec<String>,
+    /// Domain names never to scan or contact (`--exclude`): listed input domains get an
+    /// `excluded` row, listed MX and policy hosts are neither looked up nor contacted. In the
+    /// manifest as its entry count, SHA-256 and file (absent without a list, so a scan started
+    /// by an older version still resumes).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::exclude::serialize_summary"
+    )]
+    pub exclude: Option<Arc<ExclusionList>>,
     /// Extra trust anchors (PEM), e.g. the lab CA.
     pub ca_file: Option<PathBuf>,
     /// Use only `ca_file`, not the Mozilla roots.

@@ -3,10 +3,12 @@
 //! optionally gzip-compressed (detected by magic bytes, not by file name).
 //!
 //! Every non-blank, non-comment line becomes exactly one [`InputEntry`]: a normalized domain, an
-//! invalid line with its reason ([`InputError`]), or a duplicate of an earlier line. Nothing is
-//! dropped silently, nothing is loaded whole: lines are read one at a time with a length cap.
-//! Lines that belong to another shard (`--shard i/N`) are skipped before normalization costs
-//! anything but a hash.
+//! invalid line with its reason ([`InputError`]), a duplicate of an earlier line, or a domain on
+//! the `--exclude` opt-out list ([`super::exclude`]; every occurrence of a listed name is
+//! `excluded`, none is a duplicate, and a listed name is never remembered for de-duplication).
+//! Nothing is dropped silently, nothing is loaded whole: lines are read one at a time with a
+//! length cap. Lines that belong to another shard (`--shard i/N`) are skipped before
+//! normalization costs anything but a hash.
 //!
 //! Deduplication keeps 64-bit SipHash-1-3 fingerprints of the normalized names in a
 //! [`SeenSet`]: in memory up to about 900 000 names, then spilled to a sorted temporary file
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 use siphasher::sip::SipHasher13;
 
 use super::dedupe::SeenSet;
+use super::exclude::ExclusionList;
 
 /// The longest line accepted; longer lines are reported as invalid without being buffered.
 pub const MAX_LINE_BYTES: usize = 4096;
@@ -184,6 +187,8 @@ pub enum EntryKind {
     Invalid(InputError),
     /// The same normalized domain appeared earlier; it is scanned once.
     Duplicate(Normalized),
+    /// The domain (or a parent of it) is on the `--exclude` list: never scanned, no traffic.
+    Excluded(Normalized),
 }
 
 /// Where to read from and how.
@@ -203,6 +208,7 @@ pub struct InputSpec {
 pub struct InputReader {
     spec: InputSpec,
     normalize: Normalizer,
+    exclude: Option<std::sync::Arc<ExclusionList>>,
     next_path: usize,
     current: Option<Source>,
     line: u64,
@@ -237,12 +243,21 @@ impl InputReader {
         InputReader {
             spec,
             normalize,
+            exclude: None,
             next_path: 0,
             current: None,
             line: 0,
             seen: SeenSet::default(),
             buf: Vec::with_capacity(256),
         }
+    }
+
+    /// The same reader, marking every domain on `list` (or below a name on it) as
+    /// [`EntryKind::Excluded`].
+    #[must_use]
+    pub fn excluding(mut self, list: Option<std::sync::Arc<ExclusionList>>) -> Self {
+        self.exclude = list;
+        self
     }
 
     /// Opens every input once to fail early on a missing file (before any scanning starts).
@@ -301,6 +316,13 @@ impl InputReader {
             Ok(n) => {
                 if !self.spec.shard.contains(&n.ascii) {
                     return None;
+                }
+                if self.exclude.as_ref().is_some_and(|l| l.contains(&n.ascii)) {
+                    return Some(InputEntry {
+                        line: self.line,
+                        raw,
+                        kind: EntryKind::Excluded(n),
+                    });
                 }
                 let mut h = SipHasher13::new_with_keys(DEDUPE_KEY.0, DEDUPE_KEY.1);
                 h.write(n.ascii.as_bytes());
@@ -578,6 +600,44 @@ mod tests {
                 (6, EntryKind::Domain(n("b.test"))),
             ]
         );
+    }
+
+    /// A listed name and the names below it are `excluded` on every line they appear (never
+    /// `duplicate`), and excluding a name does not count it as seen.
+    #[test]
+    fn listed_domains_are_excluded_on_every_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.txt");
+        std::fs::write(
+            &p,
+            "a.test\nOptedOut.test\nmx.optedout.test\noptedout.test\nnotoptedout.test\n",
+        )
+        .unwrap();
+        let spec = InputSpec {
+            paths: vec![p],
+            format: InputFormat::Plain,
+            column: CsvColumn::Auto,
+            shard: Shard::ALL,
+        };
+        let list = ExclusionList::parse(Path::new("ex"), &b"optedout.test\n"[..]).unwrap();
+        let got: Vec<_> = InputReader::new(spec, norm)
+            .excluding(Some(std::sync::Arc::new(list)))
+            .map(|e| e.unwrap())
+            .map(|e| match e.kind {
+                EntryKind::Domain(n) => (e.line, "ok", n.ascii),
+                EntryKind::Excluded(n) => (e.line, "excluded", n.ascii),
+                EntryKind::Duplicate(n) => (e.line, "duplicate", n.ascii),
+                EntryKind::Invalid(_) => (e.line, "invalid", e.raw),
+            })
+            .collect();
+        let want = [
+            (1, "ok", "a.test"),
+            (2, "excluded", "optedout.test"),
+            (3, "excluded", "mx.optedout.test"),
+            (4, "excluded", "optedout.test"),
+            (5, "ok", "notoptedout.test"),
+        ];
+        assert_eq!(got, want.map(|(l, k, d)| (l, k, d.to_owned())).to_vec());
     }
 
     #[test]

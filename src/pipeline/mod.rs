@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod dedupe;
+pub mod exclude;
 pub mod input;
 pub mod run;
 pub mod scanner;

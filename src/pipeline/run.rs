@@ -283,8 +283,9 @@ async fn schedule(
     // The input on its own thread.
     let (tx, mut rx) = mpsc::channel::<Vec<std::io::Result<InputEntry>>>(INPUT_QUEUE);
     let input = cfg.input.clone();
+    let exclude = cfg.exclude.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        let mut entries = InputReader::new(input, normalize);
+        let mut entries = InputReader::new(input, normalize).excluding(exclude);
         let mut batch = Vec::with_capacity(INPUT_BATCH);
         for e in entries.by_ref() {
             let stop = e.is_err();

@@ -11,8 +11,15 @@
 //!
 //! | code | severity | meaning |
 //! |---|---|---|
+//! | `mx-excluded` | info | an MX host on the scan's `--exclude` list: neither looked up nor contacted (`mx_excluded`); unknown, not failing ([`verdict::summarize`]) |
 //! | `enforce-undeliverable` | error when the policy loses mail now, else warning ([`verdict::undeliverable_loses_mail`]) | a usable policy and no MX host that matches it, offers STARTTLS and presents a valid certificate (`enforce_deliverable = false`) |
 //! | the row's `input_error` | error | an input line that is not a domain ([`super::input`]); nothing is scanned |
+//!
+//! The `--exclude` opt-out list ([`super::exclude`]) is honoured here for the names a scan of a
+//! domain would contact: an MX host on it is neither resolved nor probed (one `mx` row with
+//! `mx_excluded = true`), and a policy host `mta-sts.D` on it is neither resolved nor fetched
+//! (`policy_fetch = excluded`). Input domains on it never reach the scanner's network code:
+//! the input reader marks them, and [`Scanner::scan_entry`] writes their row.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -165,8 +172,8 @@ impl Scanner {
         )
     }
 
-    /// Scans one input entry into its rows. Invalid and duplicate lines make a row without
-    /// any network traffic.
+    /// Scans one input entry into its rows. Invalid, duplicate and excluded lines make a row
+    /// without any network traffic.
     pub async fn scan_entry(&self, entry: &InputEntry) -> (DomainRow, Vec<MxRow>) {
         let scanned_at = Utc::now();
         let mut row = DomainRow {
@@ -191,6 +198,12 @@ impl Scanner {
                 row.domain_unicode = n.unicode.clone();
                 (row, Vec::new())
             }
+            EntryKind::Excluded(n) => {
+                row.input_status = "excluded".to_owned();
+                row.domain = Some(n.ascii.clone());
+                row.domain_unicode = n.unicode.clone();
+                (row, Vec::new())
+            }
             EntryKind::Domain(n) => {
                 row.input_status = "ok".to_owned();
                 row.domain = Some(n.ascii.clone());
@@ -201,6 +214,11 @@ impl Scanner {
                 (row, mx)
             }
         }
+    }
+
+    /// Whether `name` is on the `--exclude` list (or below a name on it).
+    fn excluded(&self, name: &str) -> bool {
+        self.cfg.exclude.as_ref().is_some_and(|l| l.contains(name))
     }
 
     async fn scan_domain(
@@ -250,6 +268,7 @@ impl Scanner {
         );
         let answer = match &fetch {
             FetchResult::NotAttempted => PolicyAnswer::NotAttempted,
+            FetchResult::Excluded => PolicyAnswer::Excluded,
             FetchResult::HostLookup {
                 status, refused, ..
             } => PolicyAnswer::HostLookup {
@@ -285,8 +304,13 @@ impl Scanner {
                 host: ph.host.name.clone(),
                 policy_match,
                 addresses: Vec::new(),
+                withheld: ph.lookup.is_none(),
             };
-            let alias = mx_alias(a.mx_kind, &ph.lookup.cname_chain);
+            // An excluded host was not looked up: whether it is an alias is unknown.
+            let alias = ph
+                .lookup
+                .as_ref()
+                .and_then(|l| mx_alias(a.mx_kind, &l.cname_chain));
             let is_cname = alias == Some(true);
             let base = MxRow {
                 scanned_at,
@@ -294,10 +318,21 @@ impl Scanner {
                 mx_host: ph.host.name.clone(),
                 mx_preference: ph.host.preference,
                 mx_is_cname: alias,
-                address_dns: Some(ph.lookup.status.as_str().to_owned()),
+                address_dns: ph.lookup.as_ref().map(|l| l.status.as_str().to_owned()),
                 mx_policy_match: policy_match,
+                mx_excluded: Some(ph.lookup.is_none()),
                 ..MxRow::default()
             };
+            if ph.lookup.is_none() {
+                findings.push(Finding::new(
+                    "mx-excluded",
+                    Severity::Info,
+                    format!(
+                        "MX host {} is on the scan's exclusion list, so it was neither looked up nor contacted",
+                        ph.host.name
+                    ),
+                ));
+            }
             if ph.addresses.is_empty() {
                 mx_rows.push(base.clone());
             }
@@ -312,6 +347,8 @@ impl Scanner {
                     injection: None,
                 };
                 if let Some(refusal) = &pa.refused {
+                    // The operator's own blocklist: what the address would show is unknown.
+                    hf.withheld |= refusal == Refusal::Blocklisted.as_str();
                     r.address_refused = Some(refusal.clone());
                 } else if let Some(sp) = &pa.probe {
                     self.fill_probe(&mut r, sp, &ph.host.name);
@@ -431,6 +468,9 @@ impl Scanner {
             return FetchResult::NotAttempted;
         }
         let host = format!("mta-sts.{d}");
+        if self.excluded(&host) {
+            return FetchResult::Excluded;
+        }
         let lookup = self.dns.addresses(&host, family(self.cfg.ip_version)).await;
         if lookup.lookup.status != DnsStatus::NoError {
             return FetchResult::HostLookup {
@@ -453,6 +493,13 @@ impl Scanner {
     async fn probe_hosts(&self, hosts: &[MxHost], wanted: bool) -> Vec<ProbedHost> {
         let fam = family(self.cfg.ip_version);
         let futs = hosts.iter().map(|h| async move {
+            if self.excluded(&h.name) {
+                return ProbedHost {
+                    host: h.clone(),
+                    lookup: None,
+                    addresses: Vec::new(),
+                };
+            }
             let lookup = self.dns.addresses(&h.name, fam).await;
             let mut addresses = Vec::new();
             for ip in lookup.lookup.records.iter().take(MAX_ADDRESSES_PER_HOST) {
@@ -473,7 +520,7 @@ impl Scanner {
             }
             ProbedHost {
                 host: h.clone(),
-                lookup: Lookup::clone(&lookup.lookup),
+                lookup: Some(Lookup::clone(&lookup.lookup)),
                 addresses,
             }
         });
@@ -600,6 +647,8 @@ struct ProbeCerts {
 
 enum FetchResult {
     NotAttempted,
+    /// `mta-sts.D` is on the `--exclude` list: not looked up, not fetched.
+    Excluded,
     /// The policy host's address lookup failed, or every address was refused; `detail` is
     /// the row's `policy_fetch_detail`.
     HostLookup {
@@ -612,7 +661,8 @@ enum FetchResult {
 
 struct ProbedHost {
     host: MxHost,
-    lookup: Lookup<IpAddr>,
+    /// The address lookup; `None` for a host on the `--exclude` list (never looked up).
+    lookup: Option<Lookup<IpAddr>>,
     addresses: Vec<ProbedAddress>,
 }
 

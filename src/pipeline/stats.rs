@@ -11,7 +11,7 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct ScanStats {
     started: Instant,
-    /// Input entries read (domains, invalid lines and duplicates).
+    /// Input entries read (domains, invalid lines, duplicates and excluded lines).
     pub read: AtomicU64,
     /// Entries whose rows were handed to the writer.
     pub done: AtomicU64,

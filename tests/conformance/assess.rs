@@ -16,6 +16,7 @@ fn host(name: &str, policy_match: Option<bool>, smtp: &str, cert: Option<&str>) 
             cert: cert.map(str::to_owned),
             injection: Some(false),
         }],
+        withheld: false,
     }
 }
 

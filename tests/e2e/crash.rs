@@ -206,6 +206,19 @@ async fn kill_9_then_resume_writes_every_line_exactly_once() {
         ScanStatus::Complete
     );
 
+    // `--resume` with an opt-out list the scan did not start with is refused too, naming it:
+    // the list decides which lines are scanned (docs/schema.md: "It refuses other flags").
+    let optout = run.write_list("optout.txt", ["optedout.test".to_owned()]);
+    let mut with_list = args.clone();
+    with_list.extend(["--exclude".to_owned(), optout.display().to_string()]);
+    let child = spawn(&bin, &with_list, &["--resume", id]);
+    let (code, stderr) = finish(child, Duration::from_secs(60)).await;
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("exclude: unset at start, {\"entries\":1,\"sha256\":"),
+        "the list is not named: {stderr}"
+    );
+
     // `--resume` after the list changed (re-downloaded under the same name, say) is refused
     // too: its line numbers would name other domains, so some would be skipped and others
     // scanned twice.

@@ -6,6 +6,8 @@
 //! * [`impaired`] — a lossy lab DNS (random drops): retries keep the agreement.
 //! * [`crash`] — the real binary: `kill -9` then `--resume`, Ctrl-C, resume with other flags.
 //! * [`input`] — CSV, gzip, duplicate and invalid input lines end to end.
+//! * [`exclude`] — `--exclude`: listed input domains, MX hosts and policy hosts are never
+//!   queried or contacted; the rest agrees with the truth.
 //! * [`ipv6`] — `--ip-version 4|6|both` with MX and policy hosts on `::1`.
 //! * [`injection`] — the STARTTLS injection personalities of the lab, scanned.
 //! * [`scopes`] — `--probe sts` and DNS only against the default scan: the same measurements,
@@ -20,6 +22,7 @@
 mod check;
 mod common;
 mod crash;
+mod exclude;
 mod generated;
 mod impaired;
 mod injection;

@@ -368,7 +368,7 @@ fn layout_metadata_manifest_and_no_tmp_left() {
         .join("domains/scan_date=2026-03-14/scan_id=lay1/part-00000.parquet");
     let (_, kv) = read_all(&path);
     let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    assert_eq!(get("schema_version").as_deref(), Some("3"));
+    assert_eq!(get("schema_version").as_deref(), Some("4"));
     assert_eq!(get("scan_id").as_deref(), Some("lay1"));
     assert_eq!(
         get("tool_version").as_deref(),

@@ -165,9 +165,15 @@ fn hosts(row: &DomainRow, mx: &[MxRow], pol: &Policy, probed: bool, out: &mut Ve
                 injection: r.starttls_injection,
             })
             .collect();
+        // Withheld on the operator's word (`--exclude`, or an address on `--blocklist`), as
+        // the scanner decides it: unknown, never failing.
+        let withheld = mx.iter().filter(|r| r.mx_host == *h).any(|r| {
+            r.mx_excluded == Some(true) || r.address_refused.as_deref() == Some("blocklisted")
+        });
         facts.push(MxHostFacts {
             host: (*h).to_owned(),
             policy_match: Some(covered),
+            withheld,
             addresses,
         });
     }
