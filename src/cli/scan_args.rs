@@ -68,7 +68,8 @@ pub struct NetArgs {
     pub connect_timeout: Duration,
     /// Timeout of the whole policy fetch, counted from the first connect: every address tried,
     /// the TLS handshake, the request and the body. A host slower than this is recorded as
-    /// `timeout` (RFC 8461 §3.3 suggests senders wait up to a minute).
+    /// `timeout`, or `connect-timeout` if no TCP connection was established in time (RFC 8461
+    /// §3.3 suggests senders wait up to a minute).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub fetch_timeout: Duration,
     /// Timeout of one SMTP reply.

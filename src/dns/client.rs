@@ -6,12 +6,18 @@
 //! rule), then interprets the raw response itself: the RCODE, the CNAME chain in the answer section
 //! (RFC 1034 §3.6.2; an incomplete chain is followed with a new query for its target), the
 //! records of the queried type at the end of the chain, and the TTL. `timeout` and `servfail`
-//! are retried up to `attempts` tries in total; nothing else is. On the multiplexed transport
-//! a query's first resolver is chosen round robin and its retries go to the next ones in
-//! order (attempt k to resolver first + k mod n), so a retry never returns to a silent
-//! resolver while another is left untried. hickory's response cache is
-//! not in the path (see the module docs of [`crate::dns`]). An optional governor rate limit
-//! applies to every query sent, retries included.
+//! are retried up to `attempts` tries in total; nothing else is. On both transports a query's
+//! first resolver is chosen round robin and its retries go to the next ones in order (attempt
+//! k to resolver first + k mod n), so a retry never returns to a silent resolver while
+//! another is left untried. The hickory transport therefore has one name-server pool per
+//! resolver and stsscan picks the pool: one pool over all resolvers would order them by its
+//! latency estimates (an untried resolver starts with a random microsecond estimate, and
+//! hickory counts NXDOMAIN and NODATA answers as failures of the resolver that sent them), so
+//! a retry could go back to the resolver that just did not answer. A pool of one resolver
+//! has no other to try, so an attempt is one resolver either way and `attempts` means the same
+//! on both transports. hickory's response cache is not in the path (see the module docs of
+//! [`crate::dns`]). An optional governor rate limit applies to every query sent, retries
+//! included.
 //!
 //! Reads are bounded by the protocol: a DNS message is at most 65 535 octets, so the records of
 //! one answer are bounded; the CNAME chain is bounded by [`MAX_CNAME_CHAIN`]. Address lookups,
@@ -58,13 +64,14 @@ pub struct Dns {
 }
 
 enum Wire {
-    Hickory(NameServerPool<TokioRuntimeProvider>),
+    /// One hickory name-server pool per resolver, in the order of `Core::resolvers`.
+    Hickory(Vec<NameServerPool<TokioRuntimeProvider>>),
     Mux(UdpMux),
 }
 
 struct Core {
     wire: Wire,
-    /// Round-robin counter for the first resolver of each query (multiplexed transport).
+    /// Round-robin counter for the first resolver of each query.
     next_server: AtomicUsize,
     cfg: DnsConfig,
     resolvers: Vec<SocketAddr>,
@@ -113,25 +120,32 @@ impl Dns {
         opts.attempts = 1;
         opts.cache_size = 0;
         opts.num_concurrent_reqs = 1;
-        opts.server_ordering_strategy = ServerOrderingStrategy::QueryStatistics;
+        // each pool holds one resolver: the order is stsscan's (see the module docs)
+        opts.server_ordering_strategy = ServerOrderingStrategy::UserProvidedOrder;
         opts.preserve_intermediates = true;
         opts.case_randomization = false;
-        let servers = resolvers.iter().map(|addr| {
+        let server = |addr: &SocketAddr| {
             let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
             for c in &mut ns.connections {
                 c.port = addr.port();
             }
             ns
-        });
+        };
         let wire = match cfg.transport {
             Transport::Hickory => {
                 let tls = TlsConfig::new().context("DNS transport configuration")?;
                 let cx = Arc::new(PoolContext::new(opts, tls));
-                Wire::Hickory(NameServerPool::from_config(
-                    servers,
-                    cx,
-                    TokioRuntimeProvider::default(),
-                ))
+                let pools = resolvers
+                    .iter()
+                    .map(|addr| {
+                        NameServerPool::from_config(
+                            [server(addr)],
+                            cx.clone(),
+                            TokioRuntimeProvider::default(),
+                        )
+                    })
+                    .collect();
+                Wire::Hickory(pools)
             }
             Transport::Multiplexed { sockets } => Wire::Mux(
                 UdpMux::new(&resolvers, sockets).context("binding the DNS client sockets")?,
@@ -408,9 +422,9 @@ impl Core {
         chain: &[Name],
     ) -> (Step, u32) {
         let attempts = self.cfg.attempts.max(1);
-        // The multiplexed transport's resolver for each attempt: the first one round robin
-        // across lookups, then attempt k goes to (first + k) mod n, so a retry always goes to
-        // the next resolver whatever other lookups were sent in between.
+        // The resolver of each attempt (both transports): the first one round robin across
+        // lookups, then attempt k goes to (first + k) mod n, so a retry always goes to the
+        // next resolver whatever other lookups were sent in between.
         let first = self.next_server.fetch_add(1, Ordering::Relaxed);
         let mut sent = 0u32;
         loop {
@@ -438,8 +452,8 @@ impl Core {
         }
     }
 
-    /// One attempt; `server` is the index of the resolver the multiplexed transport asks
-    /// (hickory's pool picks its own, by its response-time statistics).
+    /// One attempt to the resolver at index `server` of `resolvers` (through its own hickory
+    /// pool, or the multiplexed sockets).
     async fn query_once(
         &self,
         qname: &Name,
@@ -451,15 +465,18 @@ impl Core {
         // lookup can never hang.
         let guard = self.cfg.timeout.saturating_mul(2) + Duration::from_secs(1);
         let res = match &self.wire {
-            Wire::Hickory(pool) => {
-                let mut options = DnsRequestOptions::default();
-                options.recursion_desired = true;
-                let query = Query::query(qname.clone(), rtype);
-                tokio::time::timeout(guard, pool.lookup(query, options).first_answer())
-                    .await
-                    .unwrap_or(Err(NetError::Timeout))
-                    .map(DnsResponse::into_message)
-            }
+            Wire::Hickory(pools) => match pools.get(server) {
+                Some(pool) => {
+                    let mut options = DnsRequestOptions::default();
+                    options.recursion_desired = true;
+                    let query = Query::query(qname.clone(), rtype);
+                    tokio::time::timeout(guard, pool.lookup(query, options).first_answer())
+                        .await
+                        .unwrap_or(Err(NetError::Timeout))
+                        .map(DnsResponse::into_message)
+                }
+                None => Err(NetError::NoConnections),
+            },
             Wire::Mux(mux) => match self.resolvers.get(server) {
                 Some(&server) => tokio::time::timeout(
                     guard,

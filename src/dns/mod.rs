@@ -17,8 +17,10 @@
 //! * hickory-resolver's high-level `Resolver` (its response cache, search list, hosts file,
 //!   localhost short-cuts) is *not* used: it would hide statuses (a cached negative answer, a
 //!   hosts-file entry) and folds SERVFAIL/REFUSED/NXDOMAIN into errors. We drive its
-//!   `NameServerPool` (UDP with TCP fallback on TC=1, per-server statistics) directly, one
-//!   query at a time, and interpret the response code, CNAME chain and TTL ourselves.
+//!   `NameServerPool` (UDP with TCP fallback on TC=1) directly, one query at a time, and
+//!   interpret the response code, CNAME chain and TTL ourselves. There is one pool per
+//!   resolver: which resolver an attempt goes to is decided by [`client`], not by hickory's
+//!   latency statistics (see below).
 //! * hickory opens a UDP socket and spawns a task per query (measured ≈ 50 µs client CPU per
 //!   lookup in a debug build vs ≈ 3 µs for the message encoding); [`Transport::Multiplexed`]
 //!   (a private `mux` module) shares a few sockets instead (≈ 13 µs), each replaced by a
@@ -26,10 +28,13 @@
 //!   The library default stays [`Transport::Hickory`]; `stsscan scan` defaults to
 //!   multiplexed.
 //! * Names are always queried as fully qualified (no search list).
-//! * Retries: only `timeout` and `servfail` are retried, `attempts` tries in total. `refused`
-//!   and `referral` (RFC 2308 §2.2: NS and no SOA in the authority section, what a resolver
-//!   that does not recurse sends) are not: they come from how the resolver is set up, and
-//!   the same resolver answers the same again.
+//! * Retries: only `timeout` and `servfail` are retried, `attempts` tries in total, on both
+//!   transports alike: a lookup's first resolver is chosen round robin and attempt k goes to
+//!   resolver (first + k) mod n, so a retry never goes back to a resolver that just did not
+//!   answer while another is left untried. `refused` and `referral` (RFC 2308 §2.2: NS and
+//!   no SOA in the authority section, what a resolver that does not recurse sends) are not
+//!   retried: they come from how the resolver is set up, and the same resolver answers the
+//!   same again.
 //! * Only address lookups are cached (MX and policy hosts are shared by many domains); TXT and
 //!   MX answers are per domain and never cached, so a scan sees the DNS as it is. An address
 //!   lookup keeps at most [`MAX_ADDRESSES_PER_FAMILY`] addresses per family, so a cache entry
@@ -102,8 +107,11 @@ pub struct DnsConfig {
 /// How queries travel to the resolvers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Transport {
-    /// hickory-resolver's name-server pool: a fresh UDP socket (random source port) per
-    /// query, TCP on truncation, resolvers ordered by their response-time statistics.
+    /// hickory-resolver's name-server pool, one per resolver: a fresh UDP socket (random
+    /// source port) per query, the datagram re-sent within an attempt, TCP on truncation; a
+    /// lookup's first resolver is chosen round robin and each retry goes to the next one in
+    /// the configured order (as [`Transport::Multiplexed`]; hickory's latency-based choice
+    /// is not used, so a retry never goes back to a silent resolver).
     #[default]
     Hickory,
     /// A few UDP sockets per address family shared by all queries, answers demultiplexed by

@@ -12,7 +12,7 @@ use rustls::pki_types::CertificateDer;
 
 use super::classify::{classify, detail};
 use crate::gate::AddressGate;
-use crate::tls::{ChainVerdict, TrustAnchors, capturing_client_config_with_slot};
+use crate::tls::{ChainVerdict, HandshakeSlot, TrustAnchors, capturing_client_config_with_slot};
 
 /// The User-Agent sent when none is configured: the scanner's name, version and a contact URL.
 pub const DEFAULT_USER_AGENT: &str = concat!(
@@ -39,9 +39,12 @@ pub struct FetchConfig {
     pub anchors: TrustAnchors,
     /// The User-Agent header (identify the scanner, with a contact URL).
     pub user_agent: String,
-    /// Timeout of the TCP connect plus TLS handshake, per address.
+    /// Timeout of the TCP connect plus TLS handshake, per address (a TCP connect that does
+    /// not complete is `connect-timeout`, a stalled handshake `timeout`).
     pub connect_timeout: Duration,
-    /// Deadline for the whole fetch (all addresses, headers and body).
+    /// Deadline for the whole fetch (all addresses, headers and body). When it fires, the
+    /// outcome says what was pending: a TCP connect (`connect-timeout`) or, once connected,
+    /// the handshake or the response (`timeout`).
     pub total_timeout: Duration,
     /// The HTTPS port (443; the lab moves it). Sent in the URL (and `Host`) when not 443.
     pub https_port: u16,
@@ -85,10 +88,15 @@ pub enum FetchOutcome {
     /// `host-not-found`: no address was given for `mta-sts.<domain>` (or the name cannot be
     /// a host); the DNS layer normally records this before the fetch.
     HostNotFound,
-    /// `connect-refused`: every address refused the TCP connection (RST), or was
-    /// unreachable (ICMP).
+    /// `connect-refused`: the TCP connect to the last address tried failed without a
+    /// connection: refused (RST), unreachable (ICMP), or failed locally (no route for the
+    /// address family, a source address not available, not permitted: `ENETUNREACH`,
+    /// `EAFNOSUPPORT`, `EADDRNOTAVAIL`, `EACCES`, `EPERM`). The OS error is in `detail`. Never
+    /// a TLS outcome: no handshake started.
     ConnectRefused,
-    /// `connect-timeout`: no TCP connection and TLS handshake within the connect timeout.
+    /// `connect-timeout`: no TCP connection was established in time: the connect timeout
+    /// expired, or the whole-fetch deadline fired while a TCP connect (to any of the
+    /// addresses) was still pending.
     ConnectTimeout,
     /// `tls-error`: TCP connected but the TLS handshake failed for a reason other than the
     /// certificate (alert, protocol error, bad handshake signature, peer closed mid-way).
@@ -236,6 +244,10 @@ pub fn policy_url(domain: &str, port: u16) -> String {
 #[derive(Debug, Clone)]
 pub struct PolicyFetcher {
     config: FetchConfig,
+    /// Source address of the connections; `None` (always, outside the unit tests): the OS
+    /// chooses. The unit tests set an address the host does not have, to provoke a connect
+    /// that fails locally without sending anything.
+    local_address: Option<IpAddr>,
 }
 
 /// A [`FetchConfig`] that cannot work.
@@ -254,7 +266,10 @@ impl PolicyFetcher {
     /// A fetcher with `config`, unchecked: with an invalid User-Agent every fetch ends in
     /// `tls-error` with a configuration detail. Prefer [`PolicyFetcher::try_new`].
     pub fn new(config: FetchConfig) -> Self {
-        PolicyFetcher { config }
+        PolicyFetcher {
+            config,
+            local_address: None,
+        }
     }
 
     /// A fetcher with `config`, checked: the User-Agent must be a valid header value and the
@@ -269,7 +284,7 @@ impl PolicyFetcher {
         if config.total_timeout.is_zero() {
             return Err(FetchConfigError::ZeroTimeout("total"));
         }
-        Ok(PolicyFetcher { config })
+        Ok(PolicyFetcher::new(config))
     }
 
     /// The configuration.
@@ -366,6 +381,7 @@ impl PolicyFetcher {
             .http1_only()
             .tls_info(true)
             .pool_max_idle_per_host(0)
+            .local_address(self.local_address)
             .user_agent(self.config.user_agent.as_str())
             .connect_timeout(self.config.connect_timeout.min(remaining))
             .timeout(remaining)
@@ -378,7 +394,7 @@ impl PolicyFetcher {
                 return;
             }
         };
-        let exchange = self.exchange(&client, url, out);
+        let exchange = self.exchange(&client, url, &slots.handshake, out);
         // reqwest's own timeouts (set from the same deadline) classify first; this guard
         // only bounds the exchange should they not fire.
         let guard = deadline + GUARD_GRACE;
@@ -435,11 +451,21 @@ impl PolicyFetcher {
         }
     }
 
-    async fn exchange(&self, client: &reqwest::Client, url: &reqwest::Url, out: &mut PolicyFetch) {
+    async fn exchange(
+        &self,
+        client: &reqwest::Client,
+        url: &reqwest::Url,
+        handshake: &HandshakeSlot,
+        out: &mut PolicyFetch,
+    ) {
         let mut response = match client.get(url.clone()).send().await {
             Ok(r) => r,
             Err(e) => {
-                out.outcome = classify(&e);
+                let hello_sent = handshake
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .hello_sent;
+                out.outcome = classify(&e, hello_sent);
                 out.detail = Some(detail(&e));
                 return;
             }
@@ -497,7 +523,7 @@ impl PolicyFetcher {
                 Err(e) => {
                     // The head arrived, so the handshake completed: a timeout stays a
                     // timeout, anything else ended the body early.
-                    out.outcome = match classify(&e) {
+                    out.outcome = match classify(&e, true) {
                         FetchOutcome::Timeout | FetchOutcome::ConnectTimeout => {
                             FetchOutcome::Timeout
                         }
@@ -602,6 +628,59 @@ mod tests {
             PolicyFetcher::try_new(c).err(),
             Some(FetchConfigError::ZeroTimeout("total"))
         );
+    }
+
+    /// Regression: a connect that failed locally (here: binding a source address the host
+    /// does not have, `EADDRNOTAVAIL`; `EAFNOSUPPORT` on a host without IPv6) was `tls-error`
+    /// and the next address was not tried, so a scan host without IPv6 connectivity recorded
+    /// every dual-stack policy host as a TLS error. RFC 8461 §3.3: "If a valid TXT record is
+    /// found but no policy can be fetched via HTTPS (for any reason), and there is no valid
+    /// (non-expired) previously cached policy, senders MUST continue with delivery as though
+    /// the domain has not implemented MTA-STS." — the dataset records the reason: no TCP
+    /// connection was established, so it is `connect-refused` (not a TLS failure), and the
+    /// next address is tried as after a refusal.
+    #[tokio::test]
+    async fn a_local_connect_failure_is_connect_refused_and_the_next_address_is_tried() {
+        use tokio::io::AsyncWriteExt;
+        // The second address: a plain-TCP server on loopback that answers with something that
+        // is not TLS (so reaching it ends in `tls-error`, with the TCP connection made).
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            // bounded: aborted at the end of the test
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+                let _ = tcp.shutdown().await;
+            }
+        });
+        let mut config = FetchConfig::new(TrustAnchors::empty());
+        config.https_port = port;
+        config.connect_timeout = Duration::from_secs(5);
+        config.total_timeout = Duration::from_secs(10);
+        // An IPv6 source address from the documentation prefix (RFC 3849), not configured on
+        // the host: the bind fails before anything is sent. It applies only to IPv6
+        // destinations, so the IPv4 loopback server is reached normally.
+        let mut fetcher = PolicyFetcher::try_new(config).unwrap();
+        fetcher.local_address = Some("2001:db8::5".parse().unwrap());
+        let v6 = IpAddr::from(std::net::Ipv6Addr::LOCALHOST);
+        let v4 = IpAddr::from([127, 0, 0, 1]);
+
+        let r = fetcher.fetch("example.com", &[v6]).await;
+        assert_eq!(r.outcome, FetchOutcome::ConnectRefused, "{r:?}");
+        assert_eq!(r.attempts, 1);
+        assert!(
+            r.detail.as_deref().unwrap_or("").contains("os error"),
+            "{r:?}"
+        );
+        assert!(r.chain.is_empty() && r.cert_verdict.is_none());
+
+        let r = fetcher.fetch("example.com", &[v6, v4]).await;
+        server.abort();
+        assert_eq!(r.attempts, 2, "the next address is tried: {r:?}");
+        assert_eq!(r.address, Some(SocketAddr::new(v4, port)));
+        assert_eq!(r.outcome, FetchOutcome::TlsError, "{r:?}");
     }
 
     #[test]

@@ -17,6 +17,11 @@
 //!   them with `resolve_to_addrs`, proxies are disabled, and SNI is `mta-sts.<domain>`.
 //!   Addresses are tried in the given order (at most [`MAX_ADDRESSES`]); the next one only
 //!   after `connect-refused` or `connect-timeout`, all within one total deadline.
+//! * A TCP connect that fails without a connection is `connect-refused` whatever the reason:
+//!   refused, unreachable, or failed locally (`EACCES`, `EPERM`, `EADDRNOTAVAIL`,
+//!   `EAFNOSUPPORT`, no route for the family), as in the STARTTLS prober. It is never
+//!   `tls-error` (no handshake started), and the next address is tried: a scan host without
+//!   IPv6 connectivity still reaches a dual-stack policy host over IPv4.
 //! * "HTTP 3xx redirects MUST NOT be followed": a 3xx is `redirect` with its `Location`.
 //! * Only status 200 is a policy; any other status is `http-status`.
 //! * The body is streamed and capped: more than `max_body` bytes (65536 by default) is
@@ -36,7 +41,10 @@
 //! * reqwest's connect timeout covers the TCP connect *and* the TLS handshake; the session
 //!   store tells them apart (rustls builds the ClientHello only once TCP is connected), so a
 //!   stalled handshake is `timeout` and only a TCP connect that does not complete is
-//!   `connect-timeout`.
+//!   `connect-timeout`. The same fact decides what the whole-fetch deadline interrupted: a
+//!   TCP connect still pending (also to a second or later address) is `connect-timeout`,
+//!   anything after it `timeout`; and whether a connect error is a connection-level failure
+//!   (`connect-refused`) or a failed handshake (`tls-error`).
 //!
 //! It must not parse the policy (that is `records`) nor decide what the result means
 //! (`assess`).

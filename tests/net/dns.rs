@@ -70,6 +70,7 @@ over_both_transports!(
     concurrent_address_lookups_are_single_flight,
     big_address_answers_are_kept_bounded,
     a_dead_resolver_is_skipped_on_retry,
+    a_retry_goes_to_the_next_resolver_despite_other_lookups,
 );
 
 fn v4(s: &str) -> IpAddr {
@@ -254,24 +255,90 @@ async fn a_dead_resolver_is_skipped_on_retry(t: Transport) {
     }
 }
 
-/// Regression: the resolver of every attempt came from one counter shared by all lookups, so a
-/// lookup whose first attempt went to the silent resolver of [silent, live] was retried on the
-/// silent one again as soon as one other lookup had been sent in between. Each lookup's
-/// attempts now go to consecutive resolvers, whatever else is in flight. (Multiplexed
-/// transport only: hickory's pool orders the resolvers by its own response-time statistics.)
-#[tokio::test]
-async fn a_retry_goes_to_the_next_resolver_despite_other_lookups() {
-    let t = MUX;
+/// Datagrams waiting on a bound socket that is never read (a silent resolver), drained.
+fn drain_count(silent: &tokio::net::UdpSocket) -> usize {
+    let mut buf = [0u8; 512];
+    let mut n = 0;
+    // bounded: the socket's receive buffer holds a finite number of datagrams
+    for _ in 0..10_000 {
+        match silent.try_recv(&mut buf) {
+            Ok(_) => n += 1,
+            Err(_) => break,
+        }
+    }
+    n
+}
+
+/// Regression (multiplexed transport): the resolver of every attempt came from one counter
+/// shared by all lookups, so a lookup whose first attempt went to the silent resolver of
+/// [silent, live] was retried on the silent one again as soon as one other lookup had been
+/// sent in between.
+///
+/// Regression (hickory transport): one hickory name-server pool held every resolver and
+/// picked each attempt's by its measured latency, which NXDOMAIN and NODATA answers also
+/// penalize (hickory counts them as failures), while an untried resolver starts with a random
+/// microsecond estimate: a retry could go to the silent resolver again, and the lookup timed
+/// out after `attempts` tries with a working resolver left unasked. Now each resolver has its
+/// own pool and stsscan rotates the attempts itself.
+///
+/// RFC 1035 §7.2: "The key algorithm uses the state information of the request to select the
+/// next name server address to query, and also computes a timeout which will cause the next
+/// action should a response not arrive. The next action will usually be a transmission to
+/// some other server, but may be a temporary error to the client." Each lookup's attempt k
+/// goes to resolver (first + k) mod n, whatever else is in flight: with attempts = 2 every
+/// lookup reaches the live resolver and the silent one gets at most one query per lookup.
+async fn a_retry_goes_to_the_next_resolver_despite_other_lookups(t: Transport) {
     let server = TestServer::start();
-    let (dead, _dead_tcp) = bind_pair().await; // bound, never read
-    let dns = Dns::new(DnsConfig {
-        resolvers: vec![dead.local_addr().unwrap(), server.addr],
-        timeout: Duration::from_millis(500),
-        attempts: 2,
-        transport: t,
-        ..DnsConfig::default()
-    })
-    .unwrap();
+    let (dead, _dead_tcp) = bind_pair().await; // bound, never answers
+    let silent = dead.local_addr().unwrap();
+    let client = || {
+        Dns::new(DnsConfig {
+            resolvers: vec![silent, server.addr],
+            // below hickory's 333 ms UDP re-send floor: one datagram per attempt
+            timeout: Duration::from_millis(250),
+            attempts: 2,
+            transport: t,
+            ..DnsConfig::default()
+        })
+        .unwrap()
+    };
+    // Several fresh clients at once (hickory's first choice was random per client), each
+    // with sequential lookups that the live resolver answers with NODATA and NXDOMAIN.
+    const CLIENTS: usize = 8;
+    const LOOKUPS: usize = 4;
+    let runs = (0..CLIENTS).map(|c| {
+        let dns = client();
+        async move {
+            let mut failures = Vec::new();
+            for i in 0..LOOKUPS {
+                let (name, want) = if i % 2 == 0 {
+                    ("nodata.test", DnsStatus::NoData)
+                } else {
+                    ("nx.test", DnsStatus::NxDomain)
+                };
+                let l = dns.txt(name).await;
+                if l.status != want || l.queries > 2 {
+                    failures.push(format!("client {c} lookup {i}: {l:?}"));
+                }
+            }
+            failures
+        }
+    });
+    let failures: Vec<String> = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    let got = drain_count(&dead);
+    assert!(
+        got <= CLIENTS * LOOKUPS,
+        "the silent resolver got {got} queries for {} lookups",
+        CLIENTS * LOOKUPS
+    );
+
+    // One client, a lookup sent while another waits for its first attempt.
+    let dns = client();
     for round in 0..3 {
         let first = {
             let dns = dns.clone();
@@ -293,6 +360,11 @@ async fn a_retry_goes_to_the_next_resolver_despite_other_lookups() {
             "round {round}: {:?} after {} queries",
             first.detail,
             first.queries
+        );
+        let silent = drain_count(&dead);
+        assert!(
+            silent <= 2,
+            "round {round}: the silent resolver got {silent} queries for two lookups"
         );
     }
 }

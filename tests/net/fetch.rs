@@ -339,15 +339,18 @@ async fn refused_and_fallback_to_next_address() {
     assert_eq!(r.address, Some(srv.addr));
 }
 
-#[tokio::test]
-async fn full_backlog_is_connect_timeout() {
-    // A listener with backlog 0 whose queue is already full drops further SYNs (Linux), so
-    // the TCP connect never completes.
+/// A listener with backlog 0 whose queue is already full: Linux drops further SYNs, so a TCP
+/// connect to it never completes. Returns the address and what must be kept alive.
+async fn full_backlog() -> (
+    SocketAddr,
+    tokio::net::TcpListener,
+    Vec<tokio::net::TcpStream>,
+) {
     let ip = server::random_loopback();
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(IpAddr::V4(ip), 0)).unwrap();
     let addr = socket.local_addr().unwrap();
-    let _listener = socket.listen(0).unwrap();
+    let listener = socket.listen(0).unwrap();
     let mut fillers = Vec::new();
     for _ in 0..3 {
         if let Ok(Ok(s)) = tokio::time::timeout(
@@ -359,6 +362,12 @@ async fn full_backlog_is_connect_timeout() {
             fillers.push(s);
         }
     }
+    (addr, listener, fillers)
+}
+
+#[tokio::test]
+async fn full_backlog_is_connect_timeout() {
+    let (addr, _listener, _fillers) = full_backlog().await;
     let mut config = FetchConfig::new(TrustAnchors::empty());
     config.https_port = addr.port();
     config.connect_timeout = Duration::from_millis(400);
@@ -516,5 +525,36 @@ async fn fetches_to_one_address_share_its_politeness_slot() {
         // each had its whole 600 ms: a stalled response, not a queue, ended it
         assert_eq!(r.outcome, FetchOutcome::Timeout, "{r:?}");
         assert!(r.elapsed < Duration::from_millis(1_000), "{:?}", r.elapsed);
+    }
+}
+
+/// Regression: the whole-fetch deadline (`--fetch-timeout`) that fires while the TCP connect
+/// to a later address is still pending was recorded `timeout` ("connected, but the response
+/// was not complete in time") although no TCP connection had been established: it is
+/// `connect-timeout`. RFC 8461 §3.3: "If a valid TXT record is found but no policy can be
+/// fetched via HTTPS (for any reason), and there is no valid (non-expired) previously cached
+/// policy, senders MUST continue with delivery as though the domain has not implemented
+/// MTA-STS." — the dataset records the reason: which step did not finish, here the TCP
+/// connect.
+#[tokio::test]
+async fn deadline_during_a_later_connect_is_connect_timeout() {
+    let (slow, _listener, _fillers) = full_backlog().await;
+    let dead = neighbour(slow.ip());
+    let mut config = FetchConfig::new(TrustAnchors::empty());
+    config.https_port = slow.port();
+    config.total_timeout = Duration::from_millis(600);
+    // (a) the first address refuses, the deadline fires while connecting to the second
+    //     (the per-address connect timeout is longer than the whole fetch);
+    // (b) the first connect times out, the deadline fires during the second one.
+    for (first, connect) in [(dead, 5_000), (slow.ip(), 350)] {
+        config.connect_timeout = Duration::from_millis(connect);
+        let r = PolicyFetcher::new(config.clone())
+            .fetch(DOMAIN, &[first, slow.ip()])
+            .await;
+        assert_eq!(r.outcome, FetchOutcome::ConnectTimeout, "{first}: {r:?}");
+        assert_eq!(r.attempts, 2, "{r:?}");
+        assert_eq!(r.address, Some(slow));
+        assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+        assert_eq!(r.cert_verdict, None);
     }
 }
