@@ -408,10 +408,12 @@ fn fetch_failed_starttls_lost_delivery_tlsrpt_max_age() {
     assert!(run_pair(bad, still).is_empty());
 }
 
-/// RFC 8461 §3.3: "If a valid TLS connection cannot be established or the policy can't be
-/// successfully parsed, senders MUST treat this as a failure to fetch the policy" (policy
-/// host: critical); §5: under `enforce` senders "MUST NOT deliver the message to hosts that
-/// fail ... certificate validation" (MX: critical under enforce, warning under testing, info
+/// RFC 8461 §3.3: "If a valid TXT record is found but no policy can be fetched via HTTPS
+/// (for any reason), and there is no valid (non-expired) previously cached policy, senders
+/// MUST continue with delivery as though the domain has not implemented MTA-STS": a policy
+/// host whose certificate stops validating silently turns MTA-STS off (critical); §5: under
+/// `enforce` senders "MUST NOT deliver the message to hosts that fail MX matching or
+/// certificate validation" (MX: critical under enforce, warning under testing, info
 /// otherwise). A certificate that was never valid, or an MX whose handshake now fails (no
 /// verdict: that is `starttls-lost`), raises no `cert-invalid`.
 #[test]
