@@ -189,17 +189,6 @@ fn hosts(row: &DomainRow, mx: &[MxRow], pol: &Policy, probed: bool, out: &mut Ve
             }
         }
     }
-    if pol.mode == Mode::None {
-        // RFC 8461 §5: "none": "In this mode, Sending MTAs should treat the Policy Domain as
-        // though it does not have any active policy."
-        out.push(check(
-            "a sender enforcing the draft can deliver",
-            Mark::Skip,
-            "mode none withdraws MTA-STS: senders deliver as without a policy",
-            None,
-        ));
-        return;
-    }
     // The same summary the scan computes for a published policy (RFC 8461 §5).
     let summary = verdict::summarize(&facts, true, probed);
     match summary.enforce_deliverable {
@@ -451,10 +440,12 @@ mod tests {
             ),
             "{deliver:?}"
         );
-        // mode: none withdraws the policy; nothing about the hosts is at stake.
+        // RFC 8461 §5: "none": "In this mode, Sending MTAs should treat the Policy Domain as
+        // though it does not have any active policy": whatever the hosts, no mail is lost
+        // (worth fixing before enforcing, as the scan judges a published policy).
         let withdraw = b"version: STSv1\nmode: none\nmax_age: 86400\n";
         let c = explain(&r, &[secure("mx1.example.com")], withdraw, "d", true);
-        assert_eq!(mark(&c, "can deliver"), Mark::Skip);
+        assert_eq!(mark(&c, "can deliver"), Mark::Warn);
         assert!(!c.iter().any(|c| c.mark == Mark::Fail), "{c:#?}");
         // Not probed: not judged.
         let c = explain(&r, &[], ENFORCE, "d", false);
