@@ -912,13 +912,17 @@ mod tests {
             },
         );
         assert_eq!(a.policy_fetch, "address-refused");
-        let f: Vec<_> = a
-            .findings
+        let f = policy_findings(&a);
+        assert_eq!(f, [("policy-host-address-refused", Severity::Warning)]);
+    }
+
+    /// The `policy-*` findings of an assessment, as (code, severity).
+    fn policy_findings(a: &DomainAssessment) -> Vec<(&'static str, Severity)> {
+        a.findings
             .iter()
             .filter(|f| f.code.starts_with("policy"))
             .map(|f| (f.code, f.severity))
-            .collect();
-        assert_eq!(f, [("policy-host-address-refused", Severity::Warning)]);
+            .collect()
     }
 
     /// A policy host on the operator's `--exclude` list was not contacted: the policy is
@@ -931,12 +935,7 @@ mod tests {
         assert_eq!(a.policy_fetch, "excluded");
         assert!(!a.policy_usable);
         assert_eq!(a.policy_failure(), None);
-        let f: Vec<_> = a
-            .findings
-            .iter()
-            .filter(|f| f.code.starts_with("policy"))
-            .map(|f| (f.code, f.severity))
-            .collect();
+        let f = policy_findings(&a);
         assert_eq!(f, [("policy-host-excluded", Severity::Info)]);
     }
 

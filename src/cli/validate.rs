@@ -155,10 +155,10 @@ impl Report {
 /// Runs `stsscan validate`.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let report = match &args.what {
-        What::Policy { file } => check_policy(&read_input(file)?),
+        What::Policy { file } => check_policy(&read_input(file, MAX_FILE_BYTES)?),
         What::StsTxt { records } => check_sts_txt(records),
         What::TlsrptTxt { records } => check_tlsrpt_txt(records),
-        What::TlsrptReport { file } => check_report(&read_input(file)?),
+        What::TlsrptReport { file } => check_report(&read_input(file, MAX_FILE_BYTES)?),
         What::MxMatch { patterns, host } => check_mx_match(patterns, host),
         What::Domain { name } => check_domain(name),
     };
@@ -173,18 +173,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+/// Reads at most `cap` bytes of `path`, or of standard input for `-` (shared with `check
+/// --policy`).
+pub(super) fn read_input(path: &Path, cap: u64) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     if path.as_os_str() == "-" {
         std::io::stdin()
             .lock()
-            .take(MAX_FILE_BYTES)
+            .take(cap)
             .read_to_end(&mut buf)
             .context("reading standard input")?;
     } else {
         std::fs::File::open(path)
             .with_context(|| format!("opening {}", path.display()))?
-            .take(MAX_FILE_BYTES)
+            .take(cap)
             .read_to_end(&mut buf)
             .with_context(|| format!("reading {}", path.display()))?;
     }

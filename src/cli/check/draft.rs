@@ -9,7 +9,6 @@
 //! publish or change the TXT id, RFC 8461 §3.1); the live requirements stay in
 //! [`super::explain`]. It reads FILE, and nothing else.
 
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
@@ -24,22 +23,7 @@ use crate::records::policy::{self, MAX_POLICY_BYTES, Mode, Policy};
 /// (RFC 8461 §3.2 bodies are small; the scanner refuses more than [`MAX_POLICY_BYTES`]) is read
 /// only that far, and the parser reports it as too large.
 pub fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let cap = MAX_POLICY_BYTES as u64 + 1;
-    let mut buf = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin()
-            .lock()
-            .take(cap)
-            .read_to_end(&mut buf)
-            .context("--policy -: reading standard input")?;
-    } else {
-        std::fs::File::open(path)
-            .with_context(|| format!("--policy {}: cannot open", path.display()))?
-            .take(cap)
-            .read_to_end(&mut buf)
-            .with_context(|| format!("--policy {}: cannot read", path.display()))?;
-    }
-    Ok(buf)
+    crate::cli::validate::read_input(path, MAX_POLICY_BYTES as u64 + 1).context("--policy")
 }
 
 /// The requirements a draft policy `body` (named `file` in the output) must meet before it is
@@ -377,6 +361,19 @@ mod tests {
         }
     }
 
+    /// The "what senders see" step, which must be worth fixing with a fix containing `fix`.
+    fn step_says(checks: &[Check], fix: &str) {
+        let step = checks
+            .iter()
+            .find(|c| c.requirement == "the draft is what senders see");
+        assert!(
+            step.is_some_and(
+                |s| s.mark == Mark::Warn && s.fix.as_deref().is_some_and(|f| f.contains(fix))
+            ),
+            "{step:?}"
+        );
+    }
+
     fn mark(checks: &[Check], requirement: &str) -> Mark {
         checks
             .iter()
@@ -501,16 +498,7 @@ mod tests {
         let mut r = row(&["mx1.example.com"]);
         let mx = [secure("mx1.example.com")];
         let c = explain(&r, &mx, ENFORCE, "d", true);
-        let step = c
-            .iter()
-            .find(|c| c.requirement == "the draft is what senders see");
-        assert!(
-            step.is_some_and(|s| s.mark == Mark::Warn
-                && s.fix
-                    .as_deref()
-                    .is_some_and(|f| f.contains("publish _mta-sts.example.com TXT"))),
-            "{step:?}"
-        );
+        step_says(&c, "publish _mta-sts.example.com TXT");
         assert_eq!(mark(&c, "can serve the draft"), Mark::Skip);
         r.sts_txt = Some("valid".into());
         r.sts_id = Some("2024a".into());
@@ -520,16 +508,7 @@ mod tests {
             Some("version: STSv1\nmode: testing\nmx: mx1.example.com\nmax_age: 604800\n".into());
         let c = explain(&r, &mx, ENFORCE, "d", true);
         assert_eq!(mark(&c, "can serve the draft"), Mark::Pass);
-        let step = c
-            .iter()
-            .find(|c| c.requirement == "the draft is what senders see");
-        assert!(
-            step.is_some_and(|s| s.mark == Mark::Warn
-                && s.fix
-                    .as_deref()
-                    .is_some_and(|f| f.contains("change the id"))),
-            "{step:?}"
-        );
+        step_says(&c, "change the id");
         // The same policy with other line endings and field order is the policy served now.
         r.policy_body = Some(
             "version: STSv1\r\nmx: mx1.example.com\r\nmode: enforce\r\nmax_age: 604800\r\n".into(),
