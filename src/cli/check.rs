@@ -507,7 +507,15 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         ));
         if let Some(cert) = row.policy_cert.as_deref() {
             out.push(if cert == "valid" {
-                check(format!("mta-sts.{d} presents a valid certificate"), Mark::Pass, "valid", None)
+                match expiring_soon(row.policy_cert_not_after, row.scanned_at) {
+                    Some(when) => check(
+                        format!("mta-sts.{d} presents a valid certificate"),
+                        Mark::Warn,
+                        format!("valid, but {when}"),
+                        Some("renew it before then: with an expired certificate senders cannot fetch the policy, and once their cached copy runs out they fall back to no MTA-STS"),
+                    ),
+                    None => check(format!("mta-sts.{d} presents a valid certificate"), Mark::Pass, "valid", None),
+                }
             } else {
                 check(
                     format!("mta-sts.{d} presents a valid certificate"),
@@ -629,7 +637,10 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
                 (None, _) if r.address_refused.is_some() => check(req, Mark::Skip, format!("not probed: address refused ({})", r.address_refused.as_deref().unwrap_or("")), None),
                 (None, _) if r.address.is_none() => check(req, Mark::Fail, format!("the host does not resolve ({})", r.address_dns.as_deref().unwrap_or("?")), Some("add an A/AAAA record for the MX host")),
                 (None, _) => check(req, Mark::Skip, "not probed", None),
-                (Some("ok"), Some("valid")) => check(req, Mark::Pass, format!("{} {}", r.tls_version.as_deref().unwrap_or(""), r.tls_cipher.as_deref().unwrap_or("")), None),
+                (Some("ok"), Some("valid")) => match expiring_soon(r.cert_not_after, r.scanned_at) {
+                    Some(when) => check(req, Mark::Warn, format!("valid, but the certificate {when}"), Some("renew it before then: a sender enforcing the policy does not deliver to a host whose certificate has expired (RFC 8460 result certificate-expired)")),
+                    None => check(req, Mark::Pass, format!("{} {}", r.tls_version.as_deref().unwrap_or(""), r.tls_cipher.as_deref().unwrap_or("")), None),
+                },
                 (Some("ok"), cert) => check(req, Mark::Fail, with_detail(&format!("certificate {}", cert.unwrap_or("?")), r.cert_detail.as_deref()), Some("install a certificate from a public CA whose subjectAltName covers the MX host name, with its intermediates")),
                 (Some("starttls-not-offered"), _) => check(req, Mark::Fail, "STARTTLS not advertised", Some("enable STARTTLS in the mail server (e.g. Postfix smtpd_tls_security_level = may)")),
                 (Some(s), _) => check(req, Mark::Fail, format!("{s}{}", in_parens(r.smtp_detail.as_deref())), Some(smtp_fix(s, r.smtp_detail.as_deref()))),
@@ -706,6 +717,26 @@ pub fn explain(row: &DomainRow, mx: &[MxRow]) -> Vec<Check> {
         ),
     });
     out
+}
+
+/// "expires on DATE (in N days)" when a valid certificate expires within the first threshold
+/// of `monitor`'s `cert-expiring` rule (21 days by default), so that `check` and `monitor`
+/// warn from the same day; `None` otherwise or without a date.
+fn expiring_soon(
+    not_after: Option<chrono::DateTime<chrono::Utc>>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let days = *crate::monitor::rules::RuleOptions::default()
+        .expiry_days
+        .first()?;
+    let left = not_after? - at;
+    (left < chrono::Duration::days(i64::from(days))).then(|| {
+        format!(
+            "expires on {} (in {} day(s))",
+            (at + left).format("%Y-%m-%d"),
+            left.num_days().max(0)
+        )
+    })
 }
 
 /// How many of a TXT RRset's records begin with the version (the ones senders count).
@@ -877,6 +908,40 @@ mod tests {
             find(&explain(&r, &[]), "served over HTTPS").mark,
             Mark::Fail
         );
+    }
+
+    /// A valid certificate close to its end is worth renewing, from the day `monitor`'s
+    /// `cert-expiring` rule first warns (21 days by default); later ones pass.
+    #[test]
+    fn a_certificate_about_to_expire_is_worth_renewing() {
+        let at = chrono::Utc::now();
+        let mut r = row("a.test");
+        r.scanned_at = at;
+        r.sts_txt = Some("valid".into());
+        r.policy_fetch = Some("ok".into());
+        r.policy_cert = Some("valid".into());
+        r.policy_cert_not_after = Some(at + chrono::Duration::days(9));
+        let mx = MxRow {
+            scanned_at: at,
+            mx_host: "mx.a.test".into(),
+            address: Some("192.0.2.1".into()),
+            smtp: Some("ok".into()),
+            mx_cert: Some("valid".into()),
+            cert_not_after: Some(at + chrono::Duration::days(20)),
+            ..MxRow::default()
+        };
+        let c = explain(&r, std::slice::from_ref(&mx));
+        let policy = find(&c, "mta-sts.a.test presents a valid certificate");
+        assert_eq!(policy.mark, Mark::Warn);
+        assert!(policy.observed.contains("(in 9 day(s))"), "{policy:?}");
+        let host = find(&c, "MX mx.a.test (192.0.2.1) offers STARTTLS");
+        assert_eq!(host.mark, Mark::Warn, "{host:?}");
+        r.policy_cert_not_after = Some(at + chrono::Duration::days(60));
+        let mut later = mx;
+        later.cert_not_after = Some(at + chrono::Duration::days(22));
+        let c = explain(&r, &[later]);
+        assert_eq!(find(&c, "presents a valid certificate").mark, Mark::Pass);
+        assert_eq!(find(&c, "offers STARTTLS").mark, Mark::Pass);
     }
 
     /// RFC 8461 §3.1 and RFC 8460 §3: records that do not begin with the version are discarded

@@ -217,6 +217,26 @@ async fn every_scenario_and_provider_agrees_with_the_truth() {
             assert_eq!(said, vec![(code, "error")], "{scenario}: {row:?}");
         }
     }
+    // A policy certificate ten days from its end is worth renewing (from `monitor`'s first
+    // `cert-expiring` threshold, 21 days), with the date; a fresh one passes.
+    for (scenario, mark) in [
+        ("policy-cert-expiring", Mark::Warn),
+        ("enforce-valid", Mark::Pass),
+    ] {
+        for (row, mx) in of(scenario) {
+            let c = explain(row, mx);
+            let c = c
+                .iter()
+                .find(|c| c.requirement.ends_with("presents a valid certificate"));
+            assert_eq!(c.map(|c| c.mark), Some(mark), "{scenario}: {c:?}");
+            if mark == Mark::Warn {
+                assert!(
+                    c.is_some_and(|c| c.observed.contains("expires on")),
+                    "{c:?}"
+                );
+            }
+        }
+    }
     // A dangling `_mta-sts` alias is worth fixing, and `check` names its target.
     for (row, mx) in of("txt-cname-dangling") {
         let c = explain(row, mx);
