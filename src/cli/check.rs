@@ -232,6 +232,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         std::path::PathBuf::new(),
     )?;
     cfg.concurrency = 1;
+    crate::pipeline::reach::check_scan(&cfg)?;
     // The operator's own opt-out list: checking a listed domain would contact what the list
     // says not to contact (its MX and policy hosts not on the list are still checked).
     if let Some(list) = cfg.exclude.as_ref().filter(|l| l.contains(&n.ascii)) {

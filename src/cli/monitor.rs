@@ -193,6 +193,7 @@ pub fn config(args: &Args) -> anyhow::Result<ScanConfig> {
         shard: Shard::ALL,
     };
     let mut cfg = args.net.resolve(input, args.history.clone())?;
+    crate::pipeline::reach::check_scan(&cfg)?;
     cfg.concurrency = args.concurrency as usize;
     Ok(cfg)
 }

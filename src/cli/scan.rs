@@ -57,6 +57,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let input = args.input.resolve()?;
     let mut cfg = args.net.resolve(input, args.out.clone())?;
+    crate::pipeline::reach::check_scan(&cfg)?;
     cfg.concurrency = args.concurrency as usize;
     let opts = RunOptions {
         scan_id: args

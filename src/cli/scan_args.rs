@@ -52,7 +52,9 @@ pub struct NetArgs {
     /// shared probe sent); `address+name` probes every (address, MX name) pair.
     #[arg(long, value_enum, default_value = "address")]
     pub probe_dedup: ProbeDedup,
-    /// Address families to probe.
+    /// Address families to probe. Without --allow-private a scan refuses to start when this
+    /// host has no route to the internet over one of them (every address of that family would
+    /// be recorded as refusing connections).
     #[arg(long, value_enum, default_value = "4")]
     pub ip_version: IpVersion,
     /// Concurrent connections per destination address: STARTTLS probes and HTTPS policy

@@ -8,6 +8,7 @@ pub mod config;
 pub mod dedupe;
 pub mod exclude;
 pub mod input;
+pub mod reach;
 pub mod run;
 pub mod scanner;
 pub mod stats;

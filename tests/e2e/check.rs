@@ -1,6 +1,7 @@
 //! `stsscan check DOMAIN --policy FILE`, the real binary against a lab: a draft that lists
 //! the domain's MX host can be published (exit 0), one that lists another host would stop
-//! delivery (exit 1), and the JSON names the draft's verdicts.
+//! delivery (exit 1), and the JSON names the draft's verdicts. And `check` and `scan` on a
+//! host without a route to the internet: they refuse to start.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -126,4 +127,57 @@ async fn a_draft_policy_is_judged_against_the_live_mx_hosts() {
         "{err}"
     );
     run.lab.shutdown().await;
+}
+
+/// In a network namespace of its own (`unshare -n`: a loopback interface that is down, no
+/// route anywhere), an internet scan refuses to start, naming `--ip-version` and the family,
+/// instead of recording every address as refusing connections; nothing is written. The route
+/// lookup sends nothing. Skipped where a namespace cannot be made (no `unshare`, no privilege).
+#[test]
+fn without_a_route_an_internet_scan_refuses_to_start() {
+    let can = Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can {
+        eprintln!("skipped: cannot create a network namespace (unshare -n)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, "example.test\n").expect("write list");
+    let out = dir.path().join("out");
+    let bin = env!("CARGO_BIN_EXE_stsscan");
+    let run = |args: &[&str]| {
+        Command::new("unshare")
+            .arg("-n")
+            .arg(bin)
+            .args(args)
+            .args(["--resolver", "127.0.0.1"])
+            .output()
+            .expect("run stsscan in a namespace")
+    };
+    let list = list.to_str().expect("path");
+    let out_s = out.to_str().expect("path");
+    for (args, family) in [
+        (
+            vec!["check", "example.test"],
+            "--ip-version 4: this host has no route to the IPv4 internet",
+        ),
+        (
+            vec!["check", "example.test", "--ip-version", "6"],
+            "--ip-version 6: this host has no route to the IPv6 internet",
+        ),
+        (
+            vec!["scan", list, "--out", out_s, "--ip-version", "both"],
+            "--ip-version both: this host has no route to the IPv4 internet",
+        ),
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(family), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    assert!(!out.join("manifest").exists(), "nothing is written");
 }

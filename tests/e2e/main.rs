@@ -12,7 +12,8 @@
 //! * [`injection`] — the STARTTLS injection personalities of the lab, scanned.
 //! * [`scopes`] — `--probe sts` and DNS only against the default scan: the same measurements,
 //!   and null where a scope does not measure.
-//! * [`check`] — `stsscan check --policy`: a draft policy judged against a lab domain.
+//! * [`check`] — `stsscan check --policy`: a draft policy judged against a lab domain; an
+//!   internet `check`/`scan` without a route (in a network namespace) refuses to start.
 //!
 //! Every test starts its own lab in a random `127.B.0.0/16` block (the IPv6 test also on
 //! `::1`, on ports of its own) and talks to nothing else.
