@@ -120,15 +120,15 @@ fn hosts(row: &DomainRow, mx: &[MxRow], pol: &Policy, probed: bool, out: &mut Ve
         if pol.mode != Mode::None {
             out.push(match pattern {
                 Some(p) => check(
-                    format!("MX {h} is listed in {}", "the draft"),
+                    format!("MX {h} is listed in the draft"),
                     Mark::Pass,
                     format!("matches mx: {p}"),
                     None,
                 ),
                 None => check(
-                    format!("MX {h} is listed in {}", "the draft"),
-                    // RFC 8461 §4.1: senders "MUST NOT deliver" to a host that fails MX
-                    // matching under enforce; under testing they deliver and report.
+                    format!("MX {h} is listed in the draft"),
+                    // RFC 8461 §5: under enforce senders "MUST NOT deliver the message to hosts
+                    // that fail MX matching"; under testing they deliver and report.
                     if pol.mode == Mode::Enforce {
                         Mark::Fail
                     } else {
@@ -179,7 +179,11 @@ fn hosts(row: &DomainRow, mx: &[MxRow], pol: &Policy, probed: bool, out: &mut Ve
         None => out.push(check(
             "a sender enforcing the draft can deliver",
             Mark::Skip,
-            "not judged: the MX hosts were not probed",
+            if probed {
+                "unknown: a listed MX host was not contacted (--exclude or --blocklist)"
+            } else {
+                "not judged: the MX hosts were not probed"
+            },
             None,
         )),
         Some(true) => {
@@ -457,6 +461,25 @@ mod tests {
         );
         assert!(add_pattern("mx.example.com").contains("*.example.com"));
         assert_eq!(add_pattern("example.com"), "add `mx: example.com`");
+    }
+
+    /// An MX host the operator told the scan not to contact (`--exclude`) is unknown, not
+    /// failing: deliverability under the draft is unknown too, as in the scan.
+    #[test]
+    fn a_withheld_host_leaves_the_draft_unjudged() {
+        let r = row(&["mx1.example.com"]);
+        let excluded = MxRow {
+            mx_host: "mx1.example.com".into(),
+            mx_excluded: Some(true),
+            ..MxRow::default()
+        };
+        let c = explain(&r, &[excluded], ENFORCE, "d", true);
+        let deliver = c.iter().find(|c| c.requirement.contains("can deliver"));
+        assert!(
+            deliver.is_some_and(|c| c.mark == Mark::Skip && c.observed.contains("--exclude")),
+            "{deliver:?}"
+        );
+        assert!(!c.iter().any(|c| c.mark == Mark::Fail), "{c:#?}");
     }
 
     /// A pattern that matches no MX host of the domain protects nothing (a typo, or a host
