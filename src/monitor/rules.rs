@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::snapshot::{DomainSnap, MxSnap, Snapshot};
+use super::snapshot::{DomainSnap, MxSnap, Snapshot, Text};
 use crate::assess::verdict::undeliverable_loses_mail;
 
 /// Microseconds in one day.
@@ -246,8 +246,8 @@ impl Ctx<'_> {
         severity: Severity,
         subject: Option<&str>,
         message: String,
-        old: Option<String>,
-        new: Option<String>,
+        old: Option<impl ToString>,
+        new: Option<impl ToString>,
     ) {
         self.out.push(Alert {
             code: rule.code(),
@@ -255,8 +255,8 @@ impl Ctx<'_> {
             domain: self.domain.to_owned(),
             subject: subject.map(str::to_owned),
             message,
-            old,
-            new,
+            old: old.map(|v| v.to_string()),
+            new: new.map(|v| v.to_string()),
             old_scan: self.old_scan.map(str::to_owned),
             new_scan: self.new_scan.to_owned(),
         });
@@ -318,16 +318,16 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
             _ => None,
         };
         if let Some(severity) = severity {
-            let old_hosts: BTreeSet<&str> = old.mx_hosts.iter().map(String::as_str).collect();
+            let old_hosts: BTreeSet<&str> = old.mx_hosts.iter().map(|h| &**h).collect();
             // An old scan whose MX lookup failed has no MX set to compare with: every
             // uncovered host is reported, saying it may not be new (staying silent would
             // miss a real move made while the lookup failed).
             let old_known = !matches!(old.mx_kind.as_deref(), None | Some("lookup-failed"));
             let mut seen = BTreeSet::new();
             for mx in &new.mx {
-                if old_hosts.contains(mx.host.as_str())
+                if old_hosts.contains(&*mx.host)
                     || mx.policy_match != Some(false)
-                    || !seen.insert(mx.host.as_str())
+                    || !seen.insert(&*mx.host)
                 {
                     continue;
                 }
@@ -458,7 +458,7 @@ fn diff_domain(old: Option<&DomainSnap>, new: &DomainSnap, opts: &RuleOptions, c
             severity,
             None,
             message,
-            Some("deliverable".into()),
+            Some("deliverable"),
             Some(format!(
                 "undeliverable ({})",
                 show(new.rfc8460_result.as_deref())
@@ -509,7 +509,7 @@ fn mx_not_after(d: &DomainSnap) -> BTreeMap<&str, i64> {
     let mut m: BTreeMap<&str, i64> = BTreeMap::new();
     for mx in &d.mx {
         if let Some(t) = mx.cert_not_after {
-            let e = m.entry(mx.host.as_str()).or_insert(t);
+            let e = m.entry(&*mx.host).or_insert(t);
             *e = (*e).min(t);
         }
     }
@@ -589,12 +589,12 @@ fn held_before(old: &DomainSnap, mx: &MxSnap, held: impl Fn(&MxSnap) -> bool) ->
 fn mx_subject(mx: &MxSnap) -> String {
     match &mx.address {
         Some(a) => format!("{} {a}", mx.host),
-        None => mx.host.clone(),
+        None => mx.host.to_string(),
     }
 }
 
 fn starttls_lost(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
-    let ok = |s: &Option<String>| s.as_deref() == Some("ok");
+    let ok = |s: &Option<Text>| s.as_deref() == Some("ok");
     for mx in &new.mx {
         let Some(smtp) = mx.smtp.as_deref() else {
             continue;
@@ -609,7 +609,7 @@ fn starttls_lost(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
                 Severity::Critical,
                 Some(&subject),
                 format!("STARTTLS on MX {subject} no longer works"),
-                Some("ok".into()),
+                Some("ok"),
                 Some(smtp.to_owned()),
             );
         }
@@ -622,7 +622,7 @@ fn invalid(v: Option<&str>) -> Option<&str> {
 }
 
 fn cert_invalid(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
-    let valid = |v: &Option<String>| v.as_deref() == Some("valid");
+    let valid = |v: &Option<Text>| v.as_deref() == Some("valid");
     if valid(&old.policy_cert) {
         if let Some(now) = invalid(new.policy_cert.as_deref()) {
             let subject = format!("mta-sts.{}", cx.domain);
@@ -633,7 +633,7 @@ fn cert_invalid(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
                 format!(
                     "the certificate of {subject} is no longer valid ({now}): senders treat the policy as not fetched (RFC 8461 §3.3)"
                 ),
-                Some("valid".into()),
+                Some("valid"),
                 Some(now.to_owned()),
             );
         }
@@ -662,7 +662,7 @@ fn cert_invalid(old: &DomainSnap, new: &DomainSnap, cx: &mut Ctx<'_>) {
             severity,
             Some(&subject),
             format!("the certificate of MX {subject} is no longer valid ({now}): {effect}"),
-            Some("valid".into()),
+            Some("valid"),
             Some(now.to_owned()),
         );
     }

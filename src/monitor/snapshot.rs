@@ -1,15 +1,17 @@
 //! A scan reduced to what the rules compare: per domain a [`DomainSnap`] (fifteen `domains`
 //! columns and its `mx` rows), read from the completed parts with a column projection, batch
 //! by batch. Memory is proportional to the portfolio (one small struct per domain and MX
-//! address), never to the width of the tables. A complete scan of no domain row (an empty
+//! address, ≈ 1 KB per domain measured; repeated values such as vocabulary strings, MX hosts
+//! and addresses shared through one [`Text`] each), never to the width of the tables. A complete scan of no domain row (an empty
 //! list or shard writes no part) is an empty snapshot. Also: how two scans' domains overlap
 //! ([`Overlap`]), and finding the complete scans of a dataset directory by manifest.
 //!
 //! This module only reads; it never writes parts or manifests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arrow::array::{
@@ -30,19 +32,23 @@ pub const MAX_MX_PER_DOMAIN: usize = 256;
 /// The longest string kept from any column (longer values are cut at a char boundary).
 pub const MAX_VALUE_BYTES: usize = 1024;
 
+/// A string value of a snapshot: shared, so that the values a portfolio repeats (every
+/// vocabulary value, MX hosts of large providers, their addresses) are held once per load.
+pub type Text = Arc<str>;
+
 /// One MX row (domain × host × address) as the rules see it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MxSnap {
     /// `mx.mx_host`.
-    pub host: String,
+    pub host: Text,
     /// `mx.address`.
-    pub address: Option<String>,
+    pub address: Option<Text>,
     /// `mx.mx_policy_match`.
     pub policy_match: Option<bool>,
     /// `mx.smtp`.
-    pub smtp: Option<String>,
+    pub smtp: Option<Text>,
     /// `mx.mx_cert` (the verdict for the host's name).
-    pub cert: Option<String>,
+    pub cert: Option<Text>,
     /// `mx.cert_not_after`, microseconds since the epoch.
     pub cert_not_after: Option<i64>,
 }
@@ -53,31 +59,31 @@ pub struct DomainSnap {
     /// `scanned_at`, microseconds since the epoch.
     pub scanned_at: i64,
     /// `sts_txt`.
-    pub sts_txt: Option<String>,
+    pub sts_txt: Option<Text>,
     /// `sts_id`.
-    pub sts_id: Option<String>,
+    pub sts_id: Option<Text>,
     /// `policy_fetch`.
-    pub policy_fetch: Option<String>,
+    pub policy_fetch: Option<Text>,
     /// `policy_cert`.
-    pub policy_cert: Option<String>,
+    pub policy_cert: Option<Text>,
     /// `policy_cert_not_after`, microseconds.
     pub policy_cert_not_after: Option<i64>,
     /// `policy_body_sha256`.
-    pub policy_body_sha256: Option<String>,
+    pub policy_body_sha256: Option<Text>,
     /// `policy_mode`.
-    pub policy_mode: Option<String>,
+    pub policy_mode: Option<Text>,
     /// `policy_max_age`.
     pub policy_max_age: Option<u32>,
     /// `mx_hosts` (empty when null).
-    pub mx_hosts: Vec<String>,
+    pub mx_hosts: Vec<Text>,
     /// `mx_kind` (`hosts`, `implicit`, `null`, …).
-    pub mx_kind: Option<String>,
+    pub mx_kind: Option<Text>,
     /// `tlsrpt`.
-    pub tlsrpt: Option<String>,
+    pub tlsrpt: Option<Text>,
     /// `enforce_deliverable`.
     pub enforce_deliverable: Option<bool>,
     /// `rfc8460_result`.
-    pub rfc8460_result: Option<String>,
+    pub rfc8460_result: Option<Text>,
     /// The domain's `mx` rows.
     pub mx: Vec<MxSnap>,
 }
@@ -88,7 +94,7 @@ pub struct Snapshot {
     /// The scan id (None for the empty snapshot standing in for "no previous scan").
     pub scan_id: Option<String>,
     /// Domains by A-label.
-    pub domains: HashMap<String, DomainSnap>,
+    pub domains: HashMap<Box<str>, DomainSnap>,
 }
 
 const DOMAIN_COLUMNS: &[&str] = &[
@@ -120,23 +126,53 @@ const MX_COLUMNS: &[&str] = &[
     "cert_not_after",
 ];
 
-fn cap(s: &str) -> String {
+/// `s` cut to [`MAX_VALUE_BYTES`] at a char boundary.
+fn cap(s: &str) -> &str {
     if s.len() <= MAX_VALUE_BYTES {
-        return s.to_owned();
+        return s;
     }
     let mut end = MAX_VALUE_BYTES;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_owned()
+    &s[..end]
+}
+
+/// The values of one load, each held once: a 100 000-domain scan repeats a few dozen
+/// vocabulary values and a few thousand MX hosts and addresses millions of times. Dropped
+/// when the load ends (the snapshot keeps the shared values alive).
+#[derive(Default)]
+struct Interner(HashSet<Text>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Text {
+        let s = cap(s);
+        if let Some(t) = self.0.get(s) {
+            return t.clone();
+        }
+        let t: Text = Arc::from(s);
+        self.0.insert(t.clone());
+        t
+    }
 }
 
 /// A string column (plain or dictionary-encoded), as plain UTF-8.
 struct Strs(StringArray);
 
 impl Strs {
-    fn get(&self, i: usize) -> Option<String> {
+    /// Row `i`, capped, borrowed from the batch.
+    fn str(&self, i: usize) -> Option<&str> {
         (!self.0.is_null(i)).then(|| cap(self.0.value(i)))
+    }
+
+    /// Row `i` as a value shared through `names` (for columns whose values repeat).
+    fn shared(&self, i: usize, names: &mut Interner) -> Option<Text> {
+        (!self.0.is_null(i)).then(|| names.get(self.0.value(i)))
+    }
+
+    /// Row `i` as a value of its own (for columns whose values are unique per domain).
+    fn own(&self, i: usize) -> Option<Text> {
+        self.str(i).map(Text::from)
     }
 }
 
@@ -211,7 +247,7 @@ fn for_each_batch(
     Ok(())
 }
 
-fn list_strings(list: &ListArray, i: usize) -> Vec<String> {
+fn list_strings(list: &ListArray, i: usize, names: &mut Interner) -> Vec<Text> {
     if list.is_null(i) {
         return Vec::new();
     }
@@ -221,7 +257,7 @@ fn list_strings(list: &ListArray, i: usize) -> Vec<String> {
     };
     (0..s.len().min(MAX_MX_PER_DOMAIN))
         .filter(|&j| !s.is_null(j))
-        .map(|j| cap(s.value(j)))
+        .map(|j| names.get(s.value(j)))
         .collect()
 }
 
@@ -233,6 +269,7 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
         domains: HashMap::new(),
     };
     let mut parts = 0usize;
+    let mut names = Interner::default();
     for_each_batch(dir, scan_id, Table::Domains, DOMAIN_COLUMNS, |b, path| {
         parts += 1;
         let status = strings(b, "input_status", path)?;
@@ -252,29 +289,29 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
         let deliver = typed::<BooleanArray>(b, "enforce_deliverable", path)?;
         let result = strings(b, "rfc8460_result", path)?;
         for i in 0..b.num_rows() {
-            if status.get(i).as_deref() != Some("ok") {
+            if status.str(i) != Some("ok") {
                 continue;
             }
-            let Some(name) = domain.get(i) else { continue };
+            let Some(name) = domain.str(i) else { continue };
             let d = DomainSnap {
                 scanned_at: if at.is_null(i) { 0 } else { at.value(i) },
-                sts_txt: sts_txt.get(i),
-                sts_id: sts_id.get(i),
-                policy_fetch: fetch.get(i),
-                policy_cert: pverdict.get(i),
+                sts_txt: sts_txt.shared(i, &mut names),
+                sts_id: sts_id.own(i),
+                policy_fetch: fetch.shared(i, &mut names),
+                policy_cert: pverdict.shared(i, &mut names),
                 policy_cert_not_after: opt(!pcert.is_null(i), || pcert.value(i)),
-                policy_body_sha256: sha.get(i),
-                policy_mode: mode.get(i),
+                policy_body_sha256: sha.own(i),
+                policy_mode: mode.shared(i, &mut names),
                 policy_max_age: opt(!age.is_null(i), || age.value(i)),
-                mx_hosts: list_strings(hosts, i),
-                mx_kind: mx_kind.get(i),
-                tlsrpt: tlsrpt.get(i),
+                mx_hosts: list_strings(hosts, i, &mut names),
+                mx_kind: mx_kind.shared(i, &mut names),
+                tlsrpt: tlsrpt.shared(i, &mut names),
                 enforce_deliverable: opt(!deliver.is_null(i), || deliver.value(i)),
-                rfc8460_result: result.get(i),
+                rfc8460_result: result.shared(i, &mut names),
                 mx: Vec::new(),
             };
             // First occurrence wins (the scanner never writes a domain twice as ok).
-            snap.domains.entry(name).or_insert(d);
+            snap.domains.entry(name.into()).or_insert(d);
         }
         Ok(())
     })?;
@@ -291,10 +328,10 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
         let verdict = strings(b, "mx_cert", path)?;
         let na = typed::<TimestampMicrosecondArray>(b, "cert_not_after", path)?;
         for i in 0..b.num_rows() {
-            let (Some(d), Some(h)) = (domain.get(i), host.get(i)) else {
+            let (Some(d), Some(h)) = (domain.str(i), host.shared(i, &mut names)) else {
                 continue;
             };
-            let Some(entry) = snap.domains.get_mut(&d) else {
+            let Some(entry) = snap.domains.get_mut(d) else {
                 continue;
             };
             if entry.mx.len() >= MAX_MX_PER_DOMAIN {
@@ -302,15 +339,20 @@ pub fn load(dir: &Path, scan_id: &str) -> anyhow::Result<Snapshot> {
             }
             entry.mx.push(MxSnap {
                 host: h,
-                address: addr.get(i),
+                address: addr.shared(i, &mut names),
                 policy_match: opt(!matched.is_null(i), || matched.value(i)),
-                smtp: smtp.get(i),
-                cert: verdict.get(i),
+                smtp: smtp.shared(i, &mut names),
+                cert: verdict.shared(i, &mut names),
                 cert_not_after: opt(!na.is_null(i), || na.value(i)),
             });
         }
         Ok(())
     })?;
+    // A domain's few MX rows in a vector that grew by doubling: give back the slack.
+    for d in snap.domains.values_mut() {
+        d.mx.shrink_to_fit();
+    }
+    snap.domains.shrink_to_fit();
     Ok(snap)
 }
 
@@ -417,4 +459,24 @@ pub fn complete_scans(dir: &Path) -> anyhow::Result<Vec<Manifest>> {
 /// The id of the most recent complete scan of `dir`, if any.
 pub fn latest_complete(dir: &Path) -> anyhow::Result<Option<String>> {
     Ok(complete_scans(dir)?.pop().map(|m| m.scan_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value a portfolio repeats is held once per load; an over-long one is cut at a char
+    /// boundary before it is shared.
+    #[test]
+    fn repeated_values_are_shared_and_capped() {
+        let mut names = Interner::default();
+        let a = names.get("aspmx.l.google.com");
+        let b = names.get("aspmx.l.google.com");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &names.get("mx.example.net")));
+        let long = "é".repeat(MAX_VALUE_BYTES);
+        let cut = names.get(&long);
+        assert!(cut.len() <= MAX_VALUE_BYTES && cut.len() >= MAX_VALUE_BYTES - 1);
+        assert!(Arc::ptr_eq(&cut, &names.get(&long)));
+    }
 }

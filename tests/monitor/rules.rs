@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use stsscan::monitor::rules::{Alert, Rule, RuleOptions, Severity, diff};
-use stsscan::monitor::snapshot::{DomainSnap, MxSnap, Overlap, Snapshot};
+use stsscan::monitor::snapshot::{DomainSnap, MxSnap, Overlap, Snapshot, Text};
 use stsscan::output::manifest::{Counts, Manifest, ScanStatus};
 
 const DAY: i64 = 86_400_000_000;
@@ -13,8 +13,8 @@ const T0: i64 = 1_780_000_000_000_000;
 // Pure rule engine on hand-made rows.
 // ---------------------------------------------------------------------------------------
 
-fn s(v: &str) -> Option<String> {
-    Some(v.to_owned())
+fn s(v: &str) -> Option<Text> {
+    Some(v.into())
 }
 
 /// A healthy enforce domain: valid TXT, policy fetched, one covered MX with STARTTLS.
@@ -48,10 +48,7 @@ fn healthy(at: i64) -> DomainSnap {
 fn snap(id: &str, rows: &[(&str, DomainSnap)]) -> Snapshot {
     Snapshot {
         scan_id: Some(id.to_owned()),
-        domains: rows
-            .iter()
-            .map(|(d, r)| ((*d).to_owned(), r.clone()))
-            .collect(),
+        domains: rows.iter().map(|(d, r)| ((*d).into(), r.clone())).collect(),
     }
 }
 
